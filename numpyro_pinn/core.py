@@ -1,0 +1,138 @@
+"""Functional core: a flat potential in, a trained transport and weighted draws out.
+
+No NumPyro import here; :class:`numpyro_pinn.PINNSampler` is the NumPyro-facing shell.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from numpyro_pinn import sample as sample_mod
+from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths
+from numpyro_pinn.diagnostics import ess
+from numpyro_pinn.train import TrainResult, fit
+from numpyro_pinn.transports import ode
+from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, smc
+
+__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw"]
+
+
+class Settings(NamedTuple):
+    """Training settings (see :class:`numpyro_pinn.PINNSampler` for the meaning of each)."""
+
+    num_steps: int = 6000
+    min_steps: int = 1000
+    chunk_size: int = 250
+    batch_size: int = 1024
+    learning_rate: float = 2e-3
+    optimizer: Optional[optax.GradientTransformation] = None
+    target_ess: Optional[float] = 0.997
+    monitor_size: int = 1024
+    collocation: Collocation = Collocation()
+    num_paths: int = 1024
+    num_times: int = 33
+    domain_scale: float = 1.25
+    rtol: float = 1e-5
+    atol: float = 1e-5
+
+
+class Fitted(NamedTuple):
+    """A trained transport and everything needed to draw from it."""
+
+    config: ode.ODETransport
+    params: Any
+    target: sample_mod.WhitenedTarget
+    warm_start: WarmStart
+    train: TrainResult
+    pool: CollocationPool
+
+
+def default_optimizer(s: Settings) -> optax.GradientTransformation:
+    """Adam with gradient clipping and a cosine decay from ``learning_rate`` to 1% of it."""
+    sched = optax.cosine_decay_schedule(s.learning_rate, s.num_steps, alpha=0.01)
+    return optax.chain(optax.clip_by_global_norm(10.0), optax.adam(sched))
+
+
+def make_warm_start(
+    rng_key, potential_fn: Callable, x0: jax.Array, warm_start: Union[str, WarmStart, Any] = "smc",
+    smc_particles: int = 2048, smc_scale: float = 10.0,
+) -> WarmStart:
+    """Build the warm start: ``"smc"`` (default), ``"laplace"``, a :class:`WarmStart`, or draws ``(n, d)``."""
+    if isinstance(warm_start, WarmStart):
+        return warm_start
+    if isinstance(warm_start, str):
+        if warm_start not in ("smc", "laplace"):
+            raise ValueError(f"warm_start must be 'smc', 'laplace', a WarmStart or draws; got {warm_start!r}.")
+        lap = laplace(potential_fn, x0)
+        if not bool(jnp.all(jnp.isfinite(lap.chol))):
+            raise ValueError("Laplace warm start failed (non-finite Hessian at the mode); pass posterior draws.")
+        if warm_start == "laplace":
+            return lap
+        return smc(rng_key, potential_fn, lap, num_particles=smc_particles, scale=smc_scale)
+    return from_draws(jnp.asarray(warm_start))
+
+
+def make_pool(rng_key, ws: WarmStart, s: Settings) -> CollocationPool:
+    """Whitened warm-start draws, the uniform box, and the initial (straight-line) path pool."""
+    d = ws.mean.shape[0]
+    draws_y = jax.scipy.linalg.solve_triangular(ws.chol, (ws.draws - ws.mean).T, lower=True).T
+    draws_y = draws_y.astype(jnp.float32)
+    # The prior N(0, I) is covered at t = 0 (|y_i| <= 4), every warm-start draw at t = 1.
+    f32 = lambda a: jnp.asarray(a, jnp.float32)
+    reach0 = 4.0 * s.domain_scale * jnp.ones(d)
+    lo, hi = jnp.min(draws_y, axis=0), jnp.max(draws_y, axis=0)
+    centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo) * s.domain_scale + 0.1
+    paths = bridge_paths(rng_key, draws_y, s.num_paths, s.num_times)
+    return CollocationPool(f32(-reach0), f32(reach0), f32(centre - half), f32(centre + half), draws_y, paths)
+
+
+def fit_transport(
+    rng_key, potential_fn: Callable, ws: WarmStart, settings: Settings = Settings(),
+    config: ode.ODETransport = ode.ODETransport(), progress_bar: bool = True,
+) -> Fitted:
+    """Train the ODE transport for the target ``exp(-potential_fn)`` whitened by ``ws``."""
+    d = ws.mean.shape[0]
+    s = settings
+    target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z)
+    opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
+    k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
+    state = ode.init(k_init, d, config, opt)
+    pool = make_pool(k_pool, ws, s)
+    kernel = ode.build_kernel(config, target.values, opt, s.collocation.counts(s.batch_size))
+
+    @jax.jit
+    def refresh(key, params):
+        return sample_mod.paths(key, ode.drift(config, params, d), s.num_paths, d, s.num_times)
+
+    @jax.jit
+    def monitor_lw(key, params):
+        fd = sample_mod.flow(key, ode.drift(config, params, d), ode.divergence_fn(config, params, d), target,
+                             s.monitor_size, rtol=1e-4, atol=1e-4)
+        return fd.log_weights
+
+    monitor = None
+    if s.target_ess is not None:
+        monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
+    res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh, monitor=monitor,
+              target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar)
+    return Fitted(config, res.state.params, target, ws, res, pool)
+
+
+def draw(rng_key, fitted: Fitted, num: int, rtol: float = 1e-5, atol: float = 1e-5, batch: int = 8192):
+    """``num`` weighted particles from a fitted transport: ``(x, log_weights)`` with ``log_weights``
+    relative to the true normaliser (so ``logmeanexp(log_weights)`` estimates ``log Z``)."""
+    d = fitted.warm_start.mean.shape[0]
+    mu = ode.drift(fitted.config, fitted.params, d)
+    div = ode.divergence_fn(fitted.config, fitted.params, d)
+    f = jax.jit(lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol), static_argnums=1)
+    xs, lws = [], []
+    for i, start in enumerate(range(0, num, batch)):
+        n = min(batch, num - start)
+        fd = f(jax.random.fold_in(rng_key, i), n)
+        xs.append(fitted.target.to_x(fd.y))
+        lws.append(fd.log_weights + fitted.target.log_Z0)
+    return jnp.concatenate(xs), jnp.concatenate(lws)

@@ -1,0 +1,321 @@
+"""``PINNSampler``: the NumPyro-facing shell around the functional core (:mod:`numpyro_pinn.core`)."""
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any, Callable, Optional, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from numpyro_pinn import core, diagnostics
+from numpyro_pinn.collocation import Collocation
+from numpyro_pinn.target import Target, enable_float64, from_model, from_potential
+from numpyro_pinn.transports import ode
+from numpyro_pinn.warmstart import WarmStart
+
+__all__ = ["PINNSampler"]
+
+PARETO_K_WARN = 0.7
+
+
+class PINNSampler:
+    """Sample a NumPyro posterior with a physics-informed neural-network (PINN) transport.
+
+    A PINN learns a velocity field that carries ``N(0, I)`` (in whitened
+    coordinates) to the posterior by solving the log continuity equation
+    (Sun et al., "Physics-informed neural networks for sampling", eq. 9).
+    Draws are obtained by solving the ODE with its exact change-of-variables
+    log density, which makes them importance-weighted: the weights give the
+    effective sample size, ``log Z`` and a Pareto k-hat, and resampling gives
+    equal-weight draws.
+
+    Parameters
+    ----------
+    model
+        A NumPyro model with continuous latent sites. Exactly one of ``model``
+        and ``potential_fn`` must be given.
+    potential_fn
+        A raw potential ``U(params) = -log q(params)`` (as for ``numpyro.infer.NUTS``);
+        then ``run`` needs ``init_params``.
+    method
+        Transport: ``"ode"`` (the continuity-equation PINN).
+    num_samples
+        Number of equal-weight (resampled) draws returned by :meth:`get_samples`.
+    num_particles
+        Number of weighted ODE particles drawn (default: ``num_samples``).
+    warm_start
+        ``"smc"`` (default: Newton + Laplace, then BlackJAX adaptive tempered SMC from a
+        broad Gaussian, robust for multimodal and heavy-tailed posteriors), ``"laplace"``
+        (cheaper, unimodal light-tailed posteriors only), a :class:`~numpyro_pinn.WarmStart`,
+        or an array of unconstrained posterior draws ``(n, d)``. It sets the whitening
+        (prior and domain) and the bridge collocation points.
+    num_steps, min_steps, batch_size, learning_rate, optimizer, target_ess, collocation, domain_scale
+        Training: at most ``num_steps`` Adam steps on ``batch_size`` collocation points,
+        stopping once the ESS of a monitor batch reaches ``target_ess`` (``None``: run all
+        steps) after ``min_steps``. ``optimizer`` (an ``optax.GradientTransformation``)
+        replaces the default (clipped Adam, cosine decay from ``learning_rate``).
+        ``collocation`` sets the mix of uniform / bridge / trajectory points;
+        ``domain_scale`` inflates the uniform box.
+    transport
+        Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))``.
+    progress_bar
+        Show a tqdm bar with the loss during training.
+    enable_x64
+        Evaluate the target in float64 (default ``True``; see the README's "Precision").
+
+    Examples
+    --------
+    >>> import jax, numpyro, numpyro.distributions as dist
+    >>> from numpyro_pinn import PINNSampler
+    >>> def model(y):
+    ...     mu = numpyro.sample("mu", dist.Normal(0, 10))
+    ...     numpyro.sample("y", dist.Normal(mu, 1), obs=y)
+    >>> mcmc = PINNSampler(model, progress_bar=False).run(jax.random.PRNGKey(0), y=jnp.ones(5))  # doctest: +SKIP
+    >>> mcmc.get_samples()["mu"].shape  # doctest: +SKIP
+    (4000,)
+    """
+
+    def __init__(
+        self,
+        model: Optional[Callable] = None,
+        *,
+        potential_fn: Optional[Callable] = None,
+        method: str = "ode",
+        num_samples: int = 4000,
+        num_particles: Optional[int] = None,
+        warm_start: Union[str, WarmStart, Any] = "smc",
+        num_steps: int = 6000,
+        min_steps: int = 1000,
+        batch_size: int = 1024,
+        learning_rate: float = 2e-3,
+        optimizer=None,
+        target_ess: Optional[float] = 0.997,
+        collocation: Collocation = Collocation(),
+        domain_scale: float = 1.25,
+        transport: Optional[ode.ODETransport] = None,
+        progress_bar: bool = True,
+        enable_x64: bool = True,
+    ):
+        if (model is None) == (potential_fn is None):
+            raise ValueError("Pass exactly one of `model` and `potential_fn`.")
+        if method != "ode":
+            raise ValueError(f"Unknown method {method!r}; available: 'ode'.")
+        for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size)):
+            if not isinstance(val, (int, np.integer)) or val <= 0:
+                raise ValueError(f"`{name}` must be a positive integer; got {val!r}.")
+        if num_particles is not None and num_particles <= 1:
+            raise ValueError(f"`num_particles` must be > 1; got {num_particles!r}.")
+        if not learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
+        if target_ess is not None and not 0 < target_ess <= 1:
+            raise ValueError(f"`target_ess` must be in (0, 1] or None; got {target_ess!r}.")
+        self.model = model
+        self.potential_fn = potential_fn
+        self.method = method
+        self.num_samples = int(num_samples)
+        self.num_particles = int(num_particles or num_samples)
+        self.num_chains = 1
+        self.thinning = 1
+        self.warm_start = warm_start
+        self.settings = core.Settings(
+            num_steps=int(num_steps), min_steps=int(min(min_steps, num_steps)), batch_size=int(batch_size),
+            learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
+            collocation=collocation, domain_scale=float(domain_scale),
+        )
+        self.transport = transport or ode.ODETransport()
+        self.progress_bar = progress_bar
+        self.enable_x64 = enable_x64
+        self._fitted: Optional[core.Fitted] = None
+        self._target: Optional[Target] = None
+        self._args: tuple = ()
+        self._kwargs: dict = {}
+
+    # -- numpyro.infer.MCMC compatibility ---------------------------------------------------------
+    @property
+    def sampler(self) -> "PINNSampler":
+        """``az.from_numpyro`` reads ``mcmc.sampler.model``; the sampler is its own kernel."""
+        return self
+
+    def run(self, rng_key: jax.Array, *args, init_params: Any = None, **kwargs) -> "PINNSampler":
+        """Build the target, warm-start, train the transport and draw weighted particles.
+
+        Parameters
+        ----------
+        rng_key
+            A JAX PRNG key. Same key, same result.
+        *args, **kwargs
+            Model arguments (as for ``MCMC.run``).
+        init_params
+            Required with ``potential_fn``: a pytree fixing the parameter shapes.
+
+        Returns
+        -------
+        PINNSampler
+            ``self``, so ``mcmc = PINNSampler(model).run(key)`` works.
+        """
+        if self.enable_x64:
+            enable_float64()
+        rng_key = jnp.asarray(rng_key)
+        k_target, k_ws, k_fit, k_draw = jax.random.split(rng_key, 4)
+        self._args, self._kwargs = args, kwargs
+        if self.model is not None:
+            if init_params is not None:
+                raise ValueError("`init_params` is only used with `potential_fn`; models initialise themselves.")
+            target = from_model(k_target, self.model, args, kwargs)
+        else:
+            if args or kwargs:
+                raise ValueError("Model arguments were passed, but the sampler wraps a `potential_fn`.")
+            target = from_potential(self.potential_fn, init_params)
+        self._target = target
+        t0 = time.perf_counter()
+        ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start)
+        if ws.mean.shape != target.x0.shape:
+            raise ValueError(f"warm start has dimension {ws.mean.shape[0]}, the target {target.dim}.")
+        t1 = time.perf_counter()
+        fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
+                                    progress_bar=self.progress_bar)
+        t2 = time.perf_counter()
+        x, lw = core.draw(k_draw, fitted, self.num_particles)
+        jax.block_until_ready(lw)
+        t3 = time.perf_counter()
+        self._fitted = fitted
+        self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
+        s = self.settings
+        n_train = fitted.train.num_steps
+        n_monitor = len(fitted.train.ess_history) * s.monitor_size
+        self._diag.update(
+            warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
+            num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
+            final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])),
+            target_evals=int(ws.num_evals + n_train * s.batch_size + n_monitor + self.num_particles),
+            warm_start=ws.method,
+        )
+        return self
+
+    def _set_particles(self, key, x, lw):
+        lw_np = np.asarray(lw, dtype=np.float64)
+        if not np.any(np.isfinite(lw_np)):
+            raise RuntimeError("Every importance weight is non-finite: the transport failed; train longer or "
+                               "pass a warm start from posterior draws.")
+        lw_np = np.where(np.isfinite(lw_np), lw_np, -np.inf)
+        self._x, self._lw = x, jnp.asarray(lw_np)
+        k = diagnostics.pareto_k(lw_np[np.isfinite(lw_np)])
+        self._diag = {
+            "ess": diagnostics.ess(lw_np),
+            "log_Z": diagnostics.log_evidence(lw_np),
+            "log_Z_se": diagnostics.log_evidence_se(lw_np),
+            "log_Z_lower_bound": diagnostics.log_evidence_lower_bound(lw_np[np.isfinite(lw_np)]),
+            "pareto_k": k,
+            "num_particles": int(lw_np.size),
+        }
+        if k > PARETO_K_WARN:
+            warnings.warn(
+                f"Pareto k-hat of the importance weights is {k:.2f} > {PARETO_K_WARN}: the weights (and the "
+                "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
+                "from posterior draws.", RuntimeWarning, stacklevel=3)
+        idx = _systematic_resample(key, self._lw, self.num_samples)
+        self._idx = idx
+        self._z = x[idx]
+
+    def _require_run(self):
+        if self._fitted is None:
+            raise RuntimeError("No results yet: call `run(rng_key, ...)` first.")
+
+    def _constrain(self, z_flat: jax.Array):
+        t = self._target
+        tree = jax.vmap(t.unravel_fn)(z_flat)
+        if t.postprocess_fn is None:
+            return tree
+        return jax.vmap(t.postprocess_fn)(tree)
+
+    @staticmethod
+    def _group(tree, group_by_chain: bool, num_chains: int = 1):
+        if not group_by_chain:
+            return tree
+        return jax.tree_util.tree_map(lambda a: a.reshape((num_chains, -1) + a.shape[1:]), tree)
+
+    def get_samples(self, group_by_chain: bool = False):
+        """``num_samples`` equal-weight draws (resampled), constrained, with deterministic sites.
+
+        With ``group_by_chain=True`` arrays get a leading chain axis of size 1.
+        """
+        self._require_run()
+        return self._group(self._constrain(self._z), group_by_chain)
+
+    def get_weighted_samples(self):
+        """All weighted particles (constrained) and their log weights ``(samples, log_weights)``;
+        ``logmeanexp(log_weights)`` estimates ``log Z``."""
+        self._require_run()
+        return self._constrain(self._x), self._lw
+
+    def get_extra_fields(self, group_by_chain: bool = False) -> dict:
+        """Per-draw ``log_weight`` (of the particle each draw was resampled from) and
+        ``potential_energy`` (unconstrained potential ``U``), like ``MCMC.get_extra_fields``."""
+        self._require_run()
+        pe = jax.vmap(self._target.potential_fn)(self._z)
+        fields = {"log_weight": np.asarray(self._lw[self._idx]), "potential_energy": np.asarray(pe)}
+        return self._group(fields, group_by_chain)
+
+    @property
+    def diagnostics(self) -> dict:
+        """``ess`` (normalised, in (0, 1]), ``log_Z``, ``log_Z_se``, ``log_Z_lower_bound``, ``pareto_k``,
+        ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``..."""
+        self._require_run()
+        return dict(self._diag)
+
+    @property
+    def warm_start_result(self) -> WarmStart:
+        """The warm start used (whitening, SMC draws, its log Z estimate)."""
+        self._require_run()
+        return self._fitted.warm_start
+
+    def sample(self, rng_key: jax.Array, num: int, weighted: bool = False):
+        """Draw ``num`` new samples from the trained transport (no retraining).
+
+        Returns equal-weight constrained draws (resampled from ``num`` weighted particles), or
+        ``(samples, log_weights)`` with ``weighted=True``. The stored results are not changed.
+        """
+        self._require_run()
+        k1, k2 = jax.random.split(rng_key)
+        x, lw = core.draw(k1, self._fitted, int(num))
+        if weighted:
+            return self._constrain(x), lw
+        lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
+        return self._constrain(x[_systematic_resample(k2, lw, int(num))])
+
+    def print_summary(self, prob: float = 0.9, exclude_deterministic: bool = True) -> None:
+        """Print an ArviZ-style table of the draws plus the PINN's diagnostics."""
+        from numpyro.diagnostics import print_summary
+
+        self._require_run()
+        samples = self.get_samples(group_by_chain=True)
+        if exclude_deterministic and self._target.postprocess_fn is not None:
+            latent = set(self._target.unravel_fn(self._target.x0).keys())
+            samples = {k: v for k, v in samples.items() if k in latent}
+        print_summary(samples, prob=prob, group_by_chain=True)
+        print(self.summary_line())
+
+    def summary_line(self) -> str:
+        d = self._diag
+        return (f"PINN ({self.method}): ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
+                f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
+                f"Pareto k = {d['pareto_k']:.2f}, train {d['train_seconds']:.1f} s "
+                f"({d['num_train_steps']} steps), warm start {d['warmup_seconds']:.1f} s, "
+                f"sampling {d['sample_seconds']:.1f} s")
+
+    def to_inference_data(self, **kwargs):
+        """ArviZ data (``az.from_numpyro(self)``) with the PINN diagnostics in ``sample_stats.attrs``."""
+        from numpyro_pinn.arviz import to_inference_data
+
+        self._require_run()
+        return to_inference_data(self, **kwargs)
+
+
+def _systematic_resample(key, log_weights, num):
+    w = jax.nn.softmax(log_weights)
+    u = (jax.random.uniform(key) + jnp.arange(num)) / num
+    idx = jnp.searchsorted(jnp.cumsum(w), u)
+    idx = jnp.clip(idx, 0, w.shape[0] - 1)
+    return jax.random.permutation(jax.random.fold_in(key, 1), idx)

@@ -1,0 +1,189 @@
+"""Model-to-potential layer: turn a NumPyro model or a raw potential into a flat target.
+
+Everything downstream of this module works on flat float64 vectors ``x`` of
+shape ``(d,)`` in unconstrained space and a potential ``U(x) = -log q(x)``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+__all__ = ["Target", "from_model", "from_potential", "enable_float64"]
+
+
+class Target(NamedTuple):
+    """A flat, unconstrained target density ``q(x) = exp(-U(x))``.
+
+    Attributes
+    ----------
+    potential_fn
+        ``U(x)`` on flat float64 arrays of shape ``(d,)``.
+    x0
+        Initial flat point (float64, shape ``(d,)``), where ``U`` is finite.
+    unravel_fn
+        Maps a flat vector back to the pytree the user works with
+        (unconstrained site values for models, ``init_params`` structure otherwise).
+    postprocess_fn
+        For models: maps an unconstrained site dict to constrained values plus
+        ``numpyro.deterministic`` sites. ``None`` for raw potentials.
+    model
+        The NumPyro model, or ``None``.
+    """
+
+    potential_fn: Callable[[jax.Array], jax.Array]
+    x0: jax.Array
+    unravel_fn: Callable[[jax.Array], Any]
+    postprocess_fn: Optional[Callable[[Any], Any]]
+    model: Optional[Callable]
+
+    @property
+    def dim(self) -> int:
+        return int(self.x0.shape[0])
+
+
+def enable_float64() -> None:
+    """Evaluate targets in float64 (see the "Precision" section of the README).
+
+    Real posteriors have potentials of order 1e3; float32 rounding of such a
+    sum is 0.1-1 nats, which destroys importance weights. The sampler therefore
+    runs the target in float64 while its networks stay in float32.
+    """
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+
+
+def _as_float64(tree):
+    def cast(a):
+        if isinstance(a, (jax.Array, np.ndarray)) and jnp.issubdtype(a.dtype, jnp.floating):
+            return jnp.asarray(a, dtype=jnp.float64)
+        return a
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
+def _check_finite(potential_fn, x0, describe):
+    u0 = potential_fn(x0)
+    if not bool(jnp.isfinite(u0)):
+        raise ValueError(
+            f"The potential is not finite at the initial point ({describe(x0)}): U(x0) = {float(u0)}."
+        )
+    g0 = jax.grad(potential_fn)(x0)
+    if not bool(jnp.all(jnp.isfinite(g0))):
+        raise ValueError(f"The gradient of the potential is not finite at the initial point ({describe(x0)}).")
+
+
+def from_potential(potential_fn: Callable, init_params: Any) -> Target:
+    """Wrap a raw potential ``U(params) = -log q(params)`` (NumPyro's ``potential_fn`` convention).
+
+    Parameters
+    ----------
+    potential_fn
+        Callable taking a pytree shaped like ``init_params`` and returning a scalar.
+    init_params
+        A pytree of arrays that fixes the shapes, at which ``U`` is finite.
+    """
+    if init_params is None:
+        raise ValueError("`init_params` is required with `potential_fn` (it fixes the shapes of the parameters).")
+    flat, unravel = ravel_pytree(_as_float64(jax.tree_util.tree_map(jnp.asarray, init_params)))
+    if flat.size == 0:
+        raise ValueError("`init_params` has no elements: there is nothing to sample.")
+    flat = flat.astype(jnp.float64)
+
+    def flat_potential(x):
+        u = potential_fn(unravel(x))
+        if jnp.shape(u) != ():
+            raise ValueError(f"`potential_fn` must return a scalar; got shape {jnp.shape(u)}.")
+        return jnp.asarray(u, dtype=jnp.float64)
+
+    _check_finite(flat_potential, flat, lambda x: f"init_params = {unravel(x)}")
+    return Target(flat_potential, flat, unravel, None, None)
+
+
+def _latent_sites(model, args, kwargs):
+    from numpyro import handlers
+
+    with handlers.block(), handlers.seed(rng_seed=0):
+        trace = handlers.trace(model).get_trace(*args, **kwargs)
+    latent = {}
+    for name, site in trace.items():
+        if site["type"] != "sample" or site["is_observed"]:
+            continue
+        if site["fn"].support.is_discrete and not site.get("infer", {}).get("enumerate"):
+            raise ValueError(
+                f"Latent site '{name}' is discrete ({type(site['fn']).__name__}); PINNSampler transports "
+                "continuous densities only. Marginalise it out (e.g. with numpyro's "
+                "`infer={'enumerate': 'parallel'}` and a mixture likelihood) or make it observed."
+            )
+        if site["fn"].support.is_discrete:
+            raise ValueError(f"Latent site '{name}' is discrete and enumerated; enumeration is not supported.")
+        latent[name] = site
+    return trace, latent
+
+
+def from_model(
+    rng_key: jax.Array, model: Callable, model_args: tuple = (), model_kwargs: Optional[dict] = None
+) -> Target:
+    """Build the unconstrained potential of a NumPyro model with ``initialize_model``.
+
+    Raises
+    ------
+    ValueError
+        If the model has no latent sites, a discrete latent site, or a potential
+        that is not finite at the initial point (the error names the site).
+    """
+    from numpyro.infer import init_to_median
+    from numpyro.infer.util import initialize_model
+
+    model_kwargs = dict(model_kwargs or {})
+    model_args = _as_float64(tuple(model_args))
+    model_kwargs = _as_float64(model_kwargs)
+    trace, latent = _latent_sites(model, model_args, model_kwargs)
+    if not latent:
+        raise ValueError(
+            "The model has no latent sample sites (every `numpyro.sample` is observed or absent): "
+            "there is no posterior to sample."
+        )
+    try:
+        info = initialize_model(
+            rng_key,
+            model,
+            init_strategy=init_to_median(num_samples=15),
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+        )
+    except RuntimeError as err:
+        # Name the culprit: evaluate each site's log density at a prior draw.
+        bad = _nonfinite_sites(trace)
+        where = f" Non-finite log density at site(s): {', '.join(bad)}." if bad else ""
+        raise ValueError(f"The model's potential is not finite at initialisation.{where} ({err})") from err
+    z0 = info.param_info.z
+    flat0, unravel = ravel_pytree(z0)
+    flat0 = flat0.astype(jnp.float64)
+    potential_dict = info.potential_fn
+
+    def flat_potential(x):
+        return potential_dict(unravel(x))
+
+    def describe(x):
+        return f"unconstrained sites {sorted(latent)}"
+
+    _check_finite(flat_potential, flat0, describe)
+    return Target(flat_potential, flat0, unravel, info.postprocess_fn, model)
+
+
+def _nonfinite_sites(trace) -> list[str]:
+    bad = []
+    for name, site in trace.items():
+        if site["type"] != "sample":
+            continue
+        try:
+            lp = jnp.sum(site["fn"].log_prob(site["value"]))
+        except Exception:  # noqa: BLE001 - we only want a name for the message
+            continue
+        if not bool(jnp.isfinite(lp)):
+            bad.append(name)
+    return bad

@@ -1,0 +1,121 @@
+"""Chunked training: ``lax.scan`` over a chunk of kernel steps inside one ``jit``.
+
+Between chunks (host side, once per chunk): NaN check, a refresh of the
+trajectory collocation pool, an optional ESS monitor for early stopping, and the
+progress bar.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from numpyro_pinn.collocation import CollocationPool
+
+__all__ = ["TrainingError", "TrainResult", "fit"]
+
+
+class TrainingError(RuntimeError):
+    """Training produced a non-finite loss; ``last_good_state`` keeps the last finite parameters."""
+
+    def __init__(self, msg: str, last_good_state=None, step: int = 0):
+        super().__init__(msg)
+        self.last_good_state = last_good_state
+        self.step = step
+
+
+class TrainResult(NamedTuple):
+    state: object
+    losses: np.ndarray
+    ess_history: list
+    num_steps: int
+    seconds: float
+    stopped_early: bool
+
+
+def fit(
+    rng_key: jax.Array,
+    kernel: Callable,
+    state,
+    pool: CollocationPool,
+    num_steps: int,
+    chunk_size: int,
+    refresh_paths: Optional[Callable] = None,
+    monitor: Optional[Callable] = None,
+    target_ess: Optional[float] = None,
+    min_steps: int = 0,
+    progress_bar: bool = True,
+) -> TrainResult:
+    """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
+
+    Parameters
+    ----------
+    kernel
+        ``kernel(rng_key, state, pool) -> (state, info)`` with ``info.loss``.
+    refresh_paths
+        ``refresh_paths(rng_key, params) -> paths`` for trajectory collocation.
+    monitor
+        ``monitor(rng_key, params) -> ess`` evaluated after each chunk once
+        ``min_steps`` are done; training stops when it reaches ``target_ess``.
+    """
+
+    @jax.jit
+    def run_chunk(key, state, pool):
+        def body(st, k):
+            st, info = kernel(k, st, pool)
+            return st, info.loss
+
+        return jax.lax.scan(body, state, jax.random.split(key, chunk_size))
+
+    n_chunks = max(1, math.ceil(num_steps / chunk_size))
+    losses, ess_hist = [], []
+    bar = None
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_chunks * chunk_size, desc="PINN training", unit="step", leave=True)
+    t0 = time.perf_counter()
+    stopped = False
+    done = 0
+    try:
+        for c in range(n_chunks):
+            rng_key, k_chunk, k_paths, k_mon = jax.random.split(rng_key, 4)
+            new_state, chunk_losses = run_chunk(k_chunk, state, pool)
+            chunk_losses = np.asarray(chunk_losses)
+            if not np.all(np.isfinite(chunk_losses)):
+                bad = done + int(np.argmin(np.isfinite(chunk_losses)))
+                raise TrainingError(
+                    f"PINN training diverged: the loss became non-finite at step {bad}. "
+                    "Try a smaller learning rate (e.g. `learning_rate=1e-4`), a larger or better-placed "
+                    "domain (`domain_scale=`), or a warm start from posterior draws (`warm_start=draws`). "
+                    "The last finite parameters are kept in `err.last_good_state`.",
+                    last_good_state=state,
+                    step=bad,
+                )
+            state = new_state
+            done += chunk_size
+            losses.append(chunk_losses)
+            if refresh_paths is not None:
+                pool = pool._replace(paths=refresh_paths(k_paths, state.params))
+            msg = {"loss": f"{float(np.mean(chunk_losses[-max(1, chunk_size // 4):])):.3g}"}
+            if monitor is not None and done >= min_steps:
+                e = float(monitor(k_mon, state.params))
+                ess_hist.append((done, e))
+                msg["ess"] = f"{e:.4f}"
+                if target_ess is not None and e >= target_ess:
+                    stopped = True
+            if bar is not None:
+                bar.update(chunk_size)
+                bar.set_postfix(msg)
+            if stopped:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    jax.block_until_ready(state)
+    return TrainResult(state, np.concatenate(losses) if losses else np.zeros(0), ess_hist, done,
+                       time.perf_counter() - t0, stopped)
