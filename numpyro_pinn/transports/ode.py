@@ -138,6 +138,6 @@ def build_kernel(
         loss, grads = jax.value_and_grad(loss_fn)(state.params, y, t, tv, eps)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return TrainState(params, opt_state, state.step + 1), TrainInfo(loss, optax.global_norm(grads))
+        return TrainState(params, opt_state, state.step + 1), TrainInfo(loss, optax.tree.norm(grads))
 
     return kernel

@@ -1,0 +1,114 @@
+"""The MCMC-like user surface, ArviZ conversion, determinism and precision."""
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+
+from numpyro_pinn import PINNSampler
+
+pytestmark = pytest.mark.slow
+
+
+def model(x, y=None):
+    alpha = numpyro.sample("alpha", dist.Normal(0, 5))
+    beta = numpyro.sample("beta", dist.Normal(0, 5))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(2))
+    numpyro.deterministic("mean_at_zero", alpha)
+    numpyro.sample("y", dist.Normal(alpha + beta * x, sigma), obs=y)
+
+
+X = np.linspace(-1, 1, 30)
+Y = 1.0 + 2.0 * X + np.random.default_rng(0).normal(0, 0.5, 30)
+SETTINGS = dict(num_samples=1000, num_steps=1000, min_steps=500, progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return PINNSampler(model, **SETTINGS).run(jax.random.PRNGKey(0), X, y=Y)
+
+
+def test_run_returns_self_and_samples_have_shapes(fitted):
+    s = fitted.get_samples()
+    assert set(s) == {"alpha", "beta", "sigma", "mean_at_zero"}
+    assert s["alpha"].shape == (1000,)
+    assert np.all(np.asarray(s["sigma"]) > 0)
+    np.testing.assert_array_equal(s["alpha"], s["mean_at_zero"])
+    g = fitted.get_samples(group_by_chain=True)
+    assert g["beta"].shape == (1, 1000)
+
+
+def test_weighted_particles_and_extra_fields(fitted):
+    samples, lw = fitted.get_weighted_samples()
+    assert samples["alpha"].shape == lw.shape == (1000,)
+    ef = fitted.get_extra_fields()
+    assert set(ef) >= {"log_weight", "potential_energy"}
+    assert ef["log_weight"].shape == (1000,)
+    assert np.all(np.isfinite(ef["potential_energy"]))
+    assert fitted.get_extra_fields(group_by_chain=True)["log_weight"].shape == (1, 1000)
+
+
+def test_diagnostics_dict(fitted):
+    d = fitted.diagnostics
+    for k in ("ess", "log_Z", "log_Z_lower_bound", "pareto_k", "train_seconds", "sample_seconds", "target_evals"):
+        assert k in d
+    assert 0 < d["ess"] <= 1
+    assert d["log_Z_lower_bound"] <= d["log_Z"] + 1e-9
+    assert d["target_evals"] > d["num_train_steps"]
+
+
+def test_print_summary(fitted, capsys):
+    fitted.print_summary()
+    out = capsys.readouterr().out
+    assert "alpha" in out and "ESS" in out and "log Z" in out and "Pareto k" in out
+
+
+def test_arviz_from_numpyro_and_to_inference_data(fitted):
+    idata = az.from_numpyro(fitted)
+    assert idata.posterior["alpha"].shape == (1, 1000)
+    assert "y" in idata.log_likelihood
+    assert "y" in idata.observed_data
+    assert "log_weight" in idata.sample_stats
+    idata2 = fitted.to_inference_data()
+    assert idata2["sample_stats"].attrs["pinn_ess"] == pytest.approx(fitted.diagnostics["ess"])
+    summ = az.summary(idata2, var_names=["alpha", "beta"])
+    assert summ.shape[0] == 2
+
+
+def test_sample_more_without_retraining(fitted):
+    more = fitted.sample(jax.random.PRNGKey(5), 300)
+    assert more["alpha"].shape == (300,)
+    x, lw = fitted.sample(jax.random.PRNGKey(6), 200, weighted=True)
+    assert lw.shape == (200,)
+    assert fitted.get_samples()["alpha"].shape == (1000,)  # stored results unchanged
+
+
+def test_same_key_same_result(fitted):
+    again = PINNSampler(model, **SETTINGS).run(jax.random.PRNGKey(0), X, y=Y)
+    np.testing.assert_array_equal(again.get_samples()["alpha"], fitted.get_samples()["alpha"])
+    assert again.diagnostics["log_Z"] == fitted.diagnostics["log_Z"]
+
+
+def test_potential_fn_with_pytree_params_and_arviz():
+    def potential(p):
+        return 0.5 * jnp.sum((p["a"] - 1.0) ** 2) + 0.5 * (p["b"] + 2.0) ** 2 / 4.0
+
+    s = PINNSampler(potential_fn=potential, warm_start="laplace", **SETTINGS).run(
+        jax.random.PRNGKey(1), init_params={"a": jnp.zeros(2), "b": jnp.array(0.0)})
+    samples = s.get_samples()
+    assert samples["a"].shape == (1000, 2) and samples["b"].shape == (1000,)
+    idata = az.from_numpyro(s)
+    assert idata.posterior["a"].shape[:2] == (1, 1000)
+    # log Z of exp(-U): (2 pi)^{3/2} * 2
+    assert s.diagnostics["log_Z"] == pytest.approx(1.5 * np.log(2 * np.pi) + np.log(2.0), abs=5e-3)
+
+
+def test_large_potential_offset_is_handled_in_float64():
+    """A potential of order 1e6: float32 would round it to 0.06; we evaluate the target in float64."""
+    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2) + 1.0e6, warm_start="laplace",
+                    **SETTINGS).run(jax.random.PRNGKey(2), init_params=jnp.zeros(2))
+    assert s._target.potential_fn(jnp.zeros(2)).dtype == jnp.float64
+    assert s.diagnostics["ess"] > 0.99
+    assert s.diagnostics["log_Z"] == pytest.approx(-1.0e6 + np.log(2 * np.pi), abs=2e-3)

@@ -1,0 +1,94 @@
+"""Bad input gets an early, clear error naming the site or argument; failed training stops loudly."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import optax
+import pytest
+
+from numpyro_pinn import PINNSampler, TrainingError
+
+KEY = jax.random.PRNGKey(0)
+
+
+def test_discrete_latent_site_is_named():
+    def model():
+        numpyro.sample("mu", dist.Normal(0, 1))
+        numpyro.sample("k", dist.Poisson(3.0))
+
+    with pytest.raises(ValueError, match="'k' is discrete"):
+        PINNSampler(model, progress_bar=False).run(KEY)
+
+
+def test_model_without_latent_sites():
+    def model(y):
+        numpyro.sample("y", dist.Normal(0, 1), obs=y)
+
+    with pytest.raises(ValueError, match="no latent sample sites"):
+        PINNSampler(model, progress_bar=False).run(KEY, jnp.ones(3))
+
+
+def test_nonfinite_potential_at_init_is_named():
+    def model():
+        mu = numpyro.sample("mu", dist.Normal(0, 1))
+        numpyro.factor("broken", jnp.where(mu > -100, -jnp.inf, 0.0))
+
+    with pytest.raises(ValueError, match="not finite"):
+        PINNSampler(model, progress_bar=False).run(KEY)
+
+
+def test_potential_fn_errors():
+    with pytest.raises(ValueError, match="exactly one"):
+        PINNSampler()
+    with pytest.raises(ValueError, match="init_params"):
+        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), progress_bar=False).run(KEY)
+    with pytest.raises(ValueError, match="scalar"):
+        PINNSampler(potential_fn=lambda x: x**2, progress_bar=False).run(KEY, init_params=jnp.zeros(2))
+    with pytest.raises(ValueError, match="not finite"):
+        PINNSampler(potential_fn=lambda x: jnp.sum(jnp.log(x)), progress_bar=False).run(
+            KEY, init_params=-jnp.ones(2))
+    with pytest.raises(ValueError, match="no elements"):
+        PINNSampler(potential_fn=lambda x: 0.0, progress_bar=False).run(KEY, init_params=jnp.zeros(0))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"num_samples": 0}, "num_samples"), ({"batch_size": -3}, "batch_size"), ({"method": "sde2"}, "method"),
+     ({"learning_rate": 0.0}, "learning_rate"), ({"target_ess": 1.5}, "target_ess")],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), **kwargs)
+
+
+def test_wrong_warm_start_shape():
+    with pytest.raises(ValueError, match="dimension"):
+        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), warm_start=np.random.default_rng(0).normal(size=(50, 3)),
+                    progress_bar=False).run(KEY, init_params=jnp.zeros(2))
+
+
+def test_getters_before_run_raise():
+    s = PINNSampler(potential_fn=lambda x: jnp.sum(x**2))
+    with pytest.raises(RuntimeError, match="run"):
+        s.get_samples()
+
+
+def test_nan_loss_stops_with_advice_and_keeps_last_good_params():
+    def nan_after(n):
+        def init(params):
+            return jnp.zeros((), jnp.int32)
+
+        def update(updates, count, params=None):
+            scale = jnp.where(count >= n, jnp.nan, 1e-4)
+            return jax.tree_util.tree_map(lambda u: scale * u, updates), count + 1
+
+        return optax.GradientTransformation(init, update)
+
+    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), optimizer=nan_after(300), num_steps=1000,
+                    warm_start="laplace", progress_bar=False)
+    with pytest.raises(TrainingError, match="smaller learning rate") as err:
+        s.run(KEY, init_params=jnp.zeros(2))
+    good = err.value.last_good_state.params
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(good))
+    assert err.value.step >= 300

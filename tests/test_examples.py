@@ -1,0 +1,23 @@
+"""Examples run end to end with tiny budgets (as NumPyro's test_examples does)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "script, args",
+    [("examples/eight_schools.py", ["--num-steps", "300", "--num-samples", "300", "--nuts-samples", "100",
+                                    "--no-progress"])],
+)
+def test_example_runs(script, args):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    out = subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True, env=env,
+                         timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "PINN (ode): ESS" in out.stdout and "NUTS" in out.stdout and "wall time" in out.stdout

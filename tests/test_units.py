@@ -1,0 +1,132 @@
+"""Unit tests of the pure pieces against hand-computed values (no training)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from numpyro_pinn import diagnostics
+from numpyro_pinn.losses import TargetValues, divergence, log_prior, ode_residual
+from numpyro_pinn.sample import flow, whitened_target
+from numpyro_pinn.warmstart import find_mode, from_draws, laplace, smc
+
+
+def test_ess_and_log_evidence_hand_values():
+    assert diagnostics.ess(np.zeros(10)) == pytest.approx(1.0)
+    lw = np.log([1.0, 3.0])  # (1+3)^2 / (2 (1 + 9)) = 0.8
+    assert diagnostics.ess(lw) == pytest.approx(0.8)
+    assert diagnostics.log_evidence(lw) == pytest.approx(np.log(2.0))
+    assert diagnostics.log_evidence_lower_bound(lw) == pytest.approx(np.mean(lw))
+    assert diagnostics.log_evidence_se(np.zeros(100)) == pytest.approx(0.0)
+
+
+def test_pareto_k_separates_light_and_heavy_tails():
+    rng = np.random.default_rng(0)
+    light = rng.normal(0, 0.1, 4000)  # lognormal weights with small sigma: k well below 0.5
+    heavy = np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0)  # Pareto tail index 0.9 > 0.7
+    assert diagnostics.pareto_k(light) < 0.5
+    assert diagnostics.pareto_k(heavy) > 0.7
+
+
+def test_divergence_exact_and_hutchinson_on_linear_field():
+    a = jnp.array([[1.0, 2.0, 0.0], [0.5, -3.0, 1.0], [0.0, 4.0, 0.7]])
+    f = lambda y: a @ y
+    y = jnp.array([0.3, -1.0, 2.0])
+    assert float(divergence(f, y, None)) == pytest.approx(float(jnp.trace(a)), rel=1e-6)
+    eps = jax.random.rademacher(jax.random.PRNGKey(0), (20000, 3), dtype=jnp.float64)
+    est = jax.vmap(lambda e: divergence(f, y, e))(eps)
+    # Rademacher probes: var = 2 sum_{i != j} a_ij^2 (symmetrised); 5 standard errors.
+    sym = 0.5 * (a + a.T)
+    var = 2 * (jnp.sum(sym**2) - jnp.sum(jnp.diag(sym) ** 2))
+    assert abs(float(jnp.mean(est)) - float(jnp.trace(a))) < 5 * float(jnp.sqrt(var / 20000))
+
+
+def test_residual_vanishes_for_exact_gaussian_transport():
+    """mu = a y carries N(0, 1) to N(0, e^{2a}); choose w so v is the exact log density."""
+    a, d = 0.4, 2
+    logq = lambda y: jnp.sum(-0.5 * y**2 * jnp.exp(-2 * a)) - d * a - 0.5 * d * jnp.log(2 * jnp.pi)
+
+    def v_exact(y, t):
+        return jnp.sum(-0.5 * y**2 * jnp.exp(-2 * a * t)) - d * a * t - 0.5 * d * jnp.log(2 * jnp.pi)
+
+    def w_fn(y, t):
+        return (v_exact(y, t) - t * logq(y) - (1 - t) * log_prior(y)) / (t * (1 - t))
+
+    mu_fn = lambda y, t: a * y
+    key = jax.random.PRNGKey(1)
+    ys = jax.random.normal(key, (50, d))
+    ts = jax.random.uniform(jax.random.PRNGKey(2), (50,), minval=0.05, maxval=0.95)
+    tv = TargetValues(jax.vmap(logq)(ys), jax.vmap(jax.grad(logq))(ys))
+    r = jax.vmap(lambda y, t, v: ode_residual(w_fn, mu_fn, 0.0, y, t, v))(ys, ts, tv)
+    assert float(jnp.max(jnp.abs(r))) < 1e-8
+    # A wrong drift leaves a residual.
+    r_bad = jax.vmap(lambda y, t, v: ode_residual(w_fn, lambda yy, tt: 0.5 * a * yy, 0.0, y, t, v))(ys, ts, tv)
+    assert float(jnp.max(jnp.abs(r_bad))) > 1e-2
+
+
+def test_flow_log_density_on_linear_field_is_exact():
+    """Change of variables through diffrax: y1 = e^a y0 and log p1 = log p0 - d a, so the
+    importance weights of the target N(0, e^{2a}) are all exactly log Z."""
+    a, d = 0.7, 3
+    potential = lambda x: 0.5 * jnp.sum(x**2) * np.exp(-2 * a) - 1.234  # log Z = d a + d/2 log 2 pi + 1.234
+    log_z = d * a + 0.5 * d * np.log(2 * np.pi) + 1.234
+    tgt = whitened_target(potential, jnp.zeros(d), jnp.eye(d), 0.0)
+    mu = lambda y, t: a * y
+    div = lambda y, t: divergence(lambda z: mu(z, t), y, None)
+    fd = flow(jax.random.PRNGKey(0), mu, div, tgt, 64)
+    np.testing.assert_allclose(np.asarray(fd.log_weights), log_z, atol=1e-4)
+
+
+def test_laplace_on_gaussian_is_exact():
+    cov = jnp.array([[2.0, 1.9], [1.9, 2.0]])  # correlation 0.95
+    prec = jnp.linalg.inv(cov)
+    m = jnp.array([100.0, -3.0])
+    potential = lambda x: 0.5 * (x - m) @ prec @ (x - m) + 1900.0
+    ws = laplace(potential, jnp.zeros(2))
+    np.testing.assert_allclose(ws.mean, m, atol=1e-6)
+    np.testing.assert_allclose(ws.chol @ ws.chol.T, cov, rtol=1e-6)
+    true_log_z = -1900.0 + np.log(2 * np.pi) + 0.5 * np.log(np.linalg.det(np.asarray(cov)))
+    assert float(ws.log_Z) == pytest.approx(true_log_z, abs=1e-6)
+
+
+def test_find_mode_on_near_collinear_logistic_regression():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2000.0, 10.0, 200)  # like kilpisjarvi: large, badly centred covariate
+    y = 0.3 + 0.01 * (x - 2000.0) + rng.normal(0, 0.5, 200)
+    X = jnp.stack([jnp.ones(200), jnp.asarray(x)], 1)
+    potential = lambda b: 0.5 * jnp.sum((y - X @ b) ** 2) / 0.25
+    mode, h, _ = find_mode(potential, jnp.zeros(2))
+    ols = np.linalg.lstsq(np.asarray(X), y, rcond=None)[0]
+    np.testing.assert_allclose(mode, ols, rtol=1e-6)
+
+
+def test_smc_warm_start_covers_separated_modes_with_right_weights():
+    mus = jnp.array([[-6.0, 0.0], [6.0, 0.0]])
+    logw = jnp.log(jnp.array([0.3, 0.7]))
+
+    def potential(x):
+        lp = -0.5 * jnp.sum((x - mus) ** 2, -1) / 0.25 - jnp.log(2 * jnp.pi * 0.25)
+        return -logsumexp_j(lp + logw)
+
+    lap = laplace(potential, jnp.array([5.0, 0.5]))
+    ws = smc(jax.random.PRNGKey(0), potential, lap, num_particles=2000, scale=20.0)
+    frac_left = float(jnp.mean(ws.draws[:, 0] < 0))
+    # SMC resampling noise is larger than iid binomial noise; allow 0.06 (about 4 binomial sds x 1.5).
+    assert abs(frac_left - 0.3) < 0.06
+    assert abs(float(ws.log_Z)) < 0.15  # the target is normalised
+
+
+def logsumexp_j(a):
+    return jax.scipy.special.logsumexp(a)
+
+
+def test_from_draws_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        from_draws(jnp.zeros(5))
+    ws = from_draws(jax.random.normal(jax.random.PRNGKey(0), (500, 2)) * jnp.array([1.0, 3.0]))
+    np.testing.assert_allclose(jnp.diag(ws.chol @ ws.chol.T), [1.0, 9.0], rtol=0.2)
+
+
+def test_logsumexp_matches_scipy():
+    lw = np.array([-1.0, 2.0, 0.5])
+    assert diagnostics.log_evidence(lw) == pytest.approx(logsumexp(lw) - np.log(3))
