@@ -47,7 +47,7 @@ def main():
     print(f"lower-bound gap     {d['log_Z'] - d['log_Z_lower_bound']:.4f}   (lower bound {d['log_Z_lower_bound']:+.4f})")
     print(f"Pareto k            {d['pareto_k']:.3f}")
     print(f"mode weights        {np.round(mw, 4).tolist()}")
-    print(f"mode-weight L2 err  {np.linalg.norm(mw - 1 / 9):.4f}  (MC noise ~ {np.sqrt(8 / 9 / (d["ess"] * len(lw))):.4f})")
+    print(f"mode-weight L2 err  {np.linalg.norm(mw - 1 / 9):.4f}  (MC noise ~ {np.sqrt(8 / 9 / (d['ess'] * len(lw))):.4f})")
     print(f"train steps         {d['num_train_steps']} (stopped early: {d['stopped_early']})")
     print(f"time: warm start {d['warmup_seconds']:.1f} s, training {d['train_seconds']:.1f} s, "
           f"sampling {d['sample_seconds']:.1f} s ({len(lw)} particles), total {wall:.1f} s")
