@@ -7,49 +7,19 @@ Copyright (c) 2011-2024 Stan Developers and their Assignees.
     python examples/eight_schools.py --num-steps 500 --num-samples 500   # smoke test
 """
 import argparse
-import json
 import time
-from importlib import resources
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-import numpyro
-import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
 
-from numpyro_pinn import PINNSampler
+from numpyro_pinn import PINNSampler, posteriordb
 
-J = 8
-Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-
-
-def eight_schools(sigma, y=None):
-    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
-    tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
-    with numpyro.plate("J", sigma.shape[0]):
-        theta_trans = numpyro.sample("theta_trans", dist.Normal(0.0, 1.0))
-        theta = numpyro.deterministic("theta", mu + tau * theta_trans)
-        numpyro.sample("y", dist.Normal(theta, sigma), obs=y)
-
-
-def reference():
-    text = resources.files("numpyro_pinn.data").joinpath("eight_schools_reference_summary.json").read_text()
-    return json.loads(text)["summary"]
+POST = posteriordb.load("eight_schools-eight_schools_noncentered")
 
 
 def compare(samples, ref):
-    rows = []
-    for name, s in ref.items():
-        if "[" in name:
-            base, idx = name[:-1].split("[")
-            x = np.asarray(samples[base])[:, int(idx) - 1]
-        else:
-            x = np.asarray(samples[name])
-        rows.append((name, np.mean(x), np.std(x), (np.median(x) - s["q50"]) / s["sd"],
-                     (np.quantile(x, 0.95) - np.quantile(x, 0.05)) / (s["q95"] - s["q05"]) - 1))
-    return rows
+    cmp = posteriordb.compare_to_reference(samples, ref)
+    return [(k, v["mean"], v["sd"], v["median_err_sd"], v["width_err"]) for k, v in cmp.items()]
 
 
 def main():
@@ -63,21 +33,21 @@ def main():
     key = jax.random.PRNGKey(args.seed)
 
     t0 = time.perf_counter()
-    pinn = PINNSampler(eight_schools, num_samples=args.num_samples, num_steps=args.num_steps,
-                       progress_bar=not args.no_progress).run(key, SIGMA, y=Y)
+    pinn = PINNSampler(POST.model, num_samples=args.num_samples, num_steps=args.num_steps,
+                       progress_bar=not args.no_progress).run(key, *POST.args, **POST.kwargs)
     t_pinn = time.perf_counter() - t0
     print("\n=== PINN sampler ===")
     pinn.print_summary(exclude_deterministic=False)
 
     t0 = time.perf_counter()
-    nuts = MCMC(NUTS(eight_schools), num_warmup=args.nuts_samples, num_samples=args.nuts_samples, num_chains=4,
+    nuts = MCMC(NUTS(POST.model), num_warmup=args.nuts_samples, num_samples=args.nuts_samples, num_chains=4,
                 chain_method="sequential", progress_bar=False)
-    nuts.run(jax.random.fold_in(key, 1), SIGMA, y=Y)
+    nuts.run(jax.random.fold_in(key, 1), *POST.args, **POST.kwargs)
     t_nuts = time.perf_counter() - t0
     print("\n=== NUTS (4 chains) ===")
     nuts.print_summary(exclude_deterministic=False)
 
-    ref = reference()
+    ref = POST.reference
     print("\n=== Against the posteriordb reference (Stan, 10,000 draws) ===")
     print(f"{'param':10s} {'PINN med err/sd':>16s} {'PINN 90% width err':>19s} {'NUTS med err/sd':>16s} "
           f"{'NUTS 90% width err':>19s}")

@@ -105,9 +105,12 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
 
 def _latent_sites(model, args, kwargs):
     from numpyro import handlers
+    from numpyro.infer import init_to_sample
 
-    with handlers.block(), handlers.seed(rng_seed=0):
-        trace = handlers.trace(model).get_trace(*args, **kwargs)
+    # init_to_sample also gives values to improper (ImproperUniform) sites, which cannot be sampled.
+    seeded = handlers.substitute(handlers.seed(model, rng_seed=0), substitute_fn=init_to_sample)
+    with handlers.block():
+        trace = handlers.trace(seeded).get_trace(*args, **kwargs)
     latent = {}
     for name, site in trace.items():
         if site["type"] != "sample" or site["is_observed"]:

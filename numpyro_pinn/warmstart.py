@@ -141,15 +141,20 @@ def smc(
     start: WarmStart,
     num_particles: int = 2048,
     scale: float = 10.0,
+    floor: float = 1.0,
     num_mcmc_steps: int = 5,
     num_integration_steps: int = 8,
     target_ess: float = 0.5,
-    max_tempering_steps: int = 400,
+    max_tempering_steps: int = 500,
 ) -> WarmStart:
-    """Adaptive tempered SMC (BlackJAX) from ``N(start.mean, (scale * start.chol)^2)`` to the target.
+    """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
-    The inner kernel is HMC whose inverse mass matrix is the current particle
-    covariance and whose step size is adapted towards 0.75 acceptance.
+    The reference is ``N(start.mean, scale^2 Sigma + floor^2 I)`` with ``Sigma = L L^T`` the
+    Laplace covariance: ``scale`` widens it along the posterior's own axes (other modes several
+    Laplace widths away) and ``floor`` (in unconstrained units) keeps it from collapsing where
+    the Laplace fit is very narrow, e.g. a sharp mode with a distant twin. The inner kernel is
+    HMC whose inverse mass matrix is the current particle covariance and whose step size is
+    adapted towards 0.75 acceptance.
 
     Returns
     -------
@@ -161,15 +166,17 @@ def smc(
     from blackjax.smc.base import extend_params
 
     d = start.mean.shape[0]
-    m, L = start.mean, start.chol
-    logdet_l = jnp.sum(jnp.log(jnp.abs(jnp.diag(L))))
+    m = start.mean
+    cov_ref = scale**2 * (start.chol @ start.chol.T) + floor**2 * jnp.eye(d)
+    L = jnp.linalg.cholesky(cov_ref)
+    logdet_l = jnp.sum(jnp.log(jnp.diag(L)))
 
-    # Work in Laplace-whitened coordinates z (x = m + L z); reference N(0, scale^2 I).
+    # Work in reference-whitened coordinates z (x = m + L z); the reference is N(0, I) there.
     def logq_z(z):
         return -potential_fn(m + L @ z) + logdet_l
 
     def logref(z):
-        return -0.5 * jnp.sum(z**2) / scale**2 - d * jnp.log(scale) - 0.5 * d * jnp.log(2 * jnp.pi)
+        return -0.5 * jnp.sum(z**2) - 0.5 * d * jnp.log(2 * jnp.pi)
 
     def loglik(z):
         val = logq_z(z) - logref(z)
@@ -185,7 +192,8 @@ def smc(
     )
 
     def params_from(particles, step_size):
-        cov = jnp.atleast_2d(jnp.cov(particles, rowvar=False)) + 1e-8 * jnp.eye(d)
+        cov = jnp.atleast_2d(jnp.cov(particles, rowvar=False))
+        cov = cov + 1e-10 * jnp.trace(cov) / d * jnp.eye(d)
         return extend_params(
             {"step_size": step_size, "inverse_mass_matrix": cov, "num_integration_steps": num_integration_steps}
         )
@@ -193,7 +201,7 @@ def smc(
     @jax.jit
     def run(key):
         k0, key = jax.random.split(key)
-        z0 = scale * jax.random.normal(k0, (num_particles, d))
+        z0 = jax.random.normal(k0, (num_particles, d))
         state = adaptive_tempered.init(z0)
         step0 = jnp.asarray(1.0 / d**0.25, z0.dtype)
 

@@ -1,0 +1,83 @@
+"""PINN (default settings, fixed seed) vs NUTS (4 chains x 1000 warm-up + 1000 draws) on posteriordb.
+
+For each posterior: our wall time, NUTS's wall time and their ratio, both samplers' worst errors
+against Stan's reference (median error in reference sds, relative 90%-width error), and our ESS,
+Pareto k-hat and log Z. Floor (issue 3): every parameter |median err| <= 0.1 sd and |width err| <= 0.1.
+
+    python benchmarks/posteriordb.py                       # the eight core posteriors
+    python benchmarks/posteriordb.py kidiq-kidscore_momiq  # any of the sixteen names
+    python benchmarks/posteriordb.py --out benchmarks/out/posteriordb.md
+"""
+import argparse
+import datetime
+import platform
+import time
+import warnings
+
+import jax
+import numpy as np
+from numpyro.infer import MCMC, NUTS
+
+from numpyro_pinn import PINNSampler, posteriordb
+
+
+def worst(cmp):
+    med = max(cmp.values(), key=lambda r: abs(r["median_err_sd"]))["median_err_sd"]
+    wid = max(cmp.values(), key=lambda r: abs(r["width_err"]))["width_err"]
+    return med, wid
+
+
+def run_one(name, seed):
+    post = posteriordb.load(name)
+    key = jax.random.PRNGKey(seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        pinn = PINNSampler(post.model, progress_bar=False).run(key, *post.args, **post.kwargs)
+        t_pinn = time.perf_counter() - t0
+    kwarn = any("Pareto" in str(w.message) for w in caught)
+    t0 = time.perf_counter()
+    nuts = MCMC(NUTS(post.model), num_warmup=1000, num_samples=1000, num_chains=4, chain_method="sequential",
+                progress_bar=False)
+    nuts.run(jax.random.fold_in(key, 1), *post.args, **post.kwargs)
+    t_nuts = time.perf_counter() - t0
+    c_pinn = posteriordb.compare_to_reference(pinn.get_samples(), post.reference)
+    c_nuts = posteriordb.compare_to_reference(nuts.get_samples(), post.reference)
+    d = pinn.diagnostics
+    mp, wp = worst(c_pinn)
+    mn, wn = worst(c_nuts)
+    ok = all(abs(r["median_err_sd"]) <= 0.1 and abs(r["width_err"]) <= 0.1 for r in c_pinn.values())
+    row = (f"| {name} | {len(post.reference)} | {d['ess']:.3f} | {d['pareto_k']:.2f}{' (warned)' if kwarn else ''} "
+           f"| {d['log_Z']:.2f} ± {d['log_Z_se']:.2f} | {d['num_train_steps']} | {t_pinn:.1f} | {t_nuts:.1f} "
+           f"| {t_pinn / t_nuts:.1f} | {mp:+.3f} | {wp:+.3f} | {mn:+.3f} | {wn:+.3f} | {'yes' if ok else 'NO'} |")
+    return row, c_pinn
+
+
+HEADER = ("| posterior | params | ESS | Pareto k | log Z | train steps | PINN s | NUTS s | PINN/NUTS time "
+          "| PINN worst median err (sd) | PINN worst 90% width err | NUTS worst median err (sd) "
+          "| NUTS worst 90% width err | floor met |\n|" + "---|" * 14)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("names", nargs="*", default=list(posteriordb.CORE_EIGHT))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="also write the markdown table here")
+    args = p.parse_args()
+    lines = [f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind} "
+             f"({jax.device_count()} device(s)), jax {jax.__version__}, seed {args.seed}", "", HEADER]
+    print("\n".join(lines), flush=True)
+    for name in args.names:
+        row, cmp = run_one(name, args.seed)
+        lines.append(row)
+        print(row, flush=True)
+        bad = {k: v for k, v in cmp.items() if abs(v["median_err_sd"]) > 0.1 or abs(v["width_err"]) > 0.1}
+        for k, v in bad.items():
+            print(f"    {name} {k}: median err {v['median_err_sd']:+.3f} sd, width err {v['width_err']:+.3f}")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
