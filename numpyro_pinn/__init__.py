@@ -1,13 +1,16 @@
 """numpyro-pinn: sample NumPyro posteriors with physics-informed neural-network transports."""
+from numpyro_pinn import posteriordb
 from numpyro_pinn.collocation import Collocation
+from numpyro_pinn.compare import Comparison, compare, plot_compare
 from numpyro_pinn.core import Settings, draw, fit_transport, make_warm_start
+from numpyro_pinn.pt_sampler import ParallelTempering
 from numpyro_pinn.sampler import PINNSampler
 from numpyro_pinn.train import TrainingError
 from numpyro_pinn.transports.ode import ODETransport
 from numpyro_pinn.warmstart import WarmStart
 
 __all__ = [
-    "PINNSampler", "ODETransport", "Collocation", "WarmStart", "TrainingError", "Settings",
-    "make_warm_start", "fit_transport", "draw",
+    "PINNSampler", "ParallelTempering", "ODETransport", "Collocation", "WarmStart", "TrainingError", "Settings",
+    "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
 ]
 __version__ = "0.1.0"

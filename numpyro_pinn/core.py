@@ -16,7 +16,7 @@ from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths
 from numpyro_pinn.diagnostics import ess
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
-from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, smc
+from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw"]
 
@@ -61,18 +61,26 @@ def make_warm_start(
     rng_key, potential_fn: Callable, x0: jax.Array, warm_start: Union[str, WarmStart, Any] = "smc",
     smc_particles: int = 2048, smc_scale: float = 10.0,
 ) -> WarmStart:
-    """Build the warm start: ``"smc"`` (default), ``"laplace"``, a :class:`WarmStart`, or draws ``(n, d)``."""
+    """Build the warm start: ``"smc"`` (default), ``"pt"``, ``"laplace"``, a :class:`WarmStart`, a fitted
+    sampler of this package (its draws and log Z), or unconstrained draws ``(n, d)``."""
     if isinstance(warm_start, WarmStart):
         return warm_start
     if isinstance(warm_start, str):
-        if warm_start not in ("smc", "laplace"):
-            raise ValueError(f"warm_start must be 'smc', 'laplace', a WarmStart or draws; got {warm_start!r}.")
+        if warm_start not in ("smc", "pt", "laplace"):
+            raise ValueError(f"warm_start must be 'smc', 'pt', 'laplace', a WarmStart, a fitted sampler or draws; "
+                             f"got {warm_start!r}.")
         lap = laplace(potential_fn, x0)
         if not bool(jnp.all(jnp.isfinite(lap.chol))):
             raise ValueError("Laplace warm start failed (non-finite Hessian at the mode); pass posterior draws.")
         if warm_start == "laplace":
             return lap
+        if warm_start == "pt":
+            return pt(rng_key, potential_fn, lap, scale=smc_scale)
         return smc(rng_key, potential_fn, lap, num_particles=smc_particles, scale=smc_scale)
+    if hasattr(warm_start, "unconstrained_draws"):
+        diag = warm_start.diagnostics
+        ws = from_draws(warm_start.unconstrained_draws(), log_Z=diag.get("log_Z"), method=type(warm_start).__name__)
+        return ws
     return from_draws(jnp.asarray(warm_start))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from numpyro_pinn import core, diagnostics
 from numpyro_pinn.collocation import Collocation
-from numpyro_pinn.target import Target, enable_float64, from_model, from_potential
+from numpyro_pinn.surface import SamplerSurface
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import WarmStart
 
@@ -20,7 +20,7 @@ __all__ = ["PINNSampler"]
 PARETO_K_WARN = 0.7
 
 
-class PINNSampler:
+class PINNSampler(SamplerSurface):
     """Sample a NumPyro posterior with a physics-informed neural-network (PINN) transport.
 
     A PINN learns a velocity field that carries ``N(0, I)`` (in whitened
@@ -98,8 +98,7 @@ class PINNSampler:
         progress_bar: bool = True,
         enable_x64: bool = True,
     ):
-        if (model is None) == (potential_fn is None):
-            raise ValueError("Pass exactly one of `model` and `potential_fn`.")
+        super().__init__(model, potential_fn, enable_x64)
         if method != "ode":
             raise ValueError(f"Unknown method {method!r}; available: 'ode'.")
         for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size)):
@@ -111,13 +110,9 @@ class PINNSampler:
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
         if target_ess is not None and not 0 < target_ess <= 1:
             raise ValueError(f"`target_ess` must be in (0, 1] or None; got {target_ess!r}.")
-        self.model = model
-        self.potential_fn = potential_fn
         self.method = method
         self.num_samples = int(num_samples)
         self.num_particles = int(num_particles or num_samples)
-        self.num_chains = 1
-        self.thinning = 1
         self.warm_start = warm_start
         self.settings = core.Settings(
             num_steps=int(num_steps), min_steps=int(min(min_steps, num_steps)), batch_size=int(batch_size),
@@ -126,17 +121,7 @@ class PINNSampler:
         )
         self.transport = transport or ode.ODETransport()
         self.progress_bar = progress_bar
-        self.enable_x64 = enable_x64
         self._fitted: Optional[core.Fitted] = None
-        self._target: Optional[Target] = None
-        self._args: tuple = ()
-        self._kwargs: dict = {}
-
-    # -- numpyro.infer.MCMC compatibility ---------------------------------------------------------
-    @property
-    def sampler(self) -> "PINNSampler":
-        """``az.from_numpyro`` reads ``mcmc.sampler.model``; the sampler is its own kernel."""
-        return self
 
     def run(self, rng_key: jax.Array, *args, init_params: Any = None, **kwargs) -> "PINNSampler":
         """Build the target, warm-start, train the transport and draw weighted particles.
@@ -155,20 +140,9 @@ class PINNSampler:
         PINNSampler
             ``self``, so ``mcmc = PINNSampler(model).run(key)`` works.
         """
-        if self.enable_x64:
-            enable_float64()
         rng_key = jnp.asarray(rng_key)
         k_target, k_ws, k_fit, k_draw = jax.random.split(rng_key, 4)
-        self._args, self._kwargs = args, kwargs
-        if self.model is not None:
-            if init_params is not None:
-                raise ValueError("`init_params` is only used with `potential_fn`; models initialise themselves.")
-            target = from_model(k_target, self.model, args, kwargs)
-        else:
-            if args or kwargs:
-                raise ValueError("Model arguments were passed, but the sampler wraps a `potential_fn`.")
-            target = from_potential(self.potential_fn, init_params)
-        self._target = target
+        target = self._build_target(k_target, args, kwargs, init_params)
         t0 = time.perf_counter()
         ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start)
         if ws.mean.shape != target.x0.shape:
@@ -223,40 +197,15 @@ class PINNSampler:
         if self._fitted is None:
             raise RuntimeError("No results yet: call `run(rng_key, ...)` first.")
 
-    def _constrain(self, z_flat: jax.Array):
-        t = self._target
-        tree = jax.vmap(t.unravel_fn)(z_flat)
-        if t.postprocess_fn is None:
-            return tree
-        return jax.vmap(t.postprocess_fn)(tree)
-
-    @staticmethod
-    def _group(tree, group_by_chain: bool, num_chains: int = 1):
-        if not group_by_chain:
-            return tree
-        return jax.tree_util.tree_map(lambda a: a.reshape((num_chains, -1) + a.shape[1:]), tree)
-
-    def get_samples(self, group_by_chain: bool = False):
-        """``num_samples`` equal-weight draws (resampled), constrained, with deterministic sites.
-
-        With ``group_by_chain=True`` arrays get a leading chain axis of size 1.
-        """
-        self._require_run()
-        return self._group(self._constrain(self._z), group_by_chain)
+    def _extra_fields(self) -> dict:
+        """``log_weight`` of the particle each draw was resampled from."""
+        return {"log_weight": np.asarray(self._lw[self._idx])}
 
     def get_weighted_samples(self):
         """All weighted particles (constrained) and their log weights ``(samples, log_weights)``;
         ``logmeanexp(log_weights)`` estimates ``log Z``."""
         self._require_run()
         return self._constrain(self._x), self._lw
-
-    def get_extra_fields(self, group_by_chain: bool = False) -> dict:
-        """Per-draw ``log_weight`` (of the particle each draw was resampled from) and
-        ``potential_energy`` (unconstrained potential ``U``), like ``MCMC.get_extra_fields``."""
-        self._require_run()
-        pe = jax.vmap(self._target.potential_fn)(self._z)
-        fields = {"log_weight": np.asarray(self._lw[self._idx]), "potential_energy": np.asarray(pe)}
-        return self._group(fields, group_by_chain)
 
     @property
     def diagnostics(self) -> dict:
@@ -285,18 +234,6 @@ class PINNSampler:
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
         return self._constrain(x[_systematic_resample(k2, lw, int(num))])
 
-    def print_summary(self, prob: float = 0.9, exclude_deterministic: bool = True) -> None:
-        """Print an ArviZ-style table of the draws plus the PINN's diagnostics."""
-        from numpyro.diagnostics import print_summary
-
-        self._require_run()
-        samples = self.get_samples(group_by_chain=True)
-        if exclude_deterministic and self._target.postprocess_fn is not None:
-            latent = set(self._target.unravel_fn(self._target.x0).keys())
-            samples = {k: v for k, v in samples.items() if k in latent}
-        print_summary(samples, prob=prob, group_by_chain=True)
-        print(self.summary_line())
-
     def summary_line(self) -> str:
         d = self._diag
         return (f"PINN ({self.method}): ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
@@ -305,12 +242,6 @@ class PINNSampler:
                 f"({d['num_train_steps']} steps), warm start {d['warmup_seconds']:.1f} s, "
                 f"sampling {d['sample_seconds']:.1f} s")
 
-    def to_inference_data(self, **kwargs):
-        """ArviZ data (``az.from_numpyro(self)``) with the PINN diagnostics in ``sample_stats.attrs``."""
-        from numpyro_pinn.arviz import to_inference_data
-
-        self._require_run()
-        return to_inference_data(self, **kwargs)
 
 
 def _systematic_resample(key, log_weights, num):

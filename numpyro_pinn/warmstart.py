@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["WarmStart", "find_mode", "laplace", "smc", "from_draws"]
+__all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "reference"]
 
 
 class WarmStart(NamedTuple):
@@ -135,6 +135,23 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     return WarmStart(mean, chol, lz, draws, method)
 
 
+def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, floor: float = 1.0):
+    """The broad Gaussian reference ``N(m, scale^2 Sigma + floor^2 I)`` around a Laplace fit.
+
+    Returns ``(m, L, logq_z)``: the reference is ``N(0, I)`` in ``z`` with ``x = m + L z``, and
+    ``logq_z(z) = -U(m + L z) + log|det L|`` is the target density in ``z``.
+    """
+    d = start.mean.shape[0]
+    m = start.mean
+    L = jnp.linalg.cholesky(scale**2 * (start.chol @ start.chol.T) + floor**2 * jnp.eye(d))
+    logdet_l = jnp.sum(jnp.log(jnp.diag(L)))
+
+    def logq_z(z):
+        return -potential_fn(m + L @ z) + logdet_l
+
+    return m, L, logq_z
+
+
 def smc(
     rng_key: jax.Array,
     potential_fn: Callable,
@@ -166,14 +183,7 @@ def smc(
     from blackjax.smc.base import extend_params
 
     d = start.mean.shape[0]
-    m = start.mean
-    cov_ref = scale**2 * (start.chol @ start.chol.T) + floor**2 * jnp.eye(d)
-    L = jnp.linalg.cholesky(cov_ref)
-    logdet_l = jnp.sum(jnp.log(jnp.diag(L)))
-
-    # Work in reference-whitened coordinates z (x = m + L z); the reference is N(0, I) there.
-    def logq_z(z):
-        return -potential_fn(m + L @ z) + logdet_l
+    m, L, logq_z = reference(potential_fn, start, scale, floor)
 
     def logref(z):
         return -0.5 * jnp.sum(z**2) - 0.5 * d * jnp.log(2 * jnp.pi)
@@ -229,4 +239,32 @@ def smc(
     draws = m + z @ L.T
     ws = from_draws(draws, log_Z=float(log_z), method="smc")
     n_evals = int(it) * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
+    return ws._replace(num_evals=start.num_evals + n_evals)
+
+
+def pt(
+    rng_key: jax.Array,
+    potential_fn: Callable,
+    start: WarmStart,
+    num_temperatures: int = 16,
+    num_warmup: int = 500,
+    num_samples: int = 1000,
+    kernel: str = "hmc",
+    scale: float = 10.0,
+    floor: float = 1.0,
+) -> WarmStart:
+    """Short non-reversible parallel-tempering run (:mod:`numpyro_pinn.tempering`) from the same
+    broad reference as :func:`smc`; whitening from its target-temperature draws, ``log_Z`` by
+    stepping stones."""
+    from numpyro_pinn.tempering import run_pt
+
+    d = start.mean.shape[0]
+    m, L, logq_z = reference(potential_fn, start, scale, floor)
+    run = jax.jit(lambda k: run_pt(k, logq_z, d, num_temperatures, kernel, num_warmup, num_samples)[0])
+    res = run(rng_key)
+    draws = m + res.draws @ L.T
+    ws = from_draws(draws, log_Z=float(res.log_Z), method="pt")
+    from numpyro_pinn.tempering import evals_per_step
+
+    n_evals = (num_warmup + num_samples) * evals_per_step(kernel, num_temperatures)
     return ws._replace(num_evals=start.num_evals + n_evals)
