@@ -4,19 +4,20 @@ A batch mixes three sources (fractions are user-settable):
 
 * ``uniform``: ``t ~ U[0, 1]``, ``y ~ U(K(t))`` — the paper's default with a time-dependent box
   (its section 2 allows ``K`` to depend on ``t``), explores the domain;
-* ``bridge``: ``y = (1 - t) z + t x`` with ``z ~ N(0, I)`` and ``x`` a warm-start draw —
-  covers where the transport must move mass, including every mode the warm start found;
+* ``bridge``: ``y = (1 - t) z + t x`` with ``z ~ N(0, I)`` and ``x`` a warm-start draw (for DPS
+  the forward-noising marginal ``sqrt(a_t) x + sqrt(1 - a_t) z``) — covers where the transport
+  must move mass, including every mode the warm start found;
 * ``trajectory``: points on ODE trajectories of the current model (F.1, detached),
   refreshed between training chunks — exploits what has been learned.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["CollocationPool", "Collocation", "bridge_paths", "sample_points"]
+__all__ = ["CollocationPool", "Collocation", "bridge_paths", "linear_bridge", "sample_points"]
 
 
 class CollocationPool(NamedTuple):
@@ -64,17 +65,25 @@ class Collocation(NamedTuple):
         return n_u, n_b, batch_size - n_u - n_b
 
 
-def bridge_paths(key: jax.Array, draws: jax.Array, num_paths: int, num_times: int) -> jax.Array:
-    """Straight-line paths from ``N(0, I)`` to warm-start draws (the initial trajectory pool)."""
+def linear_bridge(t: jax.Array, z: jax.Array, x: jax.Array) -> jax.Array:
+    """``(1 - t) z + t x``: prior at ``t = 0``, target at ``t = 1`` (the ODE transport)."""
+    return (1.0 - t) * z + t * x
+
+
+def bridge_paths(key: jax.Array, draws: jax.Array, num_paths: int, num_times: int,
+                 bridge: Callable = linear_bridge) -> jax.Array:
+    """Bridge paths between ``N(0, I)`` and warm-start draws on the grid ``t_j = j / (num_times - 1)``
+    (the initial trajectory pool)."""
     k1, k2 = jax.random.split(key)
     d = draws.shape[1]
     z = jax.random.normal(k1, (num_paths, d), dtype=jnp.float32)
     x = draws[jax.random.randint(k2, (num_paths,), 0, draws.shape[0])].astype(jnp.float32)
     ts = jnp.linspace(0.0, 1.0, num_times, dtype=jnp.float32)[None, :, None]
-    return (1.0 - ts) * z[:, None, :] + ts * x[:, None, :]
+    return bridge(ts, z[:, None, :], x[:, None, :])
 
 
-def sample_points(key: jax.Array, pool: CollocationPool, counts: tuple[int, int, int]):
+def sample_points(key: jax.Array, pool: CollocationPool, counts: tuple[int, int, int],
+                  bridge: Callable = linear_bridge):
     """Draw a batch ``(y, t)``: ``y`` float32 ``(B, d)``, ``t`` float32 ``(B,)``."""
     n_u, n_b, n_t = counts
     d = pool.lower.shape[0]
@@ -93,7 +102,7 @@ def sample_points(key: jax.Array, pool: CollocationPool, counts: tuple[int, int,
         z = jax.random.normal(k2, (n_b, d))
         x = pool.draws[jax.random.randint(k3, (n_b,), 0, pool.draws.shape[0])]
         parts_t.append(t)
-        parts_y.append((1.0 - t)[:, None] * z + t[:, None] * x)
+        parts_y.append(bridge(t[:, None], z, x))
     if n_t:
         k1, k2 = jax.random.split(kt)
         m, kk = pool.paths.shape[0], pool.paths.shape[1] - 1

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 
 from numpyro_pinn import sample as sample_mod
-from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths
+from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
@@ -43,7 +43,7 @@ class Settings(NamedTuple):
 class Fitted(NamedTuple):
     """A trained transport and everything needed to draw from it."""
 
-    config: ode.ODETransport
+    config: Any  # the transport (ODETransport or DPSTransport)
     params: Any
     target: sample_mod.WhitenedTarget
     warm_start: WarmStart
@@ -84,7 +84,7 @@ def make_warm_start(
     return from_draws(jnp.asarray(warm_start))
 
 
-def make_pool(rng_key, ws: WarmStart, s: Settings) -> CollocationPool:
+def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None) -> CollocationPool:
     """Whitened warm-start draws, the uniform box, and the initial (straight-line) path pool."""
     d = ws.mean.shape[0]
     draws_y = jax.scipy.linalg.solve_triangular(ws.chol, (ws.draws - ws.mean).T, lower=True).T
@@ -94,32 +94,34 @@ def make_pool(rng_key, ws: WarmStart, s: Settings) -> CollocationPool:
     reach0 = 4.0 * s.domain_scale * jnp.ones(d)
     lo, hi = jnp.min(draws_y, axis=0), jnp.max(draws_y, axis=0)
     centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo) * s.domain_scale + 0.1
-    paths = bridge_paths(rng_key, draws_y, s.num_paths, s.num_times)
+    paths = bridge_paths(rng_key, draws_y, s.num_paths, s.num_times, bridge or linear_bridge)
     return CollocationPool(f32(-reach0), f32(reach0), f32(centre - half), f32(centre + half), draws_y, paths)
 
 
 def fit_transport(
     rng_key, potential_fn: Callable, ws: WarmStart, settings: Settings = Settings(),
-    config: ode.ODETransport = ode.ODETransport(), progress_bar: bool = True,
+    config: Any = ode.ODETransport(), progress_bar: bool = True,
 ) -> Fitted:
-    """Train the ODE transport for the target ``exp(-potential_fn)`` whitened by ``ws``."""
+    """Train a transport (``ODETransport`` or ``DPSTransport``) for the target ``exp(-potential_fn)``
+    whitened by ``ws``."""
     d = ws.mean.shape[0]
     s = settings
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z)
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
-    state = ode.init(k_init, d, config, opt)
-    pool = make_pool(k_pool, ws, s)
-    kernel = ode.build_kernel(config, target.values, opt, s.collocation.counts(s.batch_size))
+    state = config.init(k_init, d, opt)
+    pool = make_pool(k_pool, ws, s, config.bridge)
+    kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
+    t0, t1 = config.t_span
 
     @jax.jit
     def refresh(key, params):
-        return sample_mod.paths(key, ode.drift(config, params, d), s.num_paths, d, s.num_times)
+        return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1)
 
     @jax.jit
     def monitor_lw(key, params):
-        fd = sample_mod.flow(key, ode.drift(config, params, d), ode.divergence_fn(config, params, d), target,
-                             s.monitor_size, rtol=1e-4, atol=1e-4)
+        v, div = config.flow_field(params, d, target)
+        fd = sample_mod.flow(key, v, div, target, s.monitor_size, rtol=1e-4, atol=1e-4, t0=t0, t1=t1)
         return fd.log_weights
 
     monitor = None
@@ -134,9 +136,10 @@ def draw(rng_key, fitted: Fitted, num: int, rtol: float = 1e-5, atol: float = 1e
     """``num`` weighted particles from a fitted transport: ``(x, log_weights)`` with ``log_weights``
     relative to the true normaliser (so ``logmeanexp(log_weights)`` estimates ``log Z``)."""
     d = fitted.warm_start.mean.shape[0]
-    mu = ode.drift(fitted.config, fitted.params, d)
-    div = ode.divergence_fn(fitted.config, fitted.params, d)
-    f = jax.jit(lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol), static_argnums=1)
+    mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
+    t0, t1 = fitted.config.t_span
+    f = jax.jit(lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1),
+                static_argnums=1)
     xs, lws = [], []
     for i, start in enumerate(range(0, num, batch)):
         n = min(batch, num - start)

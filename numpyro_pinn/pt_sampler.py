@@ -53,7 +53,7 @@ class ParallelTempering(SamplerSurface):
     def __init__(self, model: Optional[Callable] = None, *, potential_fn: Optional[Callable] = None,
                  num_temperatures: int = 16, kernel: str = "hmc", num_warmup: int = 1000, num_samples: int = 1000,
                  num_chains: int = 4, thinning: int = 1, num_integration_steps: int = 8,
-                 reference_scale: float = 10.0, reference_floor: float = 1.0, enable_x64: bool = True):
+                 reference_scale: float = 10.0, reference_floor: float = 0.0, enable_x64: bool = True):
         super().__init__(model, potential_fn, enable_x64)
         if kernel not in KERNELS:
             raise ValueError(f"`kernel` must be one of {sorted(KERNELS)}; got {kernel!r}.")

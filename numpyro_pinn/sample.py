@@ -42,6 +42,17 @@ class WhitenedTarget(NamedTuple):
         v, g = jax.vmap(jax.value_and_grad(self.logq))(yy)
         return TargetValues(v.astype(jnp.float32), g.astype(jnp.float32))
 
+    def laplacian(self, y: jax.Array, eps: jax.Array | None = None) -> jax.Array:
+        """``Delta log q`` at one point: exact (``d`` Hessian-vector products) or, given a probe
+        ``eps``, Hutchinson's ``eps . H eps`` (one forward-over-reverse product)."""
+        yy = y.astype(self.chol.dtype)
+        g = jax.grad(self.logq)
+        if eps is None:
+            basis = jnp.eye(yy.shape[0], dtype=yy.dtype)
+            return jnp.sum(jax.vmap(lambda e: jnp.dot(e, jax.jvp(g, (yy,), (e,))[1]))(basis))
+        e = eps.astype(yy.dtype)
+        return jnp.dot(e, jax.jvp(g, (yy,), (e,))[1])
+
 
 def whitened_target(potential_fn, mean, chol, log_Z0) -> WhitenedTarget:
     return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(log_Z0))
@@ -68,8 +79,12 @@ def flow(
     rtol: float = 1e-5,
     atol: float = 1e-5,
     max_steps: int = 4096,
+    t0: float = 0.0,
+    t1: float = 1.0,
 ) -> FlowDraws:
-    """Draw ``num`` particles: solve the ODE with its log density (Tsit5, adaptive steps)."""
+    """Draw ``num`` particles: solve the ODE with its log density (Tsit5, adaptive steps) from the
+    prior ``N(0, I)`` at ``t0`` to the target at ``t1`` (``t1 < t0`` integrates backwards, as for
+    the probability-flow ODE of a diffusion)."""
     d = target.mean.shape[0]
     y0 = jax.random.normal(rng_key, (num, d), dtype=jnp.float32)
     lp0 = jax.vmap(log_prior)(y0)
@@ -84,7 +99,8 @@ def flow(
 
     def one(y, lp):
         sol = diffrax.diffeqsolve(
-            term, solver, 0.0, 1.0, 0.05, (y, lp), stepsize_controller=ctrl, max_steps=max_steps,
+            term, solver, t0, t1, 0.05 * (1.0 if t1 > t0 else -1.0), (y, lp), stepsize_controller=ctrl,
+            max_steps=max_steps,
             throw=False,
         )
         return sol.ys[0][-1], sol.ys[1][-1]
@@ -94,13 +110,16 @@ def flow(
     return FlowDraws(y1, lp1.astype(lq.dtype), lq)
 
 
-def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: int) -> jax.Array:
-    """Cheap trajectories for collocation: fixed-step Heun, saved on ``num_times`` grid points."""
+def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: int, t0: float = 0.0,
+          t1: float = 1.0) -> jax.Array:
+    """Cheap trajectories for collocation: fixed-step Heun from ``N(0, I)`` at ``t0`` to ``t1``,
+    returned ``(num, num_times, dim)`` on the increasing grid ``t_j = j / (num_times - 1)``."""
     y0 = jax.random.normal(rng_key, (num, dim), dtype=jnp.float32)
-    ts = jnp.linspace(0.0, 1.0, num_times, dtype=jnp.float32)
+    ts = jnp.linspace(t0, t1, num_times, dtype=jnp.float32)
     term = diffrax.ODETerm(lambda t, y, args: jax.vmap(mu_fn, in_axes=(0, None))(y, t))
     sol = diffrax.diffeqsolve(
-        term, diffrax.Heun(), 0.0, 1.0, 1.0 / (num_times - 1), y0, saveat=diffrax.SaveAt(ts=ts),
+        term, diffrax.Heun(), t0, t1, (t1 - t0) / (num_times - 1), y0, saveat=diffrax.SaveAt(ts=ts),
         max_steps=num_times + 1,
     )
-    return jnp.swapaxes(sol.ys, 0, 1)
+    ys = jnp.swapaxes(sol.ys, 0, 1)
+    return ys if t1 > t0 else ys[:, ::-1]

@@ -13,6 +13,7 @@ from numpyro_pinn import core, diagnostics
 from numpyro_pinn.collocation import Collocation
 from numpyro_pinn.surface import SamplerSurface
 from numpyro_pinn.transports import ode
+from numpyro_pinn.transports.dps import DPSTransport, reverse_sde
 from numpyro_pinn.warmstart import WarmStart
 
 __all__ = ["PINNSampler"]
@@ -40,7 +41,13 @@ class PINNSampler(SamplerSurface):
         A raw potential ``U(params) = -log q(params)`` (as for ``numpyro.infer.NUTS``);
         then ``run`` needs ``init_params``.
     method
-        Transport: ``"ode"`` (the continuity-equation PINN).
+        Transport: ``"ode"`` (the continuity-equation PINN, default) or ``"dps"`` (the Diffusion-PINN
+        Sampler: a PINN for the log density of a forward diffusion, sampled by reverse diffusion).
+    dps_sampler
+        For ``method="dps"``: ``"ode"`` (default) draws importance-weighted particles from the
+        probability-flow ODE; ``"sde"`` returns reverse-SDE draws, which are *unweighted* (their
+        ESS, log Z and k-hat are unknown: ``diagnostics`` then reports those of probability-flow
+        particles and says so in ``diagnostics["sample_source"]``).
     num_samples
         Number of equal-weight (resampled) draws returned by :meth:`get_samples`.
     num_particles
@@ -83,6 +90,7 @@ class PINNSampler(SamplerSurface):
         *,
         potential_fn: Optional[Callable] = None,
         method: str = "ode",
+        dps_sampler: str = "ode",
         num_samples: int = 4000,
         num_particles: Optional[int] = None,
         warm_start: Union[str, WarmStart, Any] = "smc",
@@ -94,13 +102,17 @@ class PINNSampler(SamplerSurface):
         target_ess: Optional[float] = 0.997,
         collocation: Collocation = Collocation(),
         domain_scale: float = 1.25,
-        transport: Optional[ode.ODETransport] = None,
+        transport=None,
         progress_bar: bool = True,
         enable_x64: bool = True,
     ):
         super().__init__(model, potential_fn, enable_x64)
-        if method != "ode":
-            raise ValueError(f"Unknown method {method!r}; available: 'ode'.")
+        if method not in ("ode", "dps"):
+            raise ValueError(f"Unknown method {method!r}; available: 'ode', 'dps'.")
+        if dps_sampler not in ("ode", "sde"):
+            raise ValueError(f"`dps_sampler` must be 'ode' or 'sde'; got {dps_sampler!r}.")
+        if transport is not None and transport.name != method:
+            raise ValueError(f"transport {type(transport).__name__} does not match method={method!r}.")
         for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size)):
             if not isinstance(val, (int, np.integer)) or val <= 0:
                 raise ValueError(f"`{name}` must be a positive integer; got {val!r}.")
@@ -119,7 +131,8 @@ class PINNSampler(SamplerSurface):
             learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
             collocation=collocation, domain_scale=float(domain_scale),
         )
-        self.transport = transport or ode.ODETransport()
+        self.dps_sampler = dps_sampler
+        self.transport = transport or (ode.ODETransport() if method == "ode" else DPSTransport())
         self.progress_bar = progress_bar
         self._fitted: Optional[core.Fitted] = None
 
@@ -156,6 +169,9 @@ class PINNSampler(SamplerSurface):
         t3 = time.perf_counter()
         self._fitted = fitted
         self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
+        if self._sde:
+            self._z = self._sde_draws(jax.random.fold_in(k_draw, 2), self.num_samples)
+            self._idx = None
         s = self.settings
         n_train = fitted.train.num_steps
         n_monitor = len(fitted.train.ess_history) * s.monitor_size
@@ -165,8 +181,21 @@ class PINNSampler(SamplerSurface):
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])),
             target_evals=int(ws.num_evals + n_train * s.batch_size + n_monitor + self.num_particles),
             warm_start=ws.method,
+            sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
+                           "particles)") if self._sde else f"{'probability-flow ' if self.method == 'dps' else ''}"
+                          "ODE particles, importance-resampled",
         )
         return self
+
+    @property
+    def _sde(self) -> bool:
+        return self.method == "dps" and self.dps_sampler == "sde"
+
+    def _sde_draws(self, key, num):
+        f = self._fitted
+        d = f.warm_start.mean.shape[0]
+        y = jax.jit(lambda k: reverse_sde(k, f.config, f.params, f.target, num, d))(key)
+        return f.target.to_x(y)
 
     def _set_particles(self, key, x, lw):
         lw_np = np.asarray(lw, dtype=np.float64)
@@ -198,7 +227,9 @@ class PINNSampler(SamplerSurface):
             raise RuntimeError("No results yet: call `run(rng_key, ...)` first.")
 
     def _extra_fields(self) -> dict:
-        """``log_weight`` of the particle each draw was resampled from."""
+        """``log_weight`` of the particle each draw was resampled from (NaN for reverse-SDE draws)."""
+        if self._idx is None:
+            return {"log_weight": np.full(self._z.shape[0], np.nan)}
         return {"log_weight": np.asarray(self._lw[self._idx])}
 
     def get_weighted_samples(self):
@@ -228,6 +259,8 @@ class PINNSampler(SamplerSurface):
         """
         self._require_run()
         k1, k2 = jax.random.split(rng_key)
+        if self._sde and not weighted:
+            return self._constrain(self._sde_draws(k1, int(num)))
         x, lw = core.draw(k1, self._fitted, int(num))
         if weighted:
             return self._constrain(x), lw
@@ -236,7 +269,8 @@ class PINNSampler(SamplerSurface):
 
     def summary_line(self) -> str:
         d = self._diag
-        return (f"PINN ({self.method}): ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
+        src = " [draws: reverse SDE, unweighted; weights from probability-flow particles]" if self._sde else ""
+        return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
                 f"Pareto k = {d['pareto_k']:.2f}, train {d['train_seconds']:.1f} s "
                 f"({d['num_train_steps']} steps), warm start {d['warmup_seconds']:.1f} s, "

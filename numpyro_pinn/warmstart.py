@@ -135,7 +135,7 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     return WarmStart(mean, chol, lz, draws, method)
 
 
-def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, floor: float = 1.0):
+def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, floor: float = 0.0):
     """The broad Gaussian reference ``N(m, scale^2 Sigma + floor^2 I)`` around a Laplace fit.
 
     Returns ``(m, L, logq_z)``: the reference is ``N(0, I)`` in ``z`` with ``x = m + L z``, and
@@ -158,7 +158,7 @@ def smc(
     start: WarmStart,
     num_particles: int = 2048,
     scale: float = 10.0,
-    floor: float = 1.0,
+    floor: float = 0.0,
     num_mcmc_steps: int = 5,
     num_integration_steps: int = 8,
     target_ess: float = 0.5,
@@ -167,9 +167,11 @@ def smc(
     """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
     The reference is ``N(start.mean, scale^2 Sigma + floor^2 I)`` with ``Sigma = L L^T`` the
-    Laplace covariance: ``scale`` widens it along the posterior's own axes (other modes several
-    Laplace widths away) and ``floor`` (in unconstrained units) keeps it from collapsing where
-    the Laplace fit is very narrow, e.g. a sharp mode with a distant twin. The inner kernel is
+    Laplace covariance: ``scale`` widens it along the posterior's own axes (other modes up to a few
+    ``scale`` Laplace widths away are found). ``floor`` (in unconstrained units, default 0) widens it
+    isotropically, for a very sharp mode with a distant twin; it is off by default because on
+    posteriors far narrower than 1 (sblrc-blr: sds of 0.001) a floor of 1 made the reference 1000x
+    too wide and the SMC particles did not re-equilibrate (log Z off by 8, covariance 1.7x too wide). The inner kernel is
     HMC whose inverse mass matrix is the current particle covariance and whose step size is
     adapted towards 0.75 acceptance.
 
@@ -251,7 +253,7 @@ def pt(
     num_samples: int = 1000,
     kernel: str = "hmc",
     scale: float = 10.0,
-    floor: float = 1.0,
+    floor: float = 0.0,
 ) -> WarmStart:
     """Short non-reversible parallel-tempering run (:mod:`numpyro_pinn.tempering`) from the same
     broad reference as :func:`smc`; whitening from its target-temperature draws, ``log_Z`` by

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from numpyro_pinn.collocation import CollocationPool, sample_points
+from numpyro_pinn.collocation import CollocationPool, linear_bridge, sample_points
 from numpyro_pinn.losses import TargetValues, divergence, ode_residual
 from numpyro_pinn.networks import FourierMLP
 
@@ -44,11 +44,30 @@ class ODETransport:
     hutchinson_above: int = 16
     name: str = field(default="ode", init=False)
 
+    #: the prior sits at ``t_span[0]``, the target at ``t_span[1]``
+    t_span = (0.0, 1.0)
+    bridge = staticmethod(linear_bridge)
+
     def networks(self, dim: int) -> tuple[FourierMLP, FourierMLP]:
         return (
             FourierMLP(1, tuple(self.hidden), self.num_freqs),
             FourierMLP(dim, tuple(self.hidden), self.num_freqs),
         )
+
+    # The transport interface used by :mod:`numpyro_pinn.core` (shared with DPS).
+    def init(self, rng_key, dim: int, optimizer) -> "TrainState":
+        return init(rng_key, dim, self, optimizer)
+
+    def build_kernel(self, target, optimizer, counts) -> Callable:
+        return build_kernel(self, target.values, optimizer, counts)
+
+    def flow_field(self, params, dim: int, target=None):
+        """``(v, div v)`` of the ODE that carries the prior to the target (exact divergence)."""
+        return drift(self, params, dim), divergence_fn(self, params, dim)
+
+    def path_field(self, params, dim: int, target=None):
+        """Velocity for the cheap collocation trajectories."""
+        return drift(self, params, dim)
 
 
 class TrainState(NamedTuple):
