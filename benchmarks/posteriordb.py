@@ -15,7 +15,6 @@ import time
 import warnings
 
 import jax
-import numpy as np
 from numpyro.infer import MCMC, NUTS
 
 from numpyro_pinn import PINNSampler, posteriordb

@@ -109,14 +109,16 @@ def fit_transport(
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z)
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
-    state = config.init(k_init, d, opt)
     pool = make_pool(k_pool, ws, s, config.bridge)
+    state = config.init(k_init, d, opt, pool.draws)
     kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
     t0, t1 = config.t_span
 
     @jax.jit
     def refresh(key, params):
         return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1)
+
+    uses_paths = s.collocation.counts(s.batch_size)[2] > 0
 
     @jax.jit
     def monitor_lw(key, params):
@@ -127,7 +129,8 @@ def fit_transport(
     monitor = None
     if s.target_ess is not None:
         monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
-    res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh, monitor=monitor,
+    res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh if uses_paths else None,
+              monitor=monitor,
               target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar)
     return Fitted(config, res.state.params, target, ws, res, pool)
 

@@ -35,8 +35,19 @@ def log_evidence_lower_bound(log_weights) -> float:
 
 
 def pareto_k(log_weights) -> float:
-    """Pareto k-hat of the importance weights by ArviZ's PSIS (k > 0.7: weights unreliable)."""
+    """Pareto k-hat of the importance weights by ArviZ's PSIS (k > 0.7: weights unreliable).
+
+    PSIS fits a generalised Pareto distribution to the largest ``M = min(n / 5, 3 sqrt(n))``
+    weights; when those are all equal (bounded weights with a flat top, e.g. an exact transport
+    whose log weights are constant) the fit is undefined and ArviZ reports ``inf``. Such weights
+    have no tail at all, so this returns 0 for them instead of a false alarm.
+    """
     lw = np.asarray(log_weights, dtype=np.float64)
+    n = lw.size
+    m = int(np.ceil(min(0.2 * n, 3 * np.sqrt(n))))
+    top = np.sort(lw)[-(m + 1):]
+    if n > 1 and top[-1] - top[0] <= 1e-12 * max(1.0, abs(top[-1])):
+        return 0.0
     try:  # arviz < 1
         from arviz import psislw
     except ImportError:  # arviz >= 1 moved PSIS to arviz_stats

@@ -2,10 +2,9 @@
 ``get_samples``, ``print_summary``, ArviZ), so each sampler only implements its own ``run``."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.target import Target, enable_float64, from_model, from_potential

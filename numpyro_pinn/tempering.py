@@ -26,7 +26,6 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = ["PTState", "PTInfo", "PTResult", "init", "build_kernel", "adapt_ladder", "run_pt",
            "stepping_stones", "evals_per_step", "KERNELS"]

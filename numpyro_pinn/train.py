@@ -11,7 +11,6 @@ import time
 from typing import Callable, NamedTuple, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.collocation import CollocationPool

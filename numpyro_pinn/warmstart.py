@@ -17,7 +17,6 @@ from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 __all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "reference"]
 
@@ -258,7 +257,7 @@ def pt(
     """Short non-reversible parallel-tempering run (:mod:`numpyro_pinn.tempering`) from the same
     broad reference as :func:`smc`; whitening from its target-temperature draws, ``log_Z`` by
     stepping stones."""
-    from numpyro_pinn.tempering import run_pt
+    from numpyro_pinn.tempering import evals_per_step, run_pt
 
     d = start.mean.shape[0]
     m, L, logq_z = reference(potential_fn, start, scale, floor)
@@ -266,7 +265,5 @@ def pt(
     res = run(rng_key)
     draws = m + res.draws @ L.T
     ws = from_draws(draws, log_Z=float(res.log_Z), method="pt")
-    from numpyro_pinn.tempering import evals_per_step
-
     n_evals = (num_warmup + num_samples) * evals_per_step(kernel, num_temperatures)
     return ws._replace(num_evals=start.num_evals + n_evals)

@@ -130,3 +130,32 @@ def test_from_draws_rejects_bad_shapes():
 def test_logsumexp_matches_scipy():
     lw = np.array([-1.0, 2.0, 0.5])
     assert diagnostics.log_evidence(lw) == pytest.approx(logsumexp(lw) - np.log(3))
+
+
+def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
+    import warnings
+
+    from numpyro_pinn import PINNSampler
+
+    s = PINNSampler(potential_fn=lambda x: jnp.sum(x**2), num_samples=2000)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(4000, 1)))
+    heavy = jnp.asarray(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0))
+    with pytest.warns(RuntimeWarning, match="Pareto k-hat"):
+        s._set_particles(jax.random.PRNGKey(0), x, heavy)
+    assert s._diag["pareto_k"] > 0.7
+    light = jnp.where(x[:, 0] > 0, jnp.log(3.0), 0.0)  # positive half weighted 3:1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s._set_particles(jax.random.PRNGKey(1), x, light)
+    frac = float(jnp.mean(s._z[:, 0] > 0))
+    assert abs(frac - 0.75) < 5 * np.sqrt(0.75 * 0.25 / 2000)
+
+
+def test_pareto_k_of_flat_topped_weights_is_not_a_false_alarm():
+    from numpyro_pinn.diagnostics import pareto_k
+
+    assert pareto_k(np.zeros(1000)) == 0.0  # exact transport: constant log weights
+    rng = np.random.default_rng(1)
+    assert pareto_k(rng.normal(size=4000) * 0.1) < 0.5
+    assert pareto_k(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0)) > 0.7

@@ -55,7 +55,7 @@ class ODETransport:
         )
 
     # The transport interface used by :mod:`numpyro_pinn.core` (shared with DPS).
-    def init(self, rng_key, dim: int, optimizer) -> "TrainState":
+    def init(self, rng_key, dim: int, optimizer, draws=None) -> "TrainState":
         return init(rng_key, dim, self, optimizer)
 
     def build_kernel(self, target, optimizer, counts) -> Callable:
