@@ -4,6 +4,7 @@ No NumPyro import here; :class:`numpyro_pinn.PINNSampler` is the NumPyro-facing 
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 import jax
@@ -38,6 +39,10 @@ class Settings(NamedTuple):
     domain_scale: float = 1.25
     rtol: float = 1e-5
     atol: float = 1e-5
+    finetune: Optional[str] = None
+    gn_steps: int = 10
+    gn_batch_size: int = 4096
+    gn_cg_iters: int = 50
 
 
 class Fitted(NamedTuple):
@@ -49,6 +54,7 @@ class Fitted(NamedTuple):
     warm_start: WarmStart
     train: TrainResult
     pool: CollocationPool
+    finetune: Optional[dict] = None
 
 
 def default_optimizer(s: Settings) -> optax.GradientTransformation:
@@ -132,7 +138,31 @@ def fit_transport(
     res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh if uses_paths else None,
               monitor=monitor,
               target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar)
-    return Fitted(config, res.state.params, target, ws, res, pool)
+    params, ft = res.state.params, None
+    if s.finetune == "gauss_newton":
+        params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
+    return Fitted(config, params, target, ws, res, pool, ft)
+
+
+def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw):
+    """Gauss-Newton fine-tuning after Adam (:mod:`numpyro_pinn.finetune`); the fine-tuned
+    parameters are kept only if the monitor batch's ESS does not fall."""
+    from numpyro_pinn.finetune import gauss_newton
+
+    k_gn, k_mon = jax.random.split(key)
+    t0 = time.perf_counter()
+    residual_fn = config.residual_fn(target, s.collocation.counts(s.gn_batch_size))
+    new, info = gauss_newton(k_gn, residual_fn, res.state.params, res.pool, s.gn_steps, cg_iters=s.gn_cg_iters)
+    ess_before = ess(np.asarray(monitor_lw(k_mon, res.state.params)))
+    ess_after = ess(np.asarray(monitor_lw(k_mon, new)))
+    keep = bool(np.isfinite(ess_after) and ess_after >= ess_before)
+    info = jax.tree_util.tree_map(np.asarray, info)
+    ft = {"method": "gauss_newton", "steps": s.gn_steps, "accepted_steps": int(info.accepted.sum()),
+          "loss_before": float(info.loss_before[0]), "loss_after": float(info.loss_after[-1]),
+          "ess_before": ess_before, "ess_after": ess_after, "kept": keep,
+          "target_evals": 3 * s.gn_steps * s.gn_batch_size + 2 * s.monitor_size,
+          "seconds": time.perf_counter() - t0}
+    return (new if keep else res.state.params), ft
 
 
 def draw(rng_key, fitted: Fitted, num: int, rtol: float = 1e-5, atol: float = 1e-5, batch: int = 8192):

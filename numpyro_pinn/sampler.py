@@ -72,6 +72,11 @@ class PINNSampler(SamplerSurface):
         ``domain_scale`` inflates the uniform box.
     transport
         Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))``.
+    finetune, gn_steps
+        ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
+        Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
+        result is kept only if the ESS of a monitor batch does not fall. What it did is in
+        ``diagnostics["finetune"]``.
     progress_bar
         Show a tqdm bar with the loss during training.
     enable_x64
@@ -108,6 +113,8 @@ class PINNSampler(SamplerSurface):
         collocation: Optional[Collocation] = None,
         domain_scale: float = 1.25,
         transport=None,
+        finetune: Optional[str] = None,
+        gn_steps: int = 10,
         progress_bar: bool = True,
         enable_x64: bool = True,
     ):
@@ -125,6 +132,8 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`num_particles` must be > 1; got {num_particles!r}.")
         if not learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
+        if finetune not in (None, "gauss_newton"):
+            raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {finetune!r}.")
         if target_ess is not None and not 0 < target_ess <= 1:
             raise ValueError(f"`target_ess` must be in (0, 1] or None; got {target_ess!r}.")
         self.method = method
@@ -135,7 +144,7 @@ class PINNSampler(SamplerSurface):
             num_steps=int(num_steps), min_steps=int(min(min_steps, num_steps)), batch_size=int(batch_size),
             learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
             collocation=collocation or (Collocation() if method == "ode" else DPS_COLLOCATION),
-            domain_scale=float(domain_scale),
+            domain_scale=float(domain_scale), finetune=finetune, gn_steps=int(gn_steps),
         )
         self.dps_sampler = dps_sampler
         self.transport = transport or (ode.ODETransport() if method == "ode" else DPSTransport())
@@ -185,7 +194,9 @@ class PINNSampler(SamplerSurface):
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
             num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])),
-            target_evals=int(ws.num_evals + n_train * s.batch_size + n_monitor + self.num_particles),
+            target_evals=int(ws.num_evals + n_train * s.batch_size + n_monitor + self.num_particles
+                             + (fitted.finetune or {}).get("target_evals", 0)),
+            finetune=fitted.finetune,
             warm_start=ws.method,
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
                            "particles)") if self._sde else f"{'probability-flow ' if self.method == 'dps' else ''}"

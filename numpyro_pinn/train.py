@@ -34,6 +34,7 @@ class TrainResult(NamedTuple):
     num_steps: int
     seconds: float
     stopped_early: bool
+    pool: object = None  # the collocation pool at the end (trajectory points refreshed)
 
 
 def fit(
@@ -117,4 +118,4 @@ def fit(
             bar.close()
     jax.block_until_ready(state)
     return TrainResult(state, np.concatenate(losses) if losses else np.zeros(0), ess_hist, done,
-                       time.perf_counter() - t0, stopped)
+                       time.perf_counter() - t0, stopped, pool)

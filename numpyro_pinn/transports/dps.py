@@ -209,25 +209,32 @@ class DPSTransport:
             return jax.vmap(lambda *a: one(*a, None))(y, t, logq, grad_logq, lap_logq)
         return jax.vmap(one)(y, t, logq, grad_logq, lap_logq, eps)
 
-    def build_kernel(self, target, optimizer: optax.GradientTransformation, counts) -> Callable:
-        def loss_fn(params, y, t, lq, gq, lapq, eps):
-            r = self.residuals(params, y, t, lq, gq, lapq, eps)
-            ok = jnp.isfinite(lq) & jnp.all(jnp.isfinite(gq), axis=-1) & jnp.isfinite(lapq)
-            r = jnp.where(ok, r, 0.0)
-            return jnp.sum(r**2) / jnp.maximum(jnp.sum(ok), 1)
+    def residual_fn(self, target, counts) -> Callable:
+        """``(params, rng_key, pool) -> residuals`` at one collocation batch; the training loss is
+        ``mean(r**2)``. Shared by the Adam kernel and Gauss-Newton."""
 
-        def kernel(rng_key, state: TrainState, pool: CollocationPool):
+        def residual_fn(params, rng_key, pool):
             k1, k2 = jax.random.split(rng_key)
             y, t = sample_points(k1, pool, counts, self.bridge)
             d = y.shape[-1]
             eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if d > self.hutchinson_above else None
             tv = target.values(y)
-            if eps is None:
-                lap = jax.vmap(target.laplacian)(y)
-            else:
-                lap = jax.vmap(target.laplacian)(y, eps)
-            lap = jax.lax.stop_gradient(lap.astype(jnp.float32))
-            loss, grads = jax.value_and_grad(loss_fn)(state.params, y, t, tv.logq, tv.grad_logq, lap, eps)
+            lap = jax.vmap(target.laplacian)(y) if eps is None else jax.vmap(target.laplacian)(y, eps)
+            lq, gq, lap = jax.tree_util.tree_map(jax.lax.stop_gradient,
+                                                 (tv.logq, tv.grad_logq, lap.astype(jnp.float32)))
+            r = self.residuals(params, y, t, lq, gq, lap, eps)
+            ok = jnp.isfinite(lq) & jnp.all(jnp.isfinite(gq), axis=-1) & jnp.isfinite(lap)
+            r = jnp.where(ok, r, 0.0)
+            return r * jnp.sqrt(r.shape[0] / jnp.maximum(jnp.sum(ok), 1))
+
+        return residual_fn
+
+    def build_kernel(self, target, optimizer: optax.GradientTransformation, counts) -> Callable:
+        residual_fn = self.residual_fn(target, counts)
+
+        def kernel(rng_key, state: TrainState, pool: CollocationPool):
+            loss_fn = lambda params: jnp.mean(residual_fn(params, rng_key, pool) ** 2)
+            loss, grads = jax.value_and_grad(loss_fn)(state.params)
             updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
             return TrainState(params, opt_state, state.step + 1), TrainInfo(loss, optax.tree.norm(grads))

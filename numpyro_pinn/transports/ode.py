@@ -19,7 +19,8 @@ from numpyro_pinn.collocation import CollocationPool, linear_bridge, sample_poin
 from numpyro_pinn.losses import TargetValues, divergence, ode_residual
 from numpyro_pinn.networks import FourierMLP
 
-__all__ = ["ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "drift", "divergence_fn"]
+__all__ = ["ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "batch_residual_fn", "drift",
+           "divergence_fn"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class ODETransport:
 
     def build_kernel(self, target, optimizer, counts) -> Callable:
         return build_kernel(self, target.values, optimizer, counts)
+
+    def residual_fn(self, target, counts) -> Callable:
+        """``(params, rng_key, pool) -> residuals`` at one collocation batch (see :func:`batch_residual_fn`)."""
+        return batch_residual_fn(self, target.values, counts)
 
     def flow_field(self, params, dim: int, target=None):
         """``(v, div v)`` of the ODE that carries the prior to the target (exact divergence)."""
@@ -126,6 +131,29 @@ def residuals(config: ODETransport, params, y, t, tv: TargetValues, eps=None) ->
     return jax.vmap(f)(y, t, tv, eps)
 
 
+def batch_residual_fn(
+    config: ODETransport,
+    target_values: Callable[[jax.Array], TargetValues],
+    counts: tuple[int, int, int],
+) -> Callable:
+    """``residual_fn(params, rng_key, pool) -> r`` of shape ``(B,)``: residuals of eq. (9) at the
+    collocation batch drawn with ``rng_key`` (points where the target is not finite give 0), scaled
+    so that the training loss is ``mean(r**2)``. Shared by the Adam kernel and Gauss-Newton."""
+
+    def residual_fn(params, rng_key, pool):
+        k1, k2 = jax.random.split(rng_key)
+        y, t = sample_points(k1, pool, counts)
+        tv = jax.tree_util.tree_map(jax.lax.stop_gradient, target_values(y))
+        dim = y.shape[-1]
+        eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if dim > config.hutchinson_above else None
+        r = residuals(config, params, y, t, tv, eps)
+        ok = jnp.isfinite(tv.logq) & jnp.all(jnp.isfinite(tv.grad_logq), axis=-1)
+        r = jnp.where(ok, r, 0.0)
+        return r * jnp.sqrt(r.shape[0] / jnp.maximum(jnp.sum(ok), 1))
+
+    return residual_fn
+
+
 def build_kernel(
     config: ODETransport,
     target_values: Callable[[jax.Array], TargetValues],
@@ -142,19 +170,11 @@ def build_kernel(
         Number of uniform, bridge and trajectory points per batch.
     """
 
-    def loss_fn(params, y, t, tv, eps):
-        r = residuals(config, params, y, t, tv, eps)
-        ok = jnp.isfinite(tv.logq) & jnp.all(jnp.isfinite(tv.grad_logq), axis=-1)
-        r = jnp.where(ok, r, 0.0)
-        return jnp.sum(r**2) / jnp.maximum(jnp.sum(ok), 1)
+    residual_fn = batch_residual_fn(config, target_values, counts)
 
     def kernel(rng_key: jax.Array, state: TrainState, pool: CollocationPool) -> tuple[TrainState, TrainInfo]:
-        k1, k2 = jax.random.split(rng_key)
-        y, t = sample_points(k1, pool, counts)
-        tv = jax.tree_util.tree_map(jax.lax.stop_gradient, target_values(y))
-        dim = y.shape[-1]
-        eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if dim > config.hutchinson_above else None
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, y, t, tv, eps)
+        loss_fn = lambda params: jnp.mean(residual_fn(params, rng_key, pool) ** 2)
+        loss, grads = jax.value_and_grad(loss_fn)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(params, opt_state, state.step + 1), TrainInfo(loss, optax.tree.norm(grads))
