@@ -2,7 +2,8 @@
 on GMM-9 and Many-Well (d=5, m=5, delta=4): mode-weight error, ESS per target evaluation and per
 second, log Z error, in one run; plots quality against target evaluations and wall time.
 
-    python benchmarks/tempering.py [--out-dir docs] [--smc-particles 4000 40000]
+    python benchmarks/tempering.py [--out-dir docs] [--smc-particles 4000 40000] | tee benchmarks/out/tempering.txt
+    python benchmarks/tempering.py --replot benchmarks/out/tempering.txt   # redraw the figure only
 """
 import argparse
 import datetime
@@ -87,7 +88,10 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smc-particles", type=int, nargs="+", default=[4000, 40000])
     p.add_argument("--pinn-particles", type=int, default=20000)
+    p.add_argument("--replot", help="redraw the figure from the saved output of an earlier run")
     args = p.parse_args()
+    if args.replot:
+        return plot(parse_tables(args.replot), args.out_dir)
     enable_float64()
     key = jax.random.PRNGKey(args.seed)
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
@@ -109,32 +113,51 @@ def main():
 
 
 def plot(results, out_dir):
+    """Error against target evaluations (top) and wall time (bottom): one colour per sampler,
+    circles for the mode-weight L2 error, crosses for |Δ log Z|."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     os.makedirs(out_dir, exist_ok=True)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    names = list(dict.fromkeys(r["sampler"] for rows in results.values() for r in rows))
+    colours = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, axes = plt.subplots(2, len(results), figsize=(5.5 * len(results), 8), squeeze=False)
     for col, (name, rows) in enumerate(results.items()):
-        for r in rows:
-            for ax, xkey in ((axes[0, col], "target_evals"), (axes[1, col], "seconds")):
-                y = abs(r["dlogZ"]) if r["dlogZ"] is not None else np.nan
-                ax.scatter(r[xkey], r["mode_L2"], marker="o", label=f"{r['sampler']} (mode L2)")
-                if np.isfinite(y):
-                    ax.scatter(r[xkey], max(y, 1e-5), marker="x", label=f"{r['sampler']} (|Δ log Z|)")
-                ax.set_xscale("log")
-                ax.set_yscale("log")
-                ax.set_xlabel("target evaluations" if xkey == "target_evals" else "wall time (s)")
-                ax.set_title(name)
-    axes[0, 0].set_ylabel("error (o: mode-weight L2, x: |Δ log Z|)")
-    axes[1, 0].set_ylabel("error (o: mode-weight L2, x: |Δ log Z|)")
+        for ax, xkey in ((axes[0, col], "target_evals"), (axes[1, col], "seconds")):
+            for r in rows:
+                c = colours[r["sampler"]]
+                ax.scatter(r[xkey], r["mode_L2"], marker="o", color=c, label=r["sampler"])
+                if r["dlogZ"] is not None:
+                    ax.scatter(r[xkey], max(abs(r["dlogZ"]), 1e-5), marker="x", s=60, color=c)
+            ax.axhline(1e-3, color="grey", lw=0.5, ls="--")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("target evaluations" if xkey == "target_evals" else "wall time (s)")
+            ax.set_ylabel("o: mode-weight L2    x: |Δ log Z|")
+            ax.set_title(name)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7)
-    fig.tight_layout(rect=(0, 0.15, 1, 1))
+    uniq = dict(zip(labels, handles))
+    fig.legend(uniq.values(), uniq.keys(), loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     path = os.path.join(out_dir, "tempering_quality.png")
     fig.savefig(path, dpi=90)
     print("saved", path)
+
+
+def parse_tables(path):
+    """Results from the printed tables of an earlier run (for ``--replot``)."""
+    results, name = {}, None
+    for line in open(path):
+        if line.startswith("### "):
+            name = line[4:].split(" (log Z")[0]
+            results[name] = []
+        elif line.startswith("| ") and name and not line.startswith("| sampler"):
+            c = [x.strip() for x in line.strip().strip("|").split("|")]
+            results[name].append({"sampler": c[0], "seconds": float(c[1]), "target_evals": float(c[2]),
+                                  "dlogZ": None if c[3] == "n/a" else float(c[3]), "mode_L2": float(c[4])})
+    return results
 
 
 if __name__ == "__main__":
