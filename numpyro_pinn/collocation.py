@@ -70,20 +70,29 @@ def linear_bridge(t: jax.Array, z: jax.Array, x: jax.Array) -> jax.Array:
     return (1.0 - t) * z + t * x
 
 
+def _prior_points(key, idx, d, prior):
+    """Prior draws paired with the warm-start draws ``idx``: ``N(0, I)``, or, for a mixture prior,
+    the component of each draw (so that bridges stay within a mode)."""
+    if prior is None:
+        return jax.random.normal(key, (idx.shape[0], d), dtype=jnp.float32)
+    return prior.sample_components(key, prior.labels[idx])
+
+
 def bridge_paths(key: jax.Array, draws: jax.Array, num_paths: int, num_times: int,
-                 bridge: Callable = linear_bridge) -> jax.Array:
-    """Bridge paths between ``N(0, I)`` and warm-start draws on the grid ``t_j = j / (num_times - 1)``
-    (the initial trajectory pool)."""
+                 bridge: Callable = linear_bridge, prior=None) -> jax.Array:
+    """Bridge paths between the prior (default ``N(0, I)``) and warm-start draws on the grid
+    ``t_j = j / (num_times - 1)`` (the initial trajectory pool)."""
     k1, k2 = jax.random.split(key)
     d = draws.shape[1]
-    z = jax.random.normal(k1, (num_paths, d), dtype=jnp.float32)
-    x = draws[jax.random.randint(k2, (num_paths,), 0, draws.shape[0])].astype(jnp.float32)
+    idx = jax.random.randint(k2, (num_paths,), 0, draws.shape[0])
+    z = _prior_points(k1, idx, d, prior)
+    x = draws[idx].astype(jnp.float32)
     ts = jnp.linspace(0.0, 1.0, num_times, dtype=jnp.float32)[None, :, None]
     return bridge(ts, z[:, None, :], x[:, None, :])
 
 
 def sample_points(key: jax.Array, pool: CollocationPool, counts: tuple[int, int, int],
-                  bridge: Callable = linear_bridge):
+                  bridge: Callable = linear_bridge, prior=None):
     """Draw a batch ``(y, t)``: ``y`` float32 ``(B, d)``, ``t`` float32 ``(B,)``."""
     n_u, n_b, n_t = counts
     d = pool.lower.shape[0]
@@ -99,8 +108,9 @@ def sample_points(key: jax.Array, pool: CollocationPool, counts: tuple[int, int,
     if n_b:
         k1, k2, k3 = jax.random.split(kb, 3)
         t = jax.random.uniform(k1, (n_b,))
-        z = jax.random.normal(k2, (n_b, d))
-        x = pool.draws[jax.random.randint(k3, (n_b,), 0, pool.draws.shape[0])]
+        idx = jax.random.randint(k3, (n_b,), 0, pool.draws.shape[0])
+        z = jax.random.normal(k2, (n_b, d)) if prior is None else _prior_points(k2, idx, d, prior)
+        x = pool.draws[idx]
         parts_t.append(t)
         parts_y.append(bridge(t[:, None], z, x))
     if n_t:

@@ -15,6 +15,7 @@ import optax
 from numpyro_pinn import sample as sample_mod
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
+from numpyro_pinn.priors import mode_mixture
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc
@@ -40,6 +41,7 @@ class Settings(NamedTuple):
     rtol: float = 1e-5
     atol: float = 1e-5
     finetune: Optional[str] = None
+    prior: str = "auto"
     gn_steps: int = 10
     gn_batch_size: int = 4096
     gn_cg_iters: int = 50
@@ -90,7 +92,7 @@ def make_warm_start(
     return from_draws(jnp.asarray(warm_start))
 
 
-def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None) -> CollocationPool:
+def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None, prior=None) -> CollocationPool:
     """Whitened warm-start draws, the uniform box, and the initial (straight-line) path pool."""
     d = ws.mean.shape[0]
     draws_y = jax.scipy.linalg.solve_triangular(ws.chol, (ws.draws - ws.mean).T, lower=True).T
@@ -100,7 +102,7 @@ def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None) -> CollocationPo
     reach0 = 4.0 * s.domain_scale * jnp.ones(d)
     lo, hi = jnp.min(draws_y, axis=0), jnp.max(draws_y, axis=0)
     centre, half = 0.5 * (lo + hi), 0.5 * (hi - lo) * s.domain_scale + 0.1
-    paths = bridge_paths(rng_key, draws_y, s.num_paths, s.num_times, bridge or linear_bridge)
+    paths = bridge_paths(rng_key, draws_y, s.num_paths, s.num_times, bridge or linear_bridge, prior)
     return CollocationPool(f32(-reach0), f32(reach0), f32(centre - half), f32(centre + half), draws_y, paths)
 
 
@@ -112,17 +114,21 @@ def fit_transport(
     whitened by ``ws``."""
     d = ws.mean.shape[0]
     s = settings
-    target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z)
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
-    pool = make_pool(k_pool, ws, s, config.bridge)
+    prior = None
+    if s.prior in ("auto", "mixture") and config.name == "ode":
+        prior = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(k_pool, 1))
+    target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior)
+    pool = make_pool(k_pool, ws, s, config.bridge, prior)
     state = config.init(k_init, d, opt, pool.draws)
     kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
     t0, t1 = config.t_span
 
     @jax.jit
     def refresh(key, params):
-        return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1)
+        return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1,
+                                target.prior)
 
     uses_paths = s.collocation.counts(s.batch_size)[2] > 0
 

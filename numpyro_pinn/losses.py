@@ -55,6 +55,7 @@ def ode_residual(
     t: jax.Array,
     tv: TargetValues,
     eps: jax.Array | None = None,
+    prior=None,
 ) -> jax.Array:
     """Residual of the log continuity equation at one point ``(y, t)``.
 
@@ -68,11 +69,16 @@ def ode_residual(
         Target values at ``y`` (float32 is fine: the target is centred).
     eps
         Hutchinson probe for the divergence, or ``None`` for the exact divergence.
+    prior
+        The base distribution (:class:`numpyro_pinn.priors.GaussianMixture`), ``None`` for ``N(0, I)``.
     """
     w, (gw, dtw) = jax.value_and_grad(w_fn, argnums=(0, 1))(y, t)
     mu = mu_fn(y, t)
     div = divergence(lambda z: mu_fn(z, t), y, eps)
-    lp = log_prior(y)
+    if prior is None:
+        lp, glp = log_prior(y), -y
+    else:
+        lp, glp = jax.value_and_grad(prior.log_prob)(y)
     dt_v = tv.logq - log_z - lp + (1.0 - 2.0 * t) * w + t * (1.0 - t) * dtw
-    grad_v = t * tv.grad_logq - (1.0 - t) * y + t * (1.0 - t) * gw
+    grad_v = t * tv.grad_logq + (1.0 - t) * glp + t * (1.0 - t) * gw
     return dt_v + div + jnp.dot(grad_v, mu)

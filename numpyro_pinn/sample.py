@@ -6,13 +6,14 @@ log density (paper eq. 33): ``d log p(X_t, t) / dt = -div mu(X_t, t)``, from
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import diffrax
 import jax
 import jax.numpy as jnp
 
-from numpyro_pinn.losses import TargetValues, log_prior
+from numpyro_pinn import priors
+from numpyro_pinn.losses import TargetValues
 
 __all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws"]
 
@@ -20,13 +21,16 @@ __all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws"]
 class WhitenedTarget(NamedTuple):
     """The target in whitened coordinates ``x = m + L y``, centred by ``log_Z0``.
 
-    ``logq(y) = -U(m + L y) + log|det L| - log_Z0`` is evaluated in float64.
+    ``logq(y) = -U(m + L y) + log|det L| - log_Z0`` is evaluated in float64. ``prior`` is the
+    transport's base distribution in these coordinates (``None``: ``N(0, I)``; see
+    :mod:`numpyro_pinn.priors`).
     """
 
     potential_fn: Callable
     mean: jax.Array
     chol: jax.Array
     log_Z0: jax.Array
+    prior: Any = None
 
     def to_x(self, y: jax.Array) -> jax.Array:
         return self.mean + y.astype(self.chol.dtype) @ self.chol.T
@@ -54,8 +58,8 @@ class WhitenedTarget(NamedTuple):
         return jnp.dot(e, jax.jvp(g, (yy,), (e,))[1])
 
 
-def whitened_target(potential_fn, mean, chol, log_Z0) -> WhitenedTarget:
-    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(log_Z0))
+def whitened_target(potential_fn, mean, chol, log_Z0, prior=None) -> WhitenedTarget:
+    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(log_Z0), prior)
 
 
 class FlowDraws(NamedTuple):
@@ -83,11 +87,11 @@ def flow(
     t1: float = 1.0,
 ) -> FlowDraws:
     """Draw ``num`` particles: solve the ODE with its log density (Tsit5, adaptive steps) from the
-    prior ``N(0, I)`` at ``t0`` to the target at ``t1`` (``t1 < t0`` integrates backwards, as for
-    the probability-flow ODE of a diffusion)."""
+    prior (``target.prior``, default ``N(0, I)``) at ``t0`` to the target at ``t1`` (``t1 < t0``
+    integrates backwards, as for the probability-flow ODE of a diffusion)."""
     d = target.mean.shape[0]
-    y0 = jax.random.normal(rng_key, (num, d), dtype=jnp.float32)
-    lp0 = jax.vmap(log_prior)(y0)
+    y0 = priors.sample(target.prior, rng_key, num, d)
+    lp0 = jax.vmap(lambda y: priors.log_prob(target.prior, y))(y0)
 
     def vf(t, state, args):
         y, _ = state
@@ -111,10 +115,10 @@ def flow(
 
 
 def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: int, t0: float = 0.0,
-          t1: float = 1.0) -> jax.Array:
-    """Cheap trajectories for collocation: fixed-step Heun from ``N(0, I)`` at ``t0`` to ``t1``,
-    returned ``(num, num_times, dim)`` on the increasing grid ``t_j = j / (num_times - 1)``."""
-    y0 = jax.random.normal(rng_key, (num, dim), dtype=jnp.float32)
+          t1: float = 1.0, prior=None) -> jax.Array:
+    """Cheap trajectories for collocation: fixed-step Heun from the prior (default ``N(0, I)``) at
+    ``t0`` to ``t1``, returned ``(num, num_times, dim)`` on the increasing grid ``t_j = j / (num_times - 1)``."""
+    y0 = priors.sample(prior, rng_key, num, dim)
     ts = jnp.linspace(t0, t1, num_times, dtype=jnp.float32)
     term = diffrax.ODETerm(lambda t, y, args: jax.vmap(mu_fn, in_axes=(0, None))(y, t))
     sol = diffrax.diffeqsolve(

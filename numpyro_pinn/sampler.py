@@ -72,6 +72,13 @@ class PINNSampler(SamplerSurface):
         ``domain_scale`` inflates the uniform box.
     transport
         Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))``.
+    prior
+        The transport's base distribution in whitened coordinates. ``"auto"`` (default) and
+        ``"mixture"``: one Gaussian per mode that the warm-start draws climb to
+        (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (every
+        posteriordb posterior we tried); ``"gaussian"``: always ``N(0, I)``. With many separated
+        modes, splitting one Gaussian is slow to learn (Many-Well d=5: ESS 0.0015 with ``N(0, I)``,
+        0.97 with the mixture, BENCHMARKS.md). ``method="dps"`` always uses ``N(0, I)``.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
@@ -115,6 +122,7 @@ class PINNSampler(SamplerSurface):
         transport=None,
         finetune: Optional[str] = None,
         gn_steps: int = 10,
+        prior: str = "auto",
         progress_bar: bool = True,
         enable_x64: bool = True,
     ):
@@ -132,6 +140,10 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`num_particles` must be > 1; got {num_particles!r}.")
         if not learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
+        if prior not in ("auto", "gaussian", "mixture"):
+            raise ValueError(f"`prior` must be 'auto', 'gaussian' or 'mixture'; got {prior!r}.")
+        if prior == "mixture" and method != "ode":
+            raise ValueError("`prior='mixture'` is for method='ode': the DPS prior is the diffusion's N(0, I).")
         if finetune not in (None, "gauss_newton"):
             raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {finetune!r}.")
         if target_ess is not None and not 0 < target_ess <= 1:
@@ -145,6 +157,7 @@ class PINNSampler(SamplerSurface):
             learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
             collocation=collocation or (Collocation() if method == "ode" else DPS_COLLOCATION),
             domain_scale=float(domain_scale), finetune=finetune, gn_steps=int(gn_steps),
+            prior="gaussian" if method == "dps" and prior == "auto" else prior,
         )
         self.dps_sampler = dps_sampler
         self.transport = transport or (ode.ODETransport() if method == "ode" else DPSTransport())

@@ -60,11 +60,11 @@ class ODETransport:
         return init(rng_key, dim, self, optimizer)
 
     def build_kernel(self, target, optimizer, counts) -> Callable:
-        return build_kernel(self, target.values, optimizer, counts)
+        return build_kernel(self, target.values, optimizer, counts, target.prior)
 
     def residual_fn(self, target, counts) -> Callable:
         """``(params, rng_key, pool) -> residuals`` at one collocation batch (see :func:`batch_residual_fn`)."""
-        return batch_residual_fn(self, target.values, counts)
+        return batch_residual_fn(self, target.values, counts, target.prior)
 
     def flow_field(self, params, dim: int, target=None):
         """``(v, div v)`` of the ODE that carries the prior to the target (exact divergence)."""
@@ -121,11 +121,11 @@ def divergence_fn(config: ODETransport, params, dim: int) -> Callable[[jax.Array
     return lambda y, t: divergence(lambda z: mu_fn(z, t), y, None)
 
 
-def residuals(config: ODETransport, params, y, t, tv: TargetValues, eps=None) -> jax.Array:
+def residuals(config: ODETransport, params, y, t, tv: TargetValues, eps=None, prior=None) -> jax.Array:
     """Residuals of eq. (9) at a batch of points (``y`` ``(B, d)``, ``t`` ``(B,)``)."""
     dim = y.shape[-1]
     w_fn, mu_fn = _fns(config, params, dim)
-    f = lambda yy, tt, tvv, ee: ode_residual(w_fn, mu_fn, params["log_z"], yy, tt, tvv, ee)
+    f = lambda yy, tt, tvv, ee: ode_residual(w_fn, mu_fn, params["log_z"], yy, tt, tvv, ee, prior)
     if eps is None:
         return jax.vmap(lambda a, b, c: f(a, b, c, None))(y, t, tv)
     return jax.vmap(f)(y, t, tv, eps)
@@ -135,6 +135,7 @@ def batch_residual_fn(
     config: ODETransport,
     target_values: Callable[[jax.Array], TargetValues],
     counts: tuple[int, int, int],
+    prior=None,
 ) -> Callable:
     """``residual_fn(params, rng_key, pool) -> r`` of shape ``(B,)``: residuals of eq. (9) at the
     collocation batch drawn with ``rng_key`` (points where the target is not finite give 0), scaled
@@ -142,11 +143,11 @@ def batch_residual_fn(
 
     def residual_fn(params, rng_key, pool):
         k1, k2 = jax.random.split(rng_key)
-        y, t = sample_points(k1, pool, counts)
+        y, t = sample_points(k1, pool, counts, prior=prior)
         tv = jax.tree_util.tree_map(jax.lax.stop_gradient, target_values(y))
         dim = y.shape[-1]
         eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if dim > config.hutchinson_above else None
-        r = residuals(config, params, y, t, tv, eps)
+        r = residuals(config, params, y, t, tv, eps, prior)
         ok = jnp.isfinite(tv.logq) & jnp.all(jnp.isfinite(tv.grad_logq), axis=-1)
         r = jnp.where(ok, r, 0.0)
         return r * jnp.sqrt(r.shape[0] / jnp.maximum(jnp.sum(ok), 1))
@@ -159,6 +160,7 @@ def build_kernel(
     target_values: Callable[[jax.Array], TargetValues],
     optimizer: optax.GradientTransformation,
     counts: tuple[int, int, int],
+    prior=None,
 ) -> Callable:
     """One training step: sample collocation points, evaluate the target, Adam step.
 
@@ -170,7 +172,7 @@ def build_kernel(
         Number of uniform, bridge and trajectory points per batch.
     """
 
-    residual_fn = batch_residual_fn(config, target_values, counts)
+    residual_fn = batch_residual_fn(config, target_values, counts, prior)
 
     def kernel(rng_key: jax.Array, state: TrainState, pool: CollocationPool) -> tuple[TrainState, TrainInfo]:
         loss_fn = lambda params: jnp.mean(residual_fn(params, rng_key, pool) ** 2)

@@ -1,0 +1,70 @@
+"""The mixture prior: modes, weights and density of the base distribution, and its use."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from numpyro_pinn import PINNSampler
+from numpyro_pinn.priors import log_prob, mode_mixture, sample
+
+MUS = jnp.array([[-4.0, 0.0], [4.0, 1.0]])
+W = jnp.array([0.25, 0.75])
+SD = jnp.array([0.5, 0.3])
+
+
+def two_modes(x):
+    lp = -0.5 * jnp.sum(((x - MUS) / SD[:, None]) ** 2, -1) - 2 * jnp.log(SD) - jnp.log(2 * jnp.pi)
+    return -jax.scipy.special.logsumexp(lp + jnp.log(W))
+
+
+def test_mode_mixture_finds_modes_weights_and_scales():
+    rng = np.random.default_rng(0)
+    # Draws with the WRONG mode weights (half and half): the evidences must correct them.
+    draws = np.concatenate([np.asarray(MUS[0]) + 0.5 * rng.normal(size=(300, 2)),
+                            np.asarray(MUS[1]) + 0.3 * rng.normal(size=(300, 2))])
+    mean, chol = jnp.asarray(draws.mean(0)), jnp.asarray(np.linalg.cholesky(np.cov(draws.T)))
+    pr = mode_mixture(two_modes, mean, chol, jnp.asarray(draws), rng_key=jax.random.PRNGKey(0))
+    assert pr is not None and pr.means.shape == (2, 2)
+    order = np.argsort(np.asarray(pr.means[:, 0]))
+    w = np.exp(np.asarray(pr.log_weights))[order]
+    np.testing.assert_allclose(w, [0.25, 0.75], atol=0.02)
+    # Component scales in x space match the modes' sds (empirical covariance of 300 draws: ~4% error).
+    for k, j in enumerate(order):
+        cov_x = chol @ pr.chols[j] @ pr.chols[j].T @ chol.T
+        np.testing.assert_allclose(np.sqrt(np.diag(cov_x)), [SD[k], SD[k]], rtol=0.15)
+    assert set(np.unique(np.asarray(pr.labels))) == {0, 1}
+    # The density integrates to one and matches its own draws (Monte Carlo check of log_prob vs sample).
+    ys = sample(pr, jax.random.PRNGKey(1), 20000, 2)
+    g = jnp.linspace(-8, 8, 401)
+    gx, gy = jnp.meshgrid(g, g)
+    dens = jnp.exp(jax.vmap(lambda y: log_prob(pr, y))(jnp.stack([gx.ravel(), gy.ravel()], 1)))
+    assert abs(float(dens.sum() * (g[1] - g[0]) ** 2) - 1) < 1e-3
+    frac = float(jnp.mean(jnp.argmin(jnp.sum((ys[:, None] - pr.means[None]) ** 2, -1), 1) == order[1]))
+    assert abs(frac - 0.75) < 5 * np.sqrt(0.75 * 0.25 / 20000)
+
+
+def test_unimodal_draws_keep_the_standard_normal():
+    draws = jax.random.normal(jax.random.PRNGKey(0), (500, 3))
+    pot = lambda x: 0.5 * jnp.sum(x**2)
+    assert mode_mixture(pot, jnp.zeros(3), jnp.eye(3), draws) is None
+
+
+@pytest.mark.slow
+def test_mixture_prior_sampler_recovers_weights_and_log_z():
+    s = PINNSampler(potential_fn=two_modes, prior="mixture", num_steps=1000, min_steps=500, num_samples=4000,
+                    progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    d = s.diagnostics
+    x, lw = s.get_weighted_samples()
+    w = np.asarray(jax.nn.softmax(lw))
+    n_eff = 1 / np.sum(w**2)
+    right = float(np.sum(w * (np.asarray(x)[:, 0] > 0)))
+    assert abs(right - 0.75) < 5 * np.sqrt(0.75 * 0.25 / n_eff)
+    assert abs(d["log_Z"]) < 5 * d["log_Z_se"] + 0.01  # normalised target
+    assert d["ess"] > 0.9
+
+
+def test_mixture_prior_is_only_for_the_ode_method():
+    with pytest.raises(ValueError, match="prior"):
+        PINNSampler(potential_fn=two_modes, method="dps", prior="mixture")
+    with pytest.raises(ValueError, match="prior"):
+        PINNSampler(potential_fn=two_modes, prior="kde")
