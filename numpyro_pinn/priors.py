@@ -71,12 +71,16 @@ def mode_mixture(
     merge_tol: float = 0.05,
     min_weight: float = 0.002,
     num_weight_draws: int = 1024,
+    max_components: int = 64,
+    barrier: float = 2.0,
 ) -> Optional[GaussianMixture]:
     """A Gaussian mixture prior with one component per mode of the warm-start draws.
 
     ``max_draws`` evenly spaced warm-start draws each climb to its local mode by damped Newton
     (:func:`numpyro_pinn.warmstart.find_mode`); modes closer than ``merge_tol`` (whitened units) are
-    merged. Each component has the mean and covariance of the draws that climbed to it (the
+    merged, and so are modes joined by a straight segment along which ``-log q`` never rises more
+    than ``barrier`` nats above the higher of the two (points on a ridge or a ring of maxima). Each
+    component has the mean and covariance of the draws that climbed to it (the
     Laplace covariance at its mode when it holds too few draws for an empirical covariance);
     components holding under ``min_weight`` of the draws are folded into the nearest one. The
     weights are the components' evidences ``Z_k = E_{N_k}[q / N_k]`` by importance sampling with
@@ -87,7 +91,8 @@ def mode_mixture(
     Returns
     -------
     GaussianMixture or None
-        ``None`` when the draws have a single mode: the default ``N(0, I)`` prior is then kept.
+        ``None`` when the draws have a single mode, or more than ``max_components`` (a continuum of
+        maxima rather than separate modes): the default ``N(0, I)`` prior is then kept.
     """
     from numpyro_pinn.warmstart import find_mode
 
@@ -113,6 +118,15 @@ def mode_mixture(
     centres = np.asarray(centres)
     counts = np.bincount(labels[labels >= 0], minlength=len(centres))
     keep = counts >= max(min_weight * ok.sum(), 1)
+    if keep.sum() < 2 or keep.sum() > max_components:
+        return None  # one mode, or a continuum of maxima (a ridge, a ring) rather than separate modes
+    # Modes joined by a path without a barrier of `barrier` nats are one mode (ridge, plateau).
+    idx = np.flatnonzero(keep)
+    root = _merge_without_barrier(potential_fn, mean, chol, centres[idx], barrier)
+    for k, r in zip(idx, root):
+        if idx[r] != k:
+            labels[labels == k] = idx[r]
+            keep[k] = False
     if keep.sum() < 2:
         return None
     # Draws whose climb failed or whose mode was dropped go to the nearest kept centre.
@@ -159,3 +173,32 @@ def mode_mixture(
     all_labels[sub] = labels
     inv = [np.linalg.inv(c) for c in chols]
     return GaussianMixture(f32(means), f32(chols), f32(log_w), jnp.asarray(all_labels), f32(inv))
+
+
+def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, num_points: int = 9) -> np.ndarray:
+    """Union-find over modes: ``root[k]`` is the representative of mode ``k``'s group, where two
+    modes are joined when the potential along the segment between them stays below
+    ``max(U_a, U_b) + barrier``."""
+    k = len(centres_y)
+    i, j = np.triu_indices(k, 1)
+    ts = np.linspace(0.0, 1.0, num_points + 2)[1:-1]
+    cy = np.asarray(centres_y, dtype=np.float64)
+    seg = cy[i][:, None, :] * (1 - ts)[None, :, None] + cy[j][:, None, :] * ts[None, :, None]
+    to_x = lambda y: mean + jnp.asarray(y, chol.dtype) @ chol.T
+    u = jax.jit(jax.vmap(potential_fn))
+    u_seg = np.asarray(u(to_x(seg.reshape(-1, cy.shape[1])))).reshape(len(i), num_points)
+    u_end = np.asarray(u(to_x(cy)))
+    u_seg = np.where(np.isfinite(u_seg), u_seg, np.inf)
+    joined = np.max(u_seg, axis=1) < np.maximum(u_end[i], u_end[j]) + barrier
+    root = np.arange(k)
+
+    def find(a):
+        while root[a] != a:
+            a = root[a]
+        return a
+
+    for a, b in zip(i[joined], j[joined]):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[max(ra, rb)] = min(ra, rb)
+    return np.array([find(a) for a in range(k)])

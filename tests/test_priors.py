@@ -68,3 +68,14 @@ def test_mixture_prior_is_only_for_the_ode_method():
         PINNSampler(potential_fn=two_modes, method="dps", prior="mixture")
     with pytest.raises(ValueError, match="prior"):
         PINNSampler(potential_fn=two_modes, prior="kde")
+
+
+def test_modes_on_a_ring_or_ridge_are_one_mode():
+    """A ring of maxima (and a ridge) gives no mixture: points along it are not separate modes."""
+    ring = lambda x: 0.5 * (jnp.sqrt(jnp.sum(x**2)) - 2.0) ** 2 / 0.1**2
+    ang = jax.random.uniform(jax.random.PRNGKey(0), (400,)) * 2 * jnp.pi
+    draws = 2.0 * jnp.stack([jnp.cos(ang), jnp.sin(ang)], 1) + 0.05 * jax.random.normal(jax.random.PRNGKey(1), (400, 2))
+    assert mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws) is None
+    ridge = lambda x: 0.5 * (x[0] + x[1]) ** 2 / 0.01 + 0.5 * ((x[0] - x[1]) / 10.0) ** 4
+    draws = jnp.stack([jnp.linspace(-3, 3, 300), -jnp.linspace(-3, 3, 300)], 1)
+    assert mode_mixture(ridge, jnp.zeros(2), jnp.eye(2), draws) is None
