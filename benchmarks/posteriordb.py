@@ -46,15 +46,17 @@ def run_one(name, seed):
     mp, wp = worst(c_pinn)
     mn, wn = worst(c_nuts)
     ok = all(abs(r["median_err_sd"]) <= 0.1 and abs(r["width_err"]) <= 0.1 for r in c_pinn.values())
-    row = (f"| {name} | {len(post.reference)} | {d['ess']:.3f} | {d['pareto_k']:.2f}{' (warned)' if kwarn else ''} "
+    prior = pinn._fitted.target.prior
+    ncomp = 1 if prior is None else int(prior.means.shape[0])
+    row = (f"| {name} | {len(post.reference)} | {ncomp} | {d['ess']:.3f} | {d['pareto_k']:.2f}{' (warned)' if kwarn else ''} "
            f"| {d['log_Z']:.2f} ± {d['log_Z_se']:.2f} | {d['num_train_steps']} | {t_pinn:.1f} | {t_nuts:.1f} "
            f"| {t_pinn / t_nuts:.1f} | {mp:+.3f} | {wp:+.3f} | {mn:+.3f} | {wn:+.3f} | {'yes' if ok else 'NO'} |")
     return row, c_pinn
 
 
-HEADER = ("| posterior | params | ESS | Pareto k | log Z | train steps | PINN s | NUTS s | PINN/NUTS time "
+HEADER = ("| posterior | params | prior components | ESS | Pareto k | log Z | train steps | PINN s | NUTS s | PINN/NUTS time "
           "| PINN worst median err (sd) | PINN worst 90% width err | NUTS worst median err (sd) "
-          "| NUTS worst 90% width err | floor met |\n|" + "---|" * 14)
+          "| NUTS worst 90% width err | floor met |\n|" + "---|" * 15)
 
 
 def main():

@@ -13,11 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "script, args",
     [("examples/eight_schools.py", ["--num-steps", "300", "--num-samples", "300", "--nuts-samples", "100",
-                                    "--no-progress"])],
+                                    "--no-progress"]),
+     ("examples/compare_nuts.py", ["--num-steps", "300", "--nuts-samples", "100", "--out-dir", "{tmp}"])],
 )
-def test_example_runs(script, args):
+def test_example_runs(script, args, tmp_path):
+    args = [a.format(tmp=tmp_path) for a in args]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     out = subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True, env=env,
                          timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "PINN (ode): ESS" in out.stdout and "NUTS" in out.stdout and "wall time" in out.stdout
+    assert "NUTS" in out.stdout and "wall time" in out.stdout
+    if script.endswith("eight_schools.py"):
+        assert "PINN (ode): ESS" in out.stdout
+    else:
+        assert "P(mu > 0)" in out.stdout and len(list(tmp_path.glob("*.png"))) == 2
