@@ -16,6 +16,7 @@ from numpyro_pinn import sample as sample_mod
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
 from numpyro_pinn.priors import mode_mixture
+from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc
@@ -45,6 +46,7 @@ class Settings(NamedTuple):
     gn_steps: int = 10
     gn_batch_size: int = 4096
     gn_cg_iters: int = 50
+    devices: Any = None
 
 
 class Fitted(NamedTuple):
@@ -117,9 +119,14 @@ def fit_transport(
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
     prior = None
-    if s.prior in ("auto", "mixture") and config.name == "ode":
+    if s.prior in ("auto", "mixture") and config.name not in ("dps", "sde_diffusion"):
         prior = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(k_pool, 1))
-    target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior)
+    sharding = data_sharding(s.devices)
+    n_dev = num_shards(sharding)
+    for name in ("batch_size", "monitor_size", "gn_batch_size"):
+        if getattr(s, name) % n_dev:
+            raise ValueError(f"`{name}` ({getattr(s, name)}) must be a multiple of the number of devices ({n_dev}).")
+    target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior, sharding)
     pool = make_pool(k_pool, ws, s, config.bridge, prior)
     state = config.init(k_init, d, opt, pool.draws)
     kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
@@ -128,7 +135,7 @@ def fit_transport(
     @jax.jit
     def refresh(key, params):
         return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1,
-                                target.prior)
+                                target.prior, getattr(config, "path_noise", 0.0))
 
     uses_paths = s.collocation.counts(s.batch_size)[2] > 0
 

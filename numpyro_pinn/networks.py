@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["FourierMLP", "fourier_features"]
+__all__ = ["FourierMLP", "TimeMLP", "fourier_features"]
 
 
 def fourier_features(t: jax.Array, num_freqs: int) -> jax.Array:
@@ -54,3 +54,18 @@ class FourierMLP(nn.Module):
             h = nn.silu(nn.Dense(width, param_dtype=jnp.float32)(h))
         kernel_init = nn.initializers.zeros if self.zero_init else nn.initializers.lecun_normal()
         return nn.Dense(self.out_dim, kernel_init=kernel_init, param_dtype=jnp.float32)(h)
+
+
+class TimeMLP(nn.Module):
+    """A scalar function of time alone (Fourier features in ``t``), e.g. the time-dependent
+    ``log z(t)`` of the annealed loss. Zero-initialised last layer."""
+
+    hidden: Sequence[int] = (32, 32)
+    num_freqs: int = 8
+
+    @nn.compact
+    def __call__(self, t: jax.Array) -> jax.Array:
+        h = fourier_features(jnp.asarray(t, jnp.float32), self.num_freqs)
+        for width in self.hidden:
+            h = nn.silu(nn.Dense(width, param_dtype=jnp.float32)(h))
+        return nn.Dense(1, kernel_init=nn.initializers.zeros, param_dtype=jnp.float32)(h)[0]

@@ -11,8 +11,10 @@ from typing import Any, Callable, NamedTuple
 import diffrax
 import jax
 import jax.numpy as jnp
+import lineax
 
 from numpyro_pinn import priors
+from numpyro_pinn import sharding as sharding_mod
 from numpyro_pinn.losses import TargetValues
 
 __all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws"]
@@ -23,7 +25,8 @@ class WhitenedTarget(NamedTuple):
 
     ``logq(y) = -U(m + L y) + log|det L| - log_Z0`` is evaluated in float64. ``prior`` is the
     transport's base distribution in these coordinates (``None``: ``N(0, I)``; see
-    :mod:`numpyro_pinn.priors`).
+    :mod:`numpyro_pinn.priors`). ``sharding`` splits batches of points across devices
+    (:mod:`numpyro_pinn.sharding`; ``None``: one device).
     """
 
     potential_fn: Callable
@@ -31,6 +34,11 @@ class WhitenedTarget(NamedTuple):
     chol: jax.Array
     log_Z0: jax.Array
     prior: Any = None
+    sharding: Any = None
+
+    def shard(self, x: jax.Array) -> jax.Array:
+        """Split the batch axis of ``x`` across the devices of :attr:`sharding` (no-op without)."""
+        return sharding_mod.shard(x, self.sharding)
 
     def to_x(self, y: jax.Array) -> jax.Array:
         return self.mean + y.astype(self.chol.dtype) @ self.chol.T
@@ -58,8 +66,8 @@ class WhitenedTarget(NamedTuple):
         return jnp.dot(e, jax.jvp(g, (yy,), (e,))[1])
 
 
-def whitened_target(potential_fn, mean, chol, log_Z0, prior=None) -> WhitenedTarget:
-    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(log_Z0), prior)
+def whitened_target(potential_fn, mean, chol, log_Z0, prior=None, sharding=None) -> WhitenedTarget:
+    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(log_Z0), prior, sharding)
 
 
 class FlowDraws(NamedTuple):
@@ -90,7 +98,7 @@ def flow(
     prior (``target.prior``, default ``N(0, I)``) at ``t0`` to the target at ``t1`` (``t1 < t0``
     integrates backwards, as for the probability-flow ODE of a diffusion)."""
     d = target.mean.shape[0]
-    y0 = priors.sample(target.prior, rng_key, num, d)
+    y0 = target.shard(priors.sample(target.prior, rng_key, num, d))
     lp0 = jax.vmap(lambda y: priors.log_prob(target.prior, y))(y0)
 
     def vf(t, state, args):
@@ -115,14 +123,31 @@ def flow(
 
 
 def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: int, t0: float = 0.0,
-          t1: float = 1.0, prior=None) -> jax.Array:
-    """Cheap trajectories for collocation: fixed-step Heun from the prior (default ``N(0, I)``) at
-    ``t0`` to ``t1``, returned ``(num, num_times, dim)`` on the increasing grid ``t_j = j / (num_times - 1)``."""
-    y0 = priors.sample(prior, rng_key, num, dim)
+          t1: float = 1.0, prior=None, sigma: float = 0.0) -> jax.Array:
+    """Cheap trajectories for collocation from the prior (default ``N(0, I)``) at ``t0`` to ``t1``,
+    returned ``(num, num_times, dim)`` on the increasing grid ``t_j = j / (num_times - 1)``: fixed-step
+    Heun for the ODE ``dy = mu dt``, or for ``sigma > 0`` Euler-Maruyama for the SDE
+    ``dy = mu dt + sigma dB`` (the model's own process: its probability-flow ODE is repelled from
+    the modes while the drift is still untrained, and its cheap fixed-step paths fly off)."""
+    k0, kb = jax.random.split(rng_key)
+    y0 = priors.sample(prior, k0, num, dim)
     ts = jnp.linspace(t0, t1, num_times, dtype=jnp.float32)
+    dt = (t1 - t0) / (num_times - 1)
+    if sigma:
+        def one(y, key):
+            bm = diffrax.VirtualBrownianTree(min(t0, t1), max(t0, t1), tol=0.5 * abs(dt),
+                                            shape=jax.ShapeDtypeStruct((dim,), y.dtype), key=key)
+            diff = lambda t, yy, args: lineax.DiagonalLinearOperator(sigma * jnp.ones_like(yy))
+            terms = diffrax.MultiTerm(diffrax.ODETerm(lambda t, yy, args: mu_fn(yy, t)), diffrax.ControlTerm(diff, bm))
+            sol = diffrax.diffeqsolve(terms, diffrax.Euler(), t0, t1, dt, y, saveat=diffrax.SaveAt(ts=ts),
+                                      max_steps=num_times + 1)
+            return sol.ys
+
+        ys = jax.vmap(one)(y0, jax.random.split(kb, num))
+        return ys if t1 > t0 else ys[:, ::-1]
     term = diffrax.ODETerm(lambda t, y, args: jax.vmap(mu_fn, in_axes=(0, None))(y, t))
     sol = diffrax.diffeqsolve(
-        term, diffrax.Heun(), t0, t1, (t1 - t0) / (num_times - 1), y0, saveat=diffrax.SaveAt(ts=ts),
+        term, diffrax.Heun(), t0, t1, dt, y0, saveat=diffrax.SaveAt(ts=ts),
         max_steps=num_times + 1,
     )
     ys = jnp.swapaxes(sol.ys, 0, 1)

@@ -23,6 +23,8 @@ PARETO_K_WARN = 0.7
 # distribution on which u matters; trajectories of its probability-flow ODE are stiff at small t
 # (speeds of 20-30 on GMM-9) and cheap fixed-step paths of them fly off.
 DPS_COLLOCATION = Collocation(uniform=0.0, bridge=1.0, trajectory=0.0)
+#: methods whose prior is the stationary N(0, I) of a noising diffusion (no mixture prior)
+GAUSSIAN_PRIOR = ("dps", "sde_diffusion")
 
 
 class PINNSampler(SamplerSurface):
@@ -45,8 +47,11 @@ class PINNSampler(SamplerSurface):
         A raw potential ``U(params) = -log q(params)`` (as for ``numpyro.infer.NUTS``);
         then ``run`` needs ``init_params``.
     method
-        Transport: ``"ode"`` (the continuity-equation PINN, default) or ``"dps"`` (the Diffusion-PINN
-        Sampler: a PINN for the log density of a forward diffusion, sampled by reverse diffusion).
+        Transport: ``"ode"`` (the continuity-equation PINN, default); the rest of the workshop
+        paper's loss family, ``"sde"``, ``"anneal"``, ``"sde_diffusion"``, ``"ot"``, ``"sb"`` (see
+        :class:`~numpyro_pinn.ODETransport`; SDE-type methods are weighted through their
+        probability-flow ODE); or ``"dps"`` (the Diffusion-PINN Sampler: a PINN for the log density
+        of a forward diffusion, sampled by reverse diffusion).
     dps_sampler
         For ``method="dps"``: ``"ode"`` (default) draws importance-weighted particles from the
         probability-flow ODE; ``"sde"`` returns reverse-SDE draws, which are *unweighted* (their
@@ -68,7 +73,7 @@ class PINNSampler(SamplerSurface):
         steps) after ``min_steps``. ``optimizer`` (an ``optax.GradientTransformation``)
         replaces the default (clipped Adam, cosine decay from ``learning_rate``).
         ``collocation`` sets the mix of uniform / bridge / trajectory points (default: 0 / 0.3 / 0.7
-        for ``"ode"``, 0 / 1 / 0 for ``"dps"``);
+        for the ODE family, 0 / 1 / 0 for ``"dps"``);
         ``domain_scale`` inflates the uniform box.
     transport
         Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))``.
@@ -78,12 +83,18 @@ class PINNSampler(SamplerSurface):
         (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (every
         posteriordb posterior we tried); ``"gaussian"``: always ``N(0, I)``. With many separated
         modes, splitting one Gaussian is slow to learn (Many-Well d=5: ESS 0.0015 with ``N(0, I)``,
-        0.97 with the mixture, BENCHMARKS.md). ``method="dps"`` always uses ``N(0, I)``.
+        0.97 with the mixture, BENCHMARKS.md). ``method="dps"`` and ``"sde_diffusion"`` always use
+        ``N(0, I)`` (the stationary law of their noising diffusion).
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
         result is kept only if the ESS of a monitor batch does not fall. What it did is in
         ``diagnostics["finetune"]``.
+    devices
+        Data parallelism (:mod:`numpyro_pinn.sharding`): ``None`` (default, one device), ``"all"``
+        (every device of ``jax.devices()``, across hosts after ``jax.distributed.initialize()``) or
+        a list of devices. Collocation batches and particle batches are split across them;
+        ``batch_size`` must be a multiple of their number.
     progress_bar
         Show a tqdm bar with the loss during training.
     enable_x64
@@ -123,12 +134,13 @@ class PINNSampler(SamplerSurface):
         finetune: Optional[str] = None,
         gn_steps: int = 10,
         prior: str = "auto",
+        devices=None,
         progress_bar: bool = True,
         enable_x64: bool = True,
     ):
         super().__init__(model, potential_fn, enable_x64)
-        if method not in ("ode", "dps"):
-            raise ValueError(f"Unknown method {method!r}; available: 'ode', 'dps'.")
+        if method not in (*ode.METHODS, "dps"):
+            raise ValueError(f"Unknown method {method!r}; available: {', '.join(map(repr, (*ode.METHODS, 'dps')))}.")
         if dps_sampler not in ("ode", "sde"):
             raise ValueError(f"`dps_sampler` must be 'ode' or 'sde'; got {dps_sampler!r}.")
         if transport is not None and transport.name != method:
@@ -142,8 +154,9 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
         if prior not in ("auto", "gaussian", "mixture"):
             raise ValueError(f"`prior` must be 'auto', 'gaussian' or 'mixture'; got {prior!r}.")
-        if prior == "mixture" and method != "ode":
-            raise ValueError("`prior='mixture'` is for method='ode': the DPS prior is the diffusion's N(0, I).")
+        if prior == "mixture" and method in GAUSSIAN_PRIOR:
+            raise ValueError(f"`prior='mixture'` does not apply to method={method!r}: its prior is the noising "
+                             "diffusion's N(0, I).")
         if finetune not in (None, "gauss_newton"):
             raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {finetune!r}.")
         if target_ess is not None and not 0 < target_ess <= 1:
@@ -155,12 +168,13 @@ class PINNSampler(SamplerSurface):
         self.settings = core.Settings(
             num_steps=int(num_steps), min_steps=int(min(min_steps, num_steps)), batch_size=int(batch_size),
             learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
-            collocation=collocation or (Collocation() if method == "ode" else DPS_COLLOCATION),
+            collocation=collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
             domain_scale=float(domain_scale), finetune=finetune, gn_steps=int(gn_steps),
-            prior="gaussian" if method == "dps" and prior == "auto" else prior,
+            prior="gaussian" if method in GAUSSIAN_PRIOR and prior == "auto" else prior,
+            devices=devices,
         )
         self.dps_sampler = dps_sampler
-        self.transport = transport or (ode.ODETransport() if method == "ode" else DPSTransport())
+        self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))
         self.progress_bar = progress_bar
         self._fitted: Optional[core.Fitted] = None
 
@@ -212,7 +226,7 @@ class PINNSampler(SamplerSurface):
             finetune=fitted.finetune,
             warm_start=ws.method,
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
-                           "particles)") if self._sde else f"{'probability-flow ' if self.method == 'dps' else ''}"
+                           "particles)") if self._sde else f"{'probability-flow ' if getattr(self.transport, 'sigma2', 1.0) else ''}"
                           "ODE particles, importance-resampled",
         )
         return self
@@ -271,7 +285,12 @@ class PINNSampler(SamplerSurface):
     @property
     def diagnostics(self) -> dict:
         """``ess`` (normalised, in (0, 1]), ``log_Z``, ``log_Z_se``, ``log_Z_lower_bound``, ``pareto_k``,
-        ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``..."""
+        ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``...
+
+        ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
+        start, every collocation point, the endpoints of the monitor and final particles, and
+        Gauss-Newton's batches. For probability-flow samplers (``sigma > 0`` methods and DPS), whose
+        velocity itself evaluates the target's gradient at every solver stage, it is a lower bound."""
         self._require_run()
         return dict(self._diag)
 

@@ -216,6 +216,7 @@ class DPSTransport:
         def residual_fn(params, rng_key, pool):
             k1, k2 = jax.random.split(rng_key)
             y, t = sample_points(k1, pool, counts, self.bridge)
+            y, t = target.shard(y), target.shard(t)
             d = y.shape[-1]
             eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if d > self.hutchinson_above else None
             tv = target.values(y)

@@ -1,82 +1,164 @@
-"""The ODE (continuity-equation) PINN transport, BlackJAX style.
+"""The log-density PINN transports (the ODE method and its loss family), BlackJAX style.
 
 ``init`` builds the parameters and optimiser state; ``build_kernel`` returns a
 pure ``kernel(rng_key, state, pool) -> (state, info)`` that draws collocation
 points, evaluates the target there and takes one optimiser step on the squared
-residual of eq. (9). ``drift`` and ``divergence_fn`` expose the learned field to
+residual of eq. (9) (eq. 5 and the HJB penalty for the other methods of :data:`METHODS`). ``drift`` and ``divergence_fn`` expose the learned field to
 the samplers in :mod:`numpyro_pinn.sample`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from numpyro_pinn.collocation import CollocationPool, linear_bridge, sample_points
-from numpyro_pinn.losses import TargetValues, divergence, ode_residual
-from numpyro_pinn.networks import FourierMLP
+from numpyro_pinn.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
+from numpyro_pinn.networks import FourierMLP, TimeMLP
 
-__all__ = ["ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "batch_residual_fn", "drift",
-           "divergence_fn"]
+SQRT2 = 2.0 ** 0.5
+
+__all__ = ["METHODS", "ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "batch_residual_fn", "drift",
+           "divergence_fn", "residuals", "point_residual"]
+
+
+#: The loss family of the paper's Table 1 (eqs. 18-21): name -> (sigma, learn w, drift, log z(t)).
+METHODS = {
+    "ode": (0.0, True, "net", False),
+    "sde": (SQRT2, True, "net", False),
+    "anneal": (0.0, False, "net", True),
+    "sde_diffusion": (SQRT2, True, "diffusion", False),
+    "ot": (0.0, True, "potential", False),
+    "sb": (SQRT2, True, "potential", False),
+}
 
 
 @dataclass(frozen=True)
 class ODETransport:
-    """Configuration of the ODE transport's networks.
+    """Configuration of the log-density PINN transport: the workshop paper's loss family.
+
+    All methods share the parametrisation ``v = t (log q - log z(t)) + (1 - t) log p + t (1 - t) w``
+    (eq. 6) and the residual :func:`numpyro_pinn.losses.fp_residual`; they differ in a few terms:
+
+    - ``"ode"`` (default): ``sigma = 0``, networks ``w`` and ``mu``, constant ``log z`` (eq. 18);
+    - ``"sde"``: the same with ``sigma = sqrt(2)`` (eq. 18);
+    - ``"anneal"``: ``sigma = 0``, ``w = 0``, drift network, time-dependent ``log z(t)`` (eq. 19);
+    - ``"sde_diffusion"``: ``sigma = sqrt(2)``, drift ``mu = sigma^2 grad v - f`` with the VP drift
+      ``f(y) = -sigma^2 y / 2`` (eq. 20/14, no drift network);
+    - ``"ot"`` / ``"sb"``: ``sigma = 0`` / ``sqrt(2)``, drift ``grad Phi`` with the HJB penalty of
+      weight ``hjb_weight`` (eq. 21).
+
+    Methods with ``sigma > 0`` are sampled (and weighted) through their probability-flow ODE
+    ``dy/dt = mu - sigma^2 / 2 grad v`` (eq. 35), whose exact divergence needs the target's
+    Laplacian (``d`` Hessian-vector products per solver stage); their residual needs ``Delta v``,
+    including ``Delta log q``, exact up to ``hutchinson_above`` dimensions and estimated above.
 
     Attributes
     ----------
+    method
+        One of :data:`METHODS`.
     hidden
-        Hidden widths of both networks ``w`` and ``mu``.
+        Hidden widths of the networks (``w`` and ``mu`` or ``Phi``).
     num_freqs
         Fourier frequencies of the time embedding.
     hutchinson_above
-        Use Hutchinson's divergence estimate in the training loss when the
-        dimension exceeds this (exact forward-mode divergence costs ``d`` JVPs
-        per point). Sampling always uses the exact divergence, because the
-        importance weights must not carry estimator noise.
+        Use Hutchinson's divergence/Laplacian estimates (one Rademacher probe per point) in the
+        training loss when the dimension exceeds this (exact forward-mode divergence costs ``d``
+        JVPs per point). Sampling always uses exact divergences, because the importance weights
+        must not carry estimator noise.
+    sigma
+        Diffusion coefficient (``sigma I``); ``None``: the method's default (0, or sqrt(2) as in the
+        paper's appendix D).
+    hjb_weight
+        ``lambda`` of the HJB penalty (eq. 21) for ``"ot"`` and ``"sb"``.
     """
 
+    method: str = "ode"
     hidden: Sequence[int] = (64, 64, 64)
     num_freqs: int = 8
     hutchinson_above: int = 16
-    name: str = field(default="ode", init=False)
+    sigma: Optional[float] = None
+    hjb_weight: float = 1.0
 
     #: the prior sits at ``t_span[0]``, the target at ``t_span[1]``
     t_span = (0.0, 1.0)
     bridge = staticmethod(linear_bridge)
 
-    def networks(self, dim: int) -> tuple[FourierMLP, FourierMLP]:
-        return (
-            FourierMLP(1, tuple(self.hidden), self.num_freqs),
-            FourierMLP(dim, tuple(self.hidden), self.num_freqs),
-        )
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"Unknown method {self.method!r}; available: {', '.join(map(repr, METHODS))}.")
+        if self.sigma is not None and not (self.sigma >= 0 and (self.sigma > 0) == (METHODS[self.method][0] > 0)):
+            kind = "positive" if METHODS[self.method][0] else "0"
+            raise ValueError(f"sigma={self.sigma!r} does not suit method={self.method!r} (must be {kind}).")
+        if not self.hjb_weight >= 0:
+            raise ValueError(f"hjb_weight must be >= 0; got {self.hjb_weight!r}.")
+
+    @property
+    def name(self) -> str:
+        return self.method
+
+    @property
+    def sigma2(self) -> float:
+        s = METHODS[self.method][0] if self.sigma is None else self.sigma
+        return float(s) ** 2
+
+    @property
+    def drift_kind(self) -> str:
+        """``"net"``, ``"potential"`` (``grad Phi``) or ``"diffusion"``."""
+        return METHODS[self.method][2]
+
+    def networks(self, dim: int) -> dict:
+        """The flax modules by parameter name (``w``, ``mu`` or ``phi``, ``log_z_t``)."""
+        _, learn_w, kind, time_log_z = METHODS[self.method]
+        nets = {}
+        if learn_w:
+            nets["w"] = FourierMLP(1, tuple(self.hidden), self.num_freqs)
+        if kind == "net":
+            nets["mu"] = FourierMLP(dim, tuple(self.hidden), self.num_freqs)
+        elif kind == "potential":
+            nets["phi"] = FourierMLP(1, tuple(self.hidden), self.num_freqs)
+        if time_log_z:
+            nets["log_z_t"] = TimeMLP(num_freqs=self.num_freqs)
+        return nets
 
     # The transport interface used by :mod:`numpyro_pinn.core` (shared with DPS).
     def init(self, rng_key, dim: int, optimizer, draws=None) -> "TrainState":
         return init(rng_key, dim, self, optimizer)
 
     def build_kernel(self, target, optimizer, counts) -> Callable:
-        return build_kernel(self, target.values, optimizer, counts, target.prior)
+        return build_kernel(self, target, optimizer, counts)
 
     def residual_fn(self, target, counts) -> Callable:
         """``(params, rng_key, pool) -> residuals`` at one collocation batch (see :func:`batch_residual_fn`)."""
-        return batch_residual_fn(self, target.values, counts, target.prior)
+        return batch_residual_fn(self, target, counts)
 
     def flow_field(self, params, dim: int, target=None):
-        """``(v, div v)`` of the ODE that carries the prior to the target (exact divergence)."""
-        return drift(self, params, dim), divergence_fn(self, params, dim)
+        """``(v, div v)`` of the ODE that carries the prior to the target (exact divergence); for
+        ``sigma > 0`` the probability-flow ODE."""
+        return drift(self, params, dim, target), divergence_fn(self, params, dim, target)
 
     def path_field(self, params, dim: int, target=None):
-        """Velocity for the cheap collocation trajectories."""
-        return drift(self, params, dim)
+        """Drift of the collocation trajectories: the model's own process ``dy = mu dt + sigma dB``
+        (noise :attr:`path_noise`), not its probability-flow ODE."""
+        parts = _parts(self, params, dim, None if target is None else target.prior)
+        kind = self.drift_kind
+        if kind == "net":
+            return parts.mu
+        if kind == "potential":
+            return jax.grad(parts.phi)
+        grad_v = _grad_v(parts, target)
+        return lambda y, t: self.sigma2 * (grad_v(y, t) + 0.5 * y)
+
+    @property
+    def path_noise(self) -> float:
+        return self.sigma2 ** 0.5
 
 
 class TrainState(NamedTuple):
-    """Parameters ``{"w", "mu", "log_z"}``, optimiser state, step counter."""
+    """Parameters (``{"w", "mu", "log_z"}`` for the ODE method), optimiser state, step counter."""
 
     params: Any
     opt_state: Any
@@ -90,89 +172,172 @@ class TrainInfo(NamedTuple):
 
 def init(rng_key: jax.Array, dim: int, config: ODETransport, optimizer: optax.GradientTransformation) -> TrainState:
     """Initial parameters (zero last layers, ``log z = 0``) and optimiser state."""
-    w_net, mu_net = config.networks(dim)
-    k1, k2 = jax.random.split(rng_key)
+    nets = config.networks(dim)
+    keys = jax.random.split(rng_key, len(nets))
     y = jnp.zeros((dim,), jnp.float32)
     t = jnp.zeros((), jnp.float32)
-    params = {"w": w_net.init(k1, y, t), "mu": mu_net.init(k2, y, t), "log_z": jnp.zeros((), jnp.float32)}
+    params = {name: (net.init(k, t) if name == "log_z_t" else net.init(k, y, t))
+              for k, (name, net) in zip(keys, nets.items())}
+    params["log_z"] = jnp.zeros((), jnp.float32)
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
 
-def _fns(config: ODETransport, params, dim: int):
-    w_net, mu_net = config.networks(dim)
+class _Parts(NamedTuple):
+    """The learned pieces at one point: ``v_rest(y, t)`` (all of ``v`` but ``t log q``), and the
+    drift network ``mu(y, t)`` or potential ``Phi(y, t)`` (``None`` when the method has none)."""
 
-    def w_fn(y, t):
-        return w_net.apply(params["w"], y, t)[0]
-
-    def mu_fn(y, t):
-        return mu_net.apply(params["mu"], y, t)
-
-    return w_fn, mu_fn
+    v_rest: Callable
+    mu: Optional[Callable]
+    phi: Optional[Callable]
 
 
-def drift(config: ODETransport, params, dim: int) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """The learned velocity field ``mu(y, t)`` (one point)."""
-    return _fns(config, params, dim)[1]
+def _parts(config: ODETransport, params, dim: int, prior=None) -> _Parts:
+    nets = config.networks(dim)
+    lp = log_prior if prior is None else prior.log_prob
+
+    def w(y, t):
+        return nets["w"].apply(params["w"], y, t)[0] if "w" in nets else 0.0
+
+    def log_z(t):
+        if "log_z_t" in nets:  # z(1) = exp(log_z) is the normaliser; z(t) is free before
+            return params["log_z"] + (1.0 - t) * nets["log_z_t"].apply(params["log_z_t"], t)
+        return params["log_z"]
+
+    def v_rest(y, t):
+        return (1.0 - t) * lp(y) + t * (1.0 - t) * w(y, t) - t * log_z(t)
+
+    mu = (lambda y, t: nets["mu"].apply(params["mu"], y, t)) if "mu" in nets else None
+    phi = (lambda y, t: nets["phi"].apply(params["phi"], y, t)[0]) if "phi" in nets else None
+    return _Parts(v_rest, mu, phi)
 
 
-def divergence_fn(config: ODETransport, params, dim: int) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """Exact ``div mu(y, t)`` (one point)."""
-    mu_fn = drift(config, params, dim)
-    return lambda y, t: divergence(lambda z: mu_fn(z, t), y, None)
+def point_residual(config: ODETransport, parts: _Parts, y, t, tv: TargetValues, eps=None):
+    """``(R_FP, R_HJB)`` at one point; ``R_HJB`` is ``None`` unless the drift is ``grad Phi``."""
+    sig2 = config.sigma2
+    _, (g_rest, dt_rest) = jax.value_and_grad(parts.v_rest, argnums=(0, 1))(y, t)
+    dt_v = tv.logq + dt_rest
+    grad_v = t * tv.grad_logq + g_rest
+    lap_v = t * tv.lap_logq + laplacian(lambda z: parts.v_rest(z, t), y, eps) if sig2 else None
+    kind = config.drift_kind
+    if kind == "net":
+        mu, div = parts.mu(y, t), divergence(lambda z: parts.mu(z, t), y, eps)
+    elif kind == "potential":
+        mu, dt_phi = jax.grad(parts.phi, argnums=(0, 1))(y, t)
+        div = laplacian(lambda z: parts.phi(z, t), y, eps)
+    else:  # diffusion: mu = sigma^2 grad v - f with the VP drift f = -sigma^2 y / 2 (eq. 14)
+        mu, div = sig2 * grad_v + 0.5 * sig2 * y, sig2 * lap_v + 0.5 * sig2 * y.shape[-1]
+    r = fp_residual(dt_v, grad_v, lap_v, mu, div, sig2)
+    return r, (hjb_residual(dt_phi, mu, div, sig2) if kind == "potential" else None)
 
 
-def residuals(config: ODETransport, params, y, t, tv: TargetValues, eps=None, prior=None) -> jax.Array:
-    """Residuals of eq. (9) at a batch of points (``y`` ``(B, d)``, ``t`` ``(B,)``)."""
-    dim = y.shape[-1]
-    w_fn, mu_fn = _fns(config, params, dim)
-    f = lambda yy, tt, tvv, ee: ode_residual(w_fn, mu_fn, params["log_z"], yy, tt, tvv, ee, prior)
+def _grad_v(parts: _Parts, target):
+    def g(y, t):
+        gq = jax.grad(target.logq)(y.astype(target.chol.dtype)).astype(jnp.float32)
+        return t * gq + jax.grad(parts.v_rest)(y, t)
+
+    return g
+
+
+def drift(config: ODETransport, params, dim: int, target=None) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """The velocity that carries the prior to the target (one point): the learned drift for
+    ``sigma = 0``, the probability-flow velocity ``mu - sigma^2 / 2 grad v`` otherwise (which
+    evaluates the target's gradient)."""
+    parts = _parts(config, params, dim, None if target is None else target.prior)
+    sig2, kind = config.sigma2, config.drift_kind
+    mu = parts.mu if kind == "net" else (jax.grad(parts.phi) if kind == "potential" else None)
+    if not sig2:
+        return mu
+    if target is None:
+        raise ValueError(f"method={config.method!r} needs the target to build its probability-flow velocity.")
+    grad_v = _grad_v(parts, target)
+    if kind == "diffusion":
+        return lambda y, t: 0.5 * sig2 * (grad_v(y, t) + y)
+    return lambda y, t: mu(y, t) - 0.5 * sig2 * grad_v(y, t)
+
+
+def divergence_fn(config: ODETransport, params, dim: int, target=None) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """Exact divergence of :func:`drift` (one point)."""
+    parts = _parts(config, params, dim, None if target is None else target.prior)
+    sig2, kind = config.sigma2, config.drift_kind
+    if kind == "net":
+        div_mu = lambda y, t: divergence(lambda z: parts.mu(z, t), y, None)
+    elif kind == "potential":
+        div_mu = lambda y, t: laplacian(lambda z: parts.phi(z, t), y, None)
+    if not sig2:
+        return div_mu
+
+    def lap_v(y, t):
+        return t * target.laplacian(y).astype(jnp.float32) + laplacian(lambda z: parts.v_rest(z, t), y, None)
+
+    if kind == "diffusion":
+        return lambda y, t: 0.5 * sig2 * (lap_v(y, t) + dim)
+    return lambda y, t: div_mu(y, t) - 0.5 * sig2 * lap_v(y, t)
+
+
+def residuals(config: ODETransport, params, y, t, tv: TargetValues, eps=None, prior=None):
+    """Residuals at a batch of points (``y`` ``(B, d)``, ``t`` ``(B,)``): ``R_FP`` ``(B,)``, or for
+    OT/SB the pair ``(R_FP, R_HJB)``."""
+    parts = _parts(config, params, y.shape[-1], prior)
+    f = lambda yy, tt, tvv, ee: point_residual(config, parts, yy, tt, tvv, ee)
     if eps is None:
-        return jax.vmap(lambda a, b, c: f(a, b, c, None))(y, t, tv)
-    return jax.vmap(f)(y, t, tv, eps)
+        r, h = jax.vmap(lambda a, b, c: f(a, b, c, None))(y, t, tv)
+    else:
+        r, h = jax.vmap(f)(y, t, tv, eps)
+    return r if h is None else (r, h)
 
 
-def batch_residual_fn(
-    config: ODETransport,
-    target_values: Callable[[jax.Array], TargetValues],
-    counts: tuple[int, int, int],
-    prior=None,
-) -> Callable:
-    """``residual_fn(params, rng_key, pool) -> r`` of shape ``(B,)``: residuals of eq. (9) at the
-    collocation batch drawn with ``rng_key`` (points where the target is not finite give 0), scaled
-    so that the training loss is ``mean(r**2)``. Shared by the Adam kernel and Gauss-Newton."""
+def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]) -> Callable:
+    """``residual_fn(params, rng_key, pool) -> r``: residuals at the collocation batch drawn with
+    ``rng_key`` (points where the target is not finite give 0), scaled so that the training loss is
+    ``mean(r**2)`` (for OT/SB ``r`` stacks ``R_FP`` and ``sqrt(lambda) R_HJB``, so the loss is
+    ``(L_FP + lambda L_HJB) / 2``). Shared by the Adam kernel and Gauss-Newton."""
+    prior = target.prior
 
     def residual_fn(params, rng_key, pool):
         k1, k2 = jax.random.split(rng_key)
         y, t = sample_points(k1, pool, counts, prior=prior)
-        tv = jax.tree_util.tree_map(jax.lax.stop_gradient, target_values(y))
+        y, t = target.shard(y), target.shard(t)
         dim = y.shape[-1]
         eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if dim > config.hutchinson_above else None
-        r = residuals(config, params, y, t, tv, eps, prior)
+        tv = target.values(y)
+        if config.sigma2:
+            lap = jax.vmap(target.laplacian)(y) if eps is None else jax.vmap(target.laplacian)(y, eps)
+            tv = tv._replace(lap_logq=lap.astype(jnp.float32))
+        tv = jax.tree_util.tree_map(jax.lax.stop_gradient, tv)
+        out = residuals(config, params, y, t, tv, eps, prior)
         ok = jnp.isfinite(tv.logq) & jnp.all(jnp.isfinite(tv.grad_logq), axis=-1)
-        r = jnp.where(ok, r, 0.0)
-        return r * jnp.sqrt(r.shape[0] / jnp.maximum(jnp.sum(ok), 1))
+        if config.sigma2:
+            ok = ok & jnp.isfinite(tv.lap_logq)
+        scale = jnp.sqrt(y.shape[0] / jnp.maximum(jnp.sum(ok), 1))
+        if isinstance(out, tuple):
+            r, h = out
+            r = jnp.concatenate([r, jnp.sqrt(config.hjb_weight) * h])
+            ok = jnp.concatenate([ok, ok])
+        else:
+            r = out
+        return jnp.where(ok, r, 0.0) * scale
 
     return residual_fn
 
 
 def build_kernel(
     config: ODETransport,
-    target_values: Callable[[jax.Array], TargetValues],
+    target,
     optimizer: optax.GradientTransformation,
     counts: tuple[int, int, int],
-    prior=None,
 ) -> Callable:
-    """One training step: sample collocation points, evaluate the target, Adam step.
+    """One training step: sample collocation points, evaluate the target, optimiser step.
 
     Parameters
     ----------
-    target_values
-        Batched ``y (B, d) -> TargetValues`` in whitened, centred coordinates.
+    target
+        The whitened target (:class:`numpyro_pinn.sample.WhitenedTarget`): its batched values
+        (and Laplacian for ``sigma > 0``) and its prior.
     counts
         Number of uniform, bridge and trajectory points per batch.
     """
 
-    residual_fn = batch_residual_fn(config, target_values, counts, prior)
+    residual_fn = batch_residual_fn(config, target, counts)
 
     def kernel(rng_key: jax.Array, state: TrainState, pool: CollocationPool) -> tuple[TrainState, TrainInfo]:
         loss_fn = lambda params: jnp.mean(residual_fn(params, rng_key, pool) ** 2)

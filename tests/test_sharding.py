@@ -1,0 +1,45 @@
+"""Data parallelism: training and sampling sharded over two (forced host) devices match one device."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+SCRIPT = textwrap.dedent('''
+    import json, warnings
+    import jax, jax.numpy as jnp, numpy as np
+    jax.config.update("jax_enable_x64", True)
+    from numpyro_pinn import PINNSampler, core
+    assert len(jax.devices()) == 2, jax.devices()
+    MUS = jnp.array([[-1.5, 0.0], [1.5, 0.5]])
+    def U(x):
+        lp = jax.scipy.stats.multivariate_normal.logpdf(x, MUS, 0.5 * jnp.eye(2))
+        return -jax.scipy.special.logsumexp(lp + jnp.log(jnp.array([0.4, 0.6])))
+    out = {}
+    warnings.simplefilter("ignore")
+    for devs in (None, "all"):
+        m = PINNSampler(potential_fn=U, num_steps=100, min_steps=100, target_ess=None, batch_size=256,
+                        num_samples=512, warm_start="laplace", prior="gaussian", progress_bar=False, devices=devs,
+                        finetune="gauss_newton", gn_steps=1).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+        x, lw = core.draw(jax.random.PRNGKey(1), m._fitted, 512)
+        out[str(devs)] = dict(losses=np.asarray(m._fitted.train.losses).tolist(), lw=np.asarray(lw).tolist(),
+                              ndev=len(x.sharding.device_set), ess=m.diagnostics["ess"],
+                              gn_loss=m.diagnostics["finetune"]["loss_after"])
+    print("RESULT" + json.dumps(out))
+''')
+
+
+def test_sharded_training_and_sampling_match_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("RESULT", 1)[1])
+    one, two = out["None"], out["all"]
+    assert one["ndev"] == 1 and two["ndev"] == 2  # the particles really live on two devices
+    # same computation up to floating-point reassociation of the cross-device reductions
+    np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-4)
+    np.testing.assert_allclose(two["gn_loss"], one["gn_loss"], rtol=1e-3)
+    np.testing.assert_allclose(two["lw"], one["lw"], atol=0.02)
+    assert abs(two["ess"] - one["ess"]) < 0.01
