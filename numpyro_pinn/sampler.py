@@ -68,7 +68,8 @@ class PINNSampler(SamplerSurface):
         or an array of unconstrained posterior draws ``(n, d)``. It sets the whitening
         (prior and domain) and the bridge collocation points.
     num_steps, min_steps, batch_size, learning_rate, optimizer, target_ess, collocation, domain_scale
-        Training: at most ``num_steps`` Adam steps on ``batch_size`` collocation points,
+        Training: at most ``num_steps`` Adam steps (rounded up to whole jitted chunks of 250) on
+        ``batch_size`` collocation points,
         stopping once the ESS of a monitor batch reaches ``target_ess`` (``None``: run all
         steps) after ``min_steps``. ``optimizer`` (an ``optax.GradientTransformation``)
         replaces the default (clipped Adam, cosine decay from ``learning_rate``).

@@ -67,8 +67,8 @@ def _potential(x):
     return -(jax.scipy.special.logsumexp(lp + jnp.log(jnp.asarray(W))) + LOG_Z)
 
 
-# Loose but real per-method ESS floors after 400 Adam steps of a (32, 32) network; measured on this
-# target (2-core CPU): ode 0.99, sde 0.66, anneal 0.98, sde_diffusion 0.23, ot 0.96, sb 0.12 -- the
+# Loose but real per-method ESS floors after num_steps=400 (two chunks: 500 Adam steps) of a (32, 32)
+# network; measured on this target (2-core CPU): ode 0.99, sde 0.66, anneal 0.98, sde_diffusion 0.23, ot 0.96, sb 0.12 -- the
 # paper's ranking (SDE-type losses need second derivatives and train slower).
 ESS_FLOOR = {"ode": 0.8, "sde": 0.3, "anneal": 0.8, "sde_diffusion": 0.08, "ot": 0.7, "sb": 0.04}
 
