@@ -164,7 +164,7 @@ def fmt_paper(p):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--targets", nargs="+", default=list(TARGETS))
-    p.add_argument("--methods", nargs="+", default=["ode", "sde", "anneal", "sde_diffusion", "ot", "sb"])
+    p.add_argument("--methods", nargs="*", default=["ode", "sde", "anneal", "sde_diffusion", "ot", "sb"])
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--num", type=int, default=20000)
     p.add_argument("--num-sde", type=int, default=4000, help="particles for sde, sde_diffusion, sb")

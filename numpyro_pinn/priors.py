@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["GaussianMixture", "mode_mixture", "log_prob", "sample"]
+__all__ = ["GaussianMixture", "mode_mixture", "refine", "log_prob", "sample"]
 
 
 class GaussianMixture(NamedTuple):
@@ -70,7 +70,8 @@ def mode_mixture(
     max_draws: int = 1024,
     merge_tol: float = 0.05,
     min_weight: float = 0.002,
-    num_weight_draws: int = 1024,
+    refine_iters: int = 6,
+    refine_draws: int = 512,
     max_components: int = 64,
     barrier: float = 2.0,
 ) -> Optional[GaussianMixture]:
@@ -82,11 +83,13 @@ def mode_mixture(
     than ``barrier`` nats above the higher of the two (points on a ridge or a ring of maxima). Each
     component has the mean and covariance of the draws that climbed to it (the
     Laplace covariance at its mode when it holds too few draws for an empirical covariance);
-    components holding under ``min_weight`` of the draws are folded into the nearest one. The
-    weights are the components' evidences ``Z_k = E_{N_k}[q / N_k]`` by importance sampling with
-    ``num_weight_draws`` draws each (far more accurate than the fraction of warm-start draws, which
-    carries the warm start's mode-weight error: on Many-Well d=5, fractions of 2,048 SMC draws
-    ranged 0.021-0.046 for modes of weight 1/32); the fractions are the fallback if that fails.
+    components holding under ``min_weight`` of the draws are folded into the nearest one. Weights,
+    means and covariances are then fitted to the target by :func:`refine` (``refine_iters``
+    importance-sampling EM steps, ``refine_draws`` draws per component and step); the fractions of
+    warm-start draws are the fallback if that fails. (The fractions carry the warm start's
+    mode-weight error: on Many-Well d=5, fractions of 2,048 SMC draws ranged 0.021-0.046 for modes
+    of weight 1/32; and a few dozen draws per mode give a noisy covariance: the unrefined prior's own
+    importance-sampling ESS there is 0.20, the refined one's 0.87.)
 
     Returns
     -------
@@ -151,22 +154,13 @@ def mode_mixture(
     w = np.asarray(weights, dtype=np.float64)
     log_w = np.log(w / w.sum())
     f32 = lambda a: jnp.asarray(np.asarray(a), jnp.float32)
-    mx = jnp.asarray(np.asarray(means), chol.dtype)
-    cx = jnp.asarray(np.asarray(chols), chol.dtype)
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
-    eps = jax.random.normal(key, (len(means), num_weight_draws, d), dtype=chol.dtype)
-
-    @jax.jit
-    def log_evidence(m, c, e):  # in x space: x = mean + L (m + c e)
-        y = m + e @ c.T
-        logn = -0.5 * jnp.sum(e**2, 1) - jnp.sum(jnp.log(jnp.abs(jnp.diag(c)))) - 0.5 * d * jnp.log(2 * jnp.pi)
-        logq = -jax.vmap(potential_fn)(mean + y @ chol.T) + jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
-        lw = jnp.where(jnp.isfinite(logq), logq - logn, -jnp.inf)
-        return jax.scipy.special.logsumexp(lw) - jnp.log(lw.shape[0])
-
-    log_z = np.asarray(jax.vmap(log_evidence)(mx, cx, eps), dtype=np.float64)
-    if np.all(np.isfinite(log_z)):
-        log_w = log_z - np.logaddexp.reduce(log_z)
+    ldet = jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
+    log_q = lambda y: -jax.vmap(potential_fn)(mean + y @ chol.T) + ldet  # target density of y (whitened)
+    refined = refine(log_q, jnp.asarray(np.asarray(means), chol.dtype), jnp.asarray(np.asarray(chols), chol.dtype),
+                     jnp.asarray(log_w, chol.dtype), key, iters=refine_iters, draws_per_component=refine_draws)
+    if refined is not None:
+        means, chols, log_w = (np.asarray(a) for a in refined)
     # Every draw's component: its own climb where it made one, else the nearest component mean.
     all_y = to_y(draws)
     all_labels = np.argmin(((all_y[:, None, :] - np.asarray(means)[None]) ** 2).sum(-1), axis=1).astype(np.int32)
@@ -202,3 +196,94 @@ def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, 
         if ra != rb:
             root[max(ra, rb)] = min(ra, rb)
     return np.array([find(a) for a in range(k)])
+
+
+def _component_log_pdf(means: jax.Array, chols: jax.Array, y: jax.Array) -> jax.Array:
+    """``log N_k(y_n)`` for every draw and component, shape ``(n, K)`` (one component at a time)."""
+    d = y.shape[1]
+
+    def one(mc):
+        m, c = mc
+        z = jax.scipy.linalg.solve_triangular(c, (y - m).T, lower=True)
+        return -0.5 * jnp.sum(z**2, 0) - jnp.sum(jnp.log(jnp.abs(jnp.diag(c)))) - 0.5 * d * jnp.log(2 * jnp.pi)
+
+    return jax.lax.map(one, (means, chols)).T
+
+
+def refine(
+    log_q: Callable, means: jax.Array, chols: jax.Array, log_weights: jax.Array, rng_key: jax.Array,
+    iters: int = 6, draws_per_component: int = 512,
+) -> Optional[tuple[jax.Array, jax.Array, jax.Array]]:
+    """Fit a Gaussian mixture to the unnormalised density ``exp(log_q)`` by importance-sampling EM.
+
+    Each step is one step of mixture population Monte Carlo (Cappe et al., 2008): draw
+    ``max(draws_per_component, 16 d)`` points from every component, weight them by
+    ``q / (mean of the components)``, and set the weights, means and covariances to the
+    responsibility-weighted moments, which lowers ``KL(q || mixture)``. Each component's new moments
+    are shrunk towards its old ones by ``n_k / (n_k + d (d + 1) / 2)``, with ``n_k`` its effective
+    number of draws (a covariance has ``d (d + 1) / 2`` entries to estimate). Every candidate,
+    the initial one included, is scored by its own importance-sampling ESS as a proposal for ``q``
+    (estimated from the same draws); the best is returned, so refining never makes the prior worse
+    by that measure.
+
+    Parameters
+    ----------
+    log_q
+        Vectorised log density (up to a constant), ``(n, d) -> (n,)``; non-finite values count as 0.
+    means, chols, log_weights
+        The initial mixture: ``(K, d)``, ``(K, d, d)`` lower Cholesky factors, ``(K,)``.
+    rng_key
+        PRNG key.
+
+    Returns
+    -------
+    tuple or None
+        ``(means, chols, log_weights)`` of the best mixture, or ``None`` if no estimate was finite.
+    """
+    k, d = means.shape
+    n_k = max(draws_per_component, 16 * d)
+    nu = 0.5 * d * (d + 1)
+    lse = jax.scipy.special.logsumexp
+
+    @jax.jit
+    def step(key, means, chols, log_w):
+        eps = jax.random.normal(key, (k, n_k, d), means.dtype)
+        y = (means[:, None, :] + jnp.einsum("kij,knj->kni", chols, eps)).reshape(-1, d)
+        lc = _component_log_pdf(means, chols, y)  # (n, K)
+        log_prop = lse(lc, 1) - jnp.log(k)  # equal draws from every component
+        log_mix = lse(lc + log_w, 1)
+        lq = log_q(y)
+        lq = jnp.where(jnp.isfinite(lq), lq, -jnp.inf)
+        lwt = lq - log_prop
+        # E_mix[log q - log mix] = log Z - KL(mix || q), estimated with the weights mix / prop (bounded).
+        r = jnp.exp(log_mix - log_prop)
+        score = jnp.sum(jnp.where(r > 0, r * (lq - log_mix), 0.0)) / jnp.sum(r)
+        lw = lwt[:, None] + lc + log_w - log_mix[:, None]  # weight x responsibility, (n, K)
+        wn = jnp.exp(lw - lse(lw, 0))
+        n_eff = 1.0 / jnp.sum(wn**2, 0)
+        mu = wn.T @ y
+
+        def cov_of(a):
+            w, m = a
+            dy = y - m
+            return (w[:, None] * dy).T @ dy
+
+        cov = jax.lax.map(cov_of, (wn.T, mu))
+        a = n_eff / (n_eff + nu)
+        old = chols @ jnp.swapaxes(chols, 1, 2)
+        cov = a[:, None, None] * cov + (1 - a[:, None, None]) * old
+        cov = 0.5 * (cov + jnp.swapaxes(cov, 1, 2)) + 1e-9 * jnp.eye(d)
+        new = (a[:, None] * mu + (1 - a[:, None]) * means, jnp.linalg.cholesky(cov), lse(lw, 0) - lse(lwt))
+        return score, new
+
+    best, best_score = None, -np.inf
+    cur = (means, chols, log_weights)
+    for key in jax.random.split(rng_key, iters + 1):
+        score, new = step(key, *cur)
+        score = float(score)
+        if np.isfinite(score) and score > best_score:
+            best, best_score = cur, score
+        if not all(bool(jnp.all(jnp.isfinite(a))) for a in new):
+            break
+        cur = new
+    return best
