@@ -89,7 +89,7 @@ def mode_mixture(
     warm-start draws are the fallback if that fails. (The fractions carry the warm start's
     mode-weight error: on Many-Well d=5, fractions of 2,048 SMC draws ranged 0.021-0.046 for modes
     of weight 1/32; and a few dozen draws per mode give a noisy covariance: the unrefined prior's own
-    importance-sampling ESS there is 0.20, the refined one's 0.87.)
+    importance-sampling ESS there is 0.15, the refined one's 0.72: ``benchmarks/prior_quality.py``.)
 
     Returns
     -------
