@@ -23,8 +23,6 @@ PARETO_K_WARN = 0.7
 # distribution on which u matters; trajectories of its probability-flow ODE are stiff at small t
 # (speeds of 20-30 on GMM-9) and cheap fixed-step paths of them fly off.
 DPS_COLLOCATION = Collocation(uniform=0.0, bridge=1.0, trajectory=0.0)
-#: methods whose prior is the stationary N(0, I) of a noising diffusion (no mixture prior)
-GAUSSIAN_PRIOR = ("dps", "sde_diffusion")
 
 
 class PINNSampler(SamplerSurface):
@@ -84,8 +82,10 @@ class PINNSampler(SamplerSurface):
         (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (every
         posteriordb posterior we tried); ``"gaussian"``: always ``N(0, I)``. With many separated
         modes, splitting one Gaussian is slow to learn (Many-Well d=5: ESS 0.0015 with ``N(0, I)``,
-        0.97 with the mixture, BENCHMARKS.md). ``method="dps"`` and ``"sde_diffusion"`` always use
-        ``N(0, I)`` (the stationary law of their noising diffusion).
+        0.97 with the mixture, BENCHMARKS.md). ``method="dps"`` and ``"sde_diffusion"`` always start
+        from ``N(0, I)`` (the stationary law of their noising diffusion); for ``"dps"`` the mixture
+        (``"auto"``/``"mixture"``) replaces the kernel density estimate of the warm-start draws as the
+        control variate of ``u`` (:class:`numpyro_pinn.transports.DPSTransport`).
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
@@ -155,7 +155,7 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
         if prior not in ("auto", "gaussian", "mixture"):
             raise ValueError(f"`prior` must be 'auto', 'gaussian' or 'mixture'; got {prior!r}.")
-        if prior == "mixture" and method in GAUSSIAN_PRIOR:
+        if prior == "mixture" and method == "sde_diffusion":
             raise ValueError(f"`prior='mixture'` does not apply to method={method!r}: its prior is the noising "
                              "diffusion's N(0, I).")
         if finetune not in (None, "gauss_newton"):
@@ -171,7 +171,7 @@ class PINNSampler(SamplerSurface):
             learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
             collocation=collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
             domain_scale=float(domain_scale), finetune=finetune, gn_steps=int(gn_steps),
-            prior="gaussian" if method in GAUSSIAN_PRIOR and prior == "auto" else prior,
+            prior="gaussian" if method == "sde_diffusion" and prior == "auto" else prior,
             devices=devices,
         )
         self.dps_sampler = dps_sampler

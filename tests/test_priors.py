@@ -63,9 +63,12 @@ def test_mixture_prior_sampler_recovers_weights_and_log_z():
     assert d["ess"] > 0.9
 
 
-def test_mixture_prior_is_only_for_the_ode_method():
+def test_mixture_prior_is_refused_where_the_prior_is_fixed():
+    """sde_diffusion's prior is its noising diffusion's N(0, I) (for DPS the mixture is the control
+    variate, so it is accepted there)."""
     with pytest.raises(ValueError, match="prior"):
-        PINNSampler(potential_fn=two_modes, method="dps", prior="mixture")
+        PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="mixture")
+    PINNSampler(potential_fn=two_modes, method="dps", prior="mixture")
     with pytest.raises(ValueError, match="prior"):
         PINNSampler(potential_fn=two_modes, prior="kde")
 

@@ -9,25 +9,33 @@ Fokker-Planck equation
     d_t u = beta d + beta y . grad u + beta (|grad u|^2 + Delta u),
 
 parametrised so that the initial condition ``u(., 0) = log q`` holds exactly (``log Z`` is never
-needed: the equation is linear in the unnormalised density):
+needed: the equation is linear in the unnormalised density). With a Gaussian mixture
+``m_0 = sum_k w_k N(mu_k, S_k)`` close to the target (the warm start's mode mixture,
+:func:`numpyro_pinn.priors.mode_mixture`), the exact marginal is
+``p_t(y) = m_t(y) E_{m_0}[exp r(Y_0) | Y_t = y]`` with ``r = log q - log m_0``, and we use the
+plug-in (first-order) form
 
-    u(y, t) = log m_t(y) + c_t [log q(y) - log m_0(y)] + t NN(y, t),   c_t = a_t h^2 / (h^2 + 1 - a_t),
+    u(y, t) = logsumexp_k [log w_k + log N(y; sqrt(a_t) mu_k, a_t S_k + (1 - a_t) I) + r(xhat_k)] + t NN(y, t),
 
-where ``m_0`` is a Gaussian kernel density estimate (bandwidth ``h``) of the warm-start draws
-(every mode they found) and ``m_t`` its *exact* forward-noised marginal,
-``mean_i N(y; sqrt(a_t) x_i, (a_t h^2 + 1 - a_t) I)``. Since ``m_0`` is roughly the target smoothed
-at scale ``h``, ``m_t`` is close to the true marginal once the noise variance ``1 - a_t`` exceeds
-``h^2``; the exact correction ``log q - log m_0`` is needed only before that, and ``c_t`` switches it
-off there. This control variate carries the mode structure and mixing weights through the diffusion
-and the network learns a small correction. (With the plain base ``a_t log q + (1 - a_t) log N(0, I)``,
-or with ``c_t = a_t``, the network has to cancel a sharp ``log q`` between modes at intermediate
-times: on the 9-mode mixture the loss stayed above 1e4 and the ESS fell to 0.001.)
+``xhat_k = mu_k + sqrt(a_t) S_k (a_t S_k + (1 - a_t) I)^-1 (y - sqrt(a_t) mu_k)`` the posterior mean
+of ``Y_0`` under component ``k``: exact at ``t = 0`` (``xhat_k = y``), exact wherever ``r`` is
+locally constant, and it carries the mode structure, the mixing weights and the target's own shape
+through the noising, so that the network only learns a small correction. On the 9-mode mixture the
+untrained plug-in already gives a probability-flow ESS of 0.998 (training loss 0.004), where the
+first version (``control_variate="kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density
+estimate with a hand-set switch-off ``c_t``) started at ESS 0.10 (loss 150) and had not recovered
+after 3,000 steps (0.008). With a single mode (no mixture) the KDE form is kept. The price: each
+evaluation of ``u`` evaluates the target at ``K`` points (one per component), and its Laplacian the
+target's Hessian there.
 
 Samples come from the reverse diffusion driven by the score ``grad u``: the probability-flow ODE
 ``dy/dt = -beta (y + grad u)`` integrated from ``N(0, I)`` at ``t = 1`` to ``t = 0`` with its
 change-of-variables log density (importance-weighted, default), or the reverse SDE
 (Euler-Maruyama, unweighted). Since ``u`` contains ``log q``, every drift evaluation evaluates the
 target's gradient (and, for the exact weights, its Laplacian).
+
+References: Shi et al., "Diffusion-PINN Sampler" (arXiv:2410.15336); the PINN-sampling paper's
+section 2.1 and appendices C, F.3.
 """
 from __future__ import annotations
 
@@ -63,12 +71,20 @@ class DPSTransport:
     residual_weight
         ``"beta2"`` (default, as reported for the DPS paper): the squared residual times
         ``beta(t)^2``; ``"inv_beta2"``: divided by ``beta(t)^2`` (the residual per unit of diffusion
-        time); ``"none"``. On GMM-9 after 1,000 steps: ESS 0.047 / 0.024 / 0.020 (BENCHMARKS.md).
+        time); ``"none"``.
     sde_steps
         Euler-Maruyama steps of the reverse SDE (``dps_sampler="sde"``).
+    control_variate
+        The known part of ``u``. ``"auto"`` (default): the plug-in form over the warm start's mode
+        mixture (:meth:`_u_plugin`, :func:`numpyro_pinn.priors.mode_mixture`) when it finds several
+        modes, else ``"kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density estimate
+        of the warm-start draws. (On GMM-9 the probability-flow ESS was 0.999 after 1,000 steps
+        with the plug-in mixture against 0.008 after 3,000 with the KDE. The plug-in over a single
+        ``N(0, I)`` component, i.e. ``log q`` rescaled, never smooths the target's fine structure:
+        on Rings its reverse-SDE KL was 2.3 against the KDE's 0.84, BENCHMARKS.md.)
     kde_size, kde_bandwidth
-        Number of warm-start draws in the control-variate KDE and its bandwidth as a multiple of
-        Silverman's rule (in whitened coordinates).
+        For ``control_variate="kde"``: number of warm-start draws in the KDE and its bandwidth as a
+        multiple of Silverman's rule (in whitened coordinates).
     """
 
     hidden: Sequence[int] = (64, 64, 64)
@@ -80,6 +96,7 @@ class DPSTransport:
     sde_steps: int = 500
     kde_size: int = 256
     kde_bandwidth: float = 0.5
+    control_variate: str = "auto"
     name: str = field(default="dps", init=False)
 
     #: the prior sits at ``t = 1``, the target at ``t = 0``
@@ -88,6 +105,8 @@ class DPSTransport:
     def __post_init__(self):
         if self.residual_weight not in ("inv_beta2", "beta2", "none"):
             raise ValueError(f"residual_weight must be 'inv_beta2', 'beta2' or 'none'; got {self.residual_weight!r}.")
+        if self.control_variate not in ("auto", "kde"):
+            raise ValueError(f"control_variate must be 'auto' or 'kde'; got {self.control_variate!r}.")
         if not 0 < self.beta_min < self.beta_max:
             raise ValueError(f"need 0 < beta_min < beta_max; got {self.beta_min}, {self.beta_max}.")
 
@@ -108,17 +127,26 @@ class DPSTransport:
     def network(self) -> FourierMLP:
         return FourierMLP(1, tuple(self.hidden), self.num_freqs)
 
-    def init(self, rng_key, dim: int, optimizer, draws=None) -> TrainState:
-        """Network parameters plus the (frozen) KDE centres and bandwidth from whitened draws."""
-        if draws is None:
-            raise ValueError("DPS needs warm-start draws for its control variate.")
+    def init(self, rng_key, dim: int, optimizer, draws=None, mixture=None) -> TrainState:
+        """Network parameters plus the frozen control variate ``m_0`` (see ``control_variate``): the
+        Gaussian ``mixture`` (:class:`numpyro_pinn.priors.GaussianMixture`, whitened) when one is
+        given, else a KDE of the whitened warm-start ``draws``."""
         k1, k2 = jax.random.split(rng_key)
         y = jnp.zeros((dim,), jnp.float32)
+        nn = self.network().init(k1, y, jnp.zeros((), jnp.float32))
+        if self.control_variate == "auto" and mixture is not None:
+            cov = jnp.einsum("kij,klj->kil", mixture.chols, mixture.chols).astype(jnp.float32)
+            lam, vecs = jnp.linalg.eigh(cov)
+            lam = jnp.maximum(lam, 1e-6)
+            means, log_w = mixture.means.astype(jnp.float32), mixture.log_weights.astype(jnp.float32)
+            cv = {"means": means, "vecs": vecs, "lam": lam, "log_w": log_w}
+            return TrainState({"nn": nn, "kde": cv}, optimizer.init({"nn": nn, "kde": cv}), jnp.zeros((), jnp.int32))
+        if draws is None:
+            raise ValueError("DPS needs warm-start draws or a Gaussian mixture for its control variate.")
         n = min(self.kde_size, draws.shape[0])
         centres = draws[jax.random.choice(k2, draws.shape[0], (n,), replace=False)].astype(jnp.float32)
         h = self.kde_bandwidth * (4.0 / (dim + 2)) ** (1.0 / (dim + 4)) * n ** (-1.0 / (dim + 4))
-        params = {"nn": self.network().init(k1, y, jnp.zeros((), jnp.float32)),
-                  "kde": {"centres": centres, "h2": jnp.asarray(h**2, jnp.float32)}}
+        params = {"nn": nn, "kde": {"centres": centres, "h2": jnp.asarray(h**2, jnp.float32)}}
         return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def _nn(self, params):
@@ -126,9 +154,21 @@ class DPSTransport:
         return lambda y, t: net.apply(params["nn"], y, t)[0]
 
     def _log_m(self, params):
-        """``log m_t(y)``: the exactly-noised KDE (no gradient flows into the frozen centres)."""
-        kde = jax.lax.stop_gradient(params["kde"])
-        c, h2 = kde["centres"], kde["h2"]
+        """``log m_t(y)``: the exactly-noised control variate (no gradient flows into it). A mixture
+        component ``N(mu, V diag(lam) V^T)`` becomes ``N(sqrt(a_t) mu, V diag(a_t lam + 1 - a_t) V^T)``."""
+        cv = jax.lax.stop_gradient(params["kde"])
+
+        if "vecs" in cv:
+            def log_m(y, t):
+                a = self.a(t)
+                var = a * cv["lam"] + 1.0 - a  # (K, d)
+                z = jnp.einsum("kij,ki->kj", cv["vecs"], y - jnp.sqrt(a) * cv["means"])
+                lp = -0.5 * jnp.sum(z**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+                return jax.scipy.special.logsumexp(lp + cv["log_w"])
+
+            return log_m
+
+        c, h2 = cv["centres"], cv["h2"]
 
         def log_m(y, t):
             a = self.a(t)
@@ -151,8 +191,52 @@ class DPSTransport:
         log_m = self._log_m(params)
         return lambda y, t: log_m(y, t) - self.c(params, t) * log_m(y, jnp.zeros_like(t))
 
+    @staticmethod
+    def _plugin(params) -> bool:
+        """Whether the control variate is a Gaussian mixture (plug-in form of ``u``)."""
+        return "vecs" in params["kde"]
+
+    def _u_plugin(self, params, target):
+        """``u(y, t) - t NN(y, t)`` for a Gaussian-mixture control variate ``m_0``:
+
+            logsumexp_k [log w_k + log N_k,t(y) + r(xhat_k(y, t))],   r = log q - log m_0,
+
+        where ``N_k,t`` is component ``k`` noised to time ``t`` and ``xhat_k`` the posterior mean of
+        ``Y_0`` given ``Y_t = y`` under that component. This is the exact marginal
+        ``m_t(y) E[exp r(Y_0) | y]`` with each component's conditional expectation replaced by its
+        value at the conditional mean: exact at ``t = 0`` (``xhat_k = y``) and wherever ``r`` is
+        constant, and it carries the target's correction along the noising exactly to first order."""
+        cv = jax.lax.stop_gradient(params["kde"])
+        log_m = self._log_m(params)
+
+        def r(x):
+            lq = target.logq(x.astype(target.chol.dtype)).astype(jnp.float32)
+            return lq - log_m(x, jnp.zeros((), jnp.float32))
+
+        def u(y, t):
+            a = self.a(t)
+            var = a * cv["lam"] + 1.0 - a
+            z = jnp.einsum("kij,ki->kj", cv["vecs"], y - jnp.sqrt(a) * cv["means"])
+            lp = -0.5 * jnp.sum(z**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+            xhat = cv["means"] + jnp.einsum("kij,kj->ki", cv["vecs"], jnp.sqrt(a) * cv["lam"] / var * z)
+            return jax.scipy.special.logsumexp(lp + cv["log_w"] + jax.vmap(r)(xhat))
+
+        return u
+
+    def u_fn(self, params, target) -> Callable:
+        """The learned log density ``u(y, t)`` of the noised (unnormalised) target."""
+        nn = self._nn(params)
+        if self._plugin(params):
+            u0 = self._u_plugin(params, target)
+            return lambda y, t: u0(y, t) + t * nn(y, t)
+        base = self._base(params)
+        return lambda y, t: (base(y, t) + self.c(params, t) * target.logq(y.astype(target.chol.dtype)).astype(
+            jnp.float32) + t * nn(y, t))
+
     def score_fn(self, params, target) -> Callable:
         """``grad u(y, t)`` (evaluates the target's gradient at ``y``)."""
+        if self._plugin(params):
+            return jax.grad(self.u_fn(params, target))
         nn, base = self._nn(params), self._base(params)
 
         def score(y, t):
@@ -169,6 +253,10 @@ class DPSTransport:
 
         def v(y, t):
             return -self.beta(t) * (y + score(y, t))
+
+        if self._plugin(params):
+            u = self.u_fn(params, target)
+            return v, lambda y, t: -self.beta(t) * (dim + jnp.trace(jax.hessian(u)(y, t)))
 
         def div(y, t):
             lap_q = target.laplacian(y).astype(jnp.float32)
@@ -202,12 +290,33 @@ class DPSTransport:
             grad_u = c * gq + g_rest
             lap_u = c * lapq + lap_rest
             r = u_t - beta * d - beta * jnp.dot(yy, grad_u) - beta * (jnp.sum(grad_u**2) + lap_u)
-            w = {"inv_beta2": 1.0 / beta, "beta2": beta, "none": 1.0}[self.residual_weight]
-            return w * r
+            return self._weight(beta) * r
 
         if eps is None:
             return jax.vmap(lambda *a: one(*a, None))(y, t, logq, grad_logq, lap_logq)
         return jax.vmap(one)(y, t, logq, grad_logq, lap_logq, eps)
+
+    def _weight(self, beta):
+        return {"inv_beta2": 1.0 / beta, "beta2": beta, "none": 1.0}[self.residual_weight]
+
+    def _plugin_residuals(self, params, target, y, t, eps=None):
+        """Log-FP residuals of the plug-in ``u`` (the target enters inside ``u``; autodiff throughout)."""
+        u = self.u_fn(params, target)
+        d = y.shape[-1]
+
+        def one(yy, tt, ee):
+            beta = self.beta(tt)
+            g, u_t = jax.grad(u, argnums=(0, 1))(yy, tt)
+            if ee is None:
+                lap = jnp.trace(jax.hessian(u)(yy, tt))
+            else:
+                lap = jnp.dot(ee, jax.jvp(lambda z: jax.grad(u)(z, tt), (yy,), (ee,))[1])
+            r = u_t - beta * d - beta * jnp.dot(yy, g) - beta * (jnp.sum(g**2) + lap)
+            return self._weight(beta) * r
+
+        if eps is None:
+            return jax.vmap(lambda a, b: one(a, b, None))(y, t)
+        return jax.vmap(one)(y, t, eps)
 
     def residual_fn(self, target, counts) -> Callable:
         """``(params, rng_key, pool) -> residuals`` at one collocation batch; the training loss is
@@ -219,6 +328,11 @@ class DPSTransport:
             y, t = target.shard(y), target.shard(t)
             d = y.shape[-1]
             eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if d > self.hutchinson_above else None
+            if self._plugin(params):
+                r = self._plugin_residuals(params, target, y, t, eps)
+                ok = jnp.isfinite(r)
+                r = jnp.where(ok, r, 0.0)
+                return r * jnp.sqrt(r.shape[0] / jnp.maximum(jnp.sum(ok), 1))
             tv = target.values(y)
             lap = jax.vmap(target.laplacian)(y) if eps is None else jax.vmap(target.laplacian)(y, eps)
             lq, gq, lap = jax.tree_util.tree_map(jax.lax.stop_gradient,
