@@ -86,7 +86,7 @@ def make_warm_start(
             return lap
         if warm_start == "pt":
             return pt(rng_key, potential_fn, lap, scale=smc_scale)
-        return smc(rng_key, potential_fn, lap, num_particles=smc_particles, scale=smc_scale)
+        return smc(rng_key, potential_fn, lap, num_particles=smc_particles, scale=smc_scale, centre=x0)
     if hasattr(warm_start, "unconstrained_draws"):
         diag = warm_start.diagnostics
         ws = from_draws(warm_start.unconstrained_draws(), log_Z=diag.get("log_Z"), method=type(warm_start).__name__)

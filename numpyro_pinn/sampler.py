@@ -61,7 +61,8 @@ class PINNSampler(SamplerSurface):
         Number of weighted ODE particles drawn (default: ``num_samples``).
     warm_start
         ``"smc"`` (default: Newton + Laplace, then BlackJAX adaptive tempered SMC from a
-        broad Gaussian, robust for multimodal and heavy-tailed posteriors), ``"laplace"``
+        broad Gaussian around the mode mixed with a defensive one around the initial point,
+        :func:`numpyro_pinn.warmstart.smc`; robust for multimodal and heavy-tailed posteriors), ``"laplace"``
         (cheaper, unimodal light-tailed posteriors only), a :class:`~numpyro_pinn.WarmStart`,
         or an array of unconstrained posterior draws ``(n, d)``. It sets the whitening
         (prior and domain) and the bridge collocation points.
