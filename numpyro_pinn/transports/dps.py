@@ -160,10 +160,7 @@ class DPSTransport:
 
         if "vecs" in cv:
             def log_m(y, t):
-                a = self.a(t)
-                var = a * cv["lam"] + 1.0 - a  # (K, d)
-                z = jnp.einsum("kij,ki->kj", cv["vecs"], y - jnp.sqrt(a) * cv["means"])
-                lp = -0.5 * jnp.sum(z**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+                lp, _, _ = _noised_components(cv, y, self.a(t))
                 return jax.scipy.special.logsumexp(lp + cv["log_w"])
 
             return log_m
@@ -215,9 +212,7 @@ class DPSTransport:
 
         def u(y, t):
             a = self.a(t)
-            var = a * cv["lam"] + 1.0 - a
-            z = jnp.einsum("kij,ki->kj", cv["vecs"], y - jnp.sqrt(a) * cv["means"])
-            lp = -0.5 * jnp.sum(z**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+            lp, z, var = _noised_components(cv, y, a)
             xhat = cv["means"] + jnp.einsum("kij,kj->ki", cv["vecs"], jnp.sqrt(a) * cv["lam"] / var * z)
             return jax.scipy.special.logsumexp(lp + cv["log_w"] + jax.vmap(r)(xhat))
 
@@ -355,6 +350,17 @@ class DPSTransport:
             return TrainState(params, opt_state, state.step + 1), TrainInfo(loss, optax.tree.norm(grads))
 
         return kernel
+
+
+def _noised_components(cv, y, a):
+    """Component log densities of a Gaussian-mixture control variate noised to signal fraction
+    ``a``: ``N(mu_k, V_k diag(lam_k) V_k^T)`` becomes ``N(sqrt(a) mu_k, V_k diag(a lam_k + 1 - a) V_k^T)``.
+    Returns ``(log N_k(y), z_k, var_k)`` with ``z_k = V_k^T (y - sqrt(a) mu_k)`` in each component's
+    eigenbasis and ``var_k`` its variances there, shapes ``(K,)``, ``(K, d)``, ``(K, d)``."""
+    var = a * cv["lam"] + 1.0 - a
+    z = jnp.einsum("kij,ki->kj", cv["vecs"], y - jnp.sqrt(a) * cv["means"])
+    lp = -0.5 * jnp.sum(z**2 / var + jnp.log(2 * jnp.pi * var), axis=-1)
+    return lp, z, var
 
 
 def reverse_sde(rng_key, config: DPSTransport, params, target, num: int, dim: int) -> jax.Array:
