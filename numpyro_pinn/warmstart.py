@@ -18,6 +18,8 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from numpyro_pinn.priors import _component_log_pdf
+
 __all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "reference"]
 
 
@@ -195,21 +197,19 @@ def smc(
 
     d = start.mean.shape[0]
     m, L, _ = reference(potential_fn, start, scale, floor)
+    if not 0.0 <= defensive < 1.0:
+        raise ValueError(f"`defensive` must be in [0, 1); got {defensive!r}.")
     c_def = m if centre is None else jnp.asarray(centre, m.dtype)
+    if c_def.shape != m.shape:
+        raise ValueError(f"`centre` must have shape {m.shape} (the target's dimension); got {c_def.shape}.")
     w_def = 0.0 if centre is None else float(defensive)
-    if not 0.0 <= w_def < 1.0:
-        raise ValueError(f"defensive must be in [0, 1); got {defensive}.")
     L_def = scale * jnp.eye(d, dtype=m.dtype)
+    # The reference in x coordinates: the broad Laplace Gaussian and the defensive component.
+    ref_means, ref_chols = jnp.stack([m, c_def]), jnp.stack([L, L_def])
+    ref_log_w = jnp.log(jnp.asarray([1.0 - w_def, w_def], m.dtype))  # log 0 = -inf drops a component
 
-    def log_normal(x, mu, chol):
-        z = jax.scipy.linalg.solve_triangular(chol, x - mu, lower=True)
-        return -0.5 * jnp.sum(z**2) - jnp.sum(jnp.log(jnp.diag(chol))) - 0.5 * d * jnp.log(2 * jnp.pi)
-
-    def logref(x):  # in x coordinates: the broad Laplace Gaussian, plus the defensive component
-        lp = log_normal(x, m, L)
-        if w_def == 0.0:
-            return lp
-        return jnp.logaddexp(jnp.log1p(-w_def) + lp, jnp.log(w_def) + log_normal(x, c_def, L_def))
+    def logref(x):
+        return jax.scipy.special.logsumexp(_component_log_pdf(ref_means, ref_chols, x[None])[0] + ref_log_w)
 
     def loglik(x):
         val = -potential_fn(x) - logref(x)

@@ -137,6 +137,14 @@ def test_smc_defensive_component_rescues_a_useless_laplace_fit():
     assert abs(float(jnp.mean(with_def.draws[:, 0]))) < 5.0  # in the bulk, not the neck's mode
 
 
+def test_smc_rejects_bad_defensive_arguments():
+    lap = laplace(lambda x: 0.5 * jnp.sum(x**2), jnp.ones(2))
+    with pytest.raises(ValueError, match="`defensive` must be in"):
+        smc(jax.random.PRNGKey(0), lambda x: 0.5 * jnp.sum(x**2), lap, centre=jnp.zeros(2), defensive=1.0)
+    with pytest.raises(ValueError, match=r"`centre` must have shape \(2,\)"):
+        smc(jax.random.PRNGKey(0), lambda x: 0.5 * jnp.sum(x**2), lap, centre=jnp.zeros(3))
+
+
 def logsumexp_j(a):
     return jax.scipy.special.logsumexp(a)
 
