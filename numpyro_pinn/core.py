@@ -119,10 +119,9 @@ def fit_transport(
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
     prior = mixture = None
-    if s.prior in ("auto", "mixture") and config.name != "sde_diffusion":
+    if s.prior in ("auto", "mixture") and config.mixture_role is not None:
         mixture = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(k_pool, 1))
-        # DPS keeps the N(0, I) of its noising diffusion; the mixture is its control variate.
-        prior = None if config.name == "dps" else mixture
+        prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)
     for name in ("batch_size", "monitor_size", "gn_batch_size"):
@@ -130,7 +129,7 @@ def fit_transport(
             raise ValueError(f"`{name}` ({getattr(s, name)}) must be a multiple of the number of devices ({n_dev}).")
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior, sharding)
     pool = make_pool(k_pool, ws, s, config.bridge, prior)
-    state = config.init(k_init, d, opt, pool.draws, **({"mixture": mixture} if config.name == "dps" else {}))
+    state = config.init(k_init, d, opt, pool.draws, mixture=mixture)
     kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
     t0, t1 = config.t_span
 

@@ -106,6 +106,13 @@ class ODETransport:
         return float(s) ** 2
 
     @property
+    def mixture_role(self) -> Optional[str]:
+        """What the warm start's Gaussian mode mixture is to this transport: ``"prior"`` (the base
+        distribution at ``t = 0``), or ``None`` for ``"sde_diffusion"``, whose prior is its noising
+        diffusion's ``N(0, I)``."""
+        return None if self.drift_kind == "diffusion" else "prior"
+
+    @property
     def drift_kind(self) -> str:
         """``"net"``, ``"potential"`` (``grad Phi``) or ``"diffusion"``."""
         return METHODS[self.method][2]
@@ -125,7 +132,8 @@ class ODETransport:
         return nets
 
     # The transport interface used by :mod:`numpyro_pinn.core` (shared with DPS).
-    def init(self, rng_key, dim: int, optimizer, draws=None) -> "TrainState":
+    def init(self, rng_key, dim: int, optimizer, draws=None, mixture=None) -> "TrainState":
+        """Initial state; ``draws`` and ``mixture`` are unused (the mixture enters as the prior)."""
         return init(rng_key, dim, self, optimizer)
 
     def build_kernel(self, target, optimizer, counts) -> Callable:
