@@ -11,12 +11,14 @@ log Z error. The KL estimate of exact draws of the same size is printed first fo
 the estimator's floor (its finite-sample bias), against which the samplers' values are read.
 
     python benchmarks/dps.py [--steps 6000] [--ode-steps 6000] [--num 100000] [--targets gmm9 rings funnel doublewell]
+                             [--dps-flow-num N] [--dps-no-monitor]
 """
 import argparse
 import datetime
 import os
 import platform
 import sys
+import time
 import warnings
 
 import jax
@@ -114,8 +116,11 @@ def evaluate(t, name, sampler, weighted, num):
     if weighted:
         x, lw = sampler.get_weighted_samples()
         w = np.asarray(jax.nn.softmax(lw))
+        secs = sampler.diagnostics["sample_seconds"]
     else:
-        x = sampler.sample(jax.random.PRNGKey(7), num)
+        t0 = time.perf_counter()
+        x = np.asarray(sampler.sample(jax.random.PRNGKey(7), num))
+        secs = time.perf_counter() - t0
         w = np.full(num, 1.0 / num)
     d = sampler.diagnostics
     mw = mode_weights(t, x, w) if len(t.modes) else None
@@ -123,7 +128,7 @@ def evaluate(t, name, sampler, weighted, num):
     return {"target": t.name, "sampler": name, "KL": kl_hist(t, x, w), "revKL": rev,
             "mix_L2": None if mw is None else float(np.linalg.norm(mw - t.weights)),
             "ess": d["ess"] if weighted else None, "dlogZ": d["log_Z"] - t.log_Z if weighted else None,
-            "train_s": d["train_seconds"], "steps": d["num_train_steps"]}
+            "train_s": d["train_seconds"], "steps": d["num_train_steps"], "sample_s": secs}
 
 
 def main():
@@ -132,12 +137,17 @@ def main():
     p.add_argument("--ode-steps", type=int, default=6000, help="maximum training steps of the ODE PINN")
     p.add_argument("--num", type=int, default=100000)
     p.add_argument("--targets", nargs="+", default=["gmm9", "rings", "funnel", "doublewell"])
+    p.add_argument("--dps-flow-num", type=int, default=None,
+                   help="DPS probability-flow particles (default --num); the reverse SDE still draws --num")
+    p.add_argument("--dps-no-monitor", action="store_true",
+                   help="train DPS for all --steps without the ESS monitor (its probability-flow solves are stiff "
+                        "where log q is, e.g. in Funnel's neck: thousands of Tsit5 steps per particle)")
     args = p.parse_args()
     makers = {"gmm9": gmm9, "rings": rings, "funnel": funnel, "doublewell": double_well}
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}, "
           f"max {args.steps} DPS / {args.ode_steps} ODE training steps, {args.num} draws")
-    print("| target | sampler | KL(p‖q) hist | KL(q‖p) exact | mixing L2 | ESS | Δ log Z | train s (steps) |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print("| target | sampler | KL(p‖q) hist | KL(q‖p) exact | mixing L2 | ESS | Δ log Z | train s (steps) | sample s |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     for key in args.targets:
         t = makers[key]()
         ex = exact_draws(t, jax.random.PRNGKey(11), args.num)
@@ -145,22 +155,24 @@ def main():
             mw = mode_weights(t, ex) if len(t.modes) else None
             mwf = "n/a" if mw is None else f"{float(np.linalg.norm(mw - t.weights)):.4f}"
             print(f"| {t.name} | exact draws (estimator floor at n={args.num}) | "
-                  f"{kl_hist(t, ex, np.ones(args.num)):.4f} | 0 | {mwf} | 1 | 0 | - |", flush=True)
+                  f"{kl_hist(t, ex, np.ones(args.num)):.4f} | 0 | {mwf} | 1 | 0 | - | - |", flush=True)
         for method in ("dps", "ode"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                dps = method == "dps"
                 s = PINNSampler(potential_fn=t.potential, method=method,
-                                num_steps=args.steps if method == "dps" else args.ode_steps,
-                                num_particles=args.num, progress_bar=False)
+                                num_steps=args.steps if dps else args.ode_steps,
+                                num_particles=(args.dps_flow_num or args.num) if dps else args.num,
+                                target_ess=None if dps and args.dps_no_monitor else 0.997, progress_bar=False)
                 s.run(jax.random.PRNGKey(0), init_params=jnp.zeros(t.dim) + (0.1 if key == "rings" else 0.0))
-            rows = [evaluate(t, f"{method.upper()} (weighted ODE draws)", s, True, args.num)]
+            rows = [evaluate(t, f"{method.upper()} (weighted ODE draws, n={s.num_particles})", s, True, args.num)]
             if method == "dps":
                 s.dps_sampler = "sde"
                 rows.append(evaluate(t, "DPS (reverse SDE, unweighted)", s, False, args.num))
             for r in rows:
                 f = lambda v, fmt: "n/a" if v is None else format(v, fmt)
                 print(f"| {r['target']} | {r['sampler']} | {r['KL']:.4f} | {f(r['revKL'], '.4f')} | {f(r['mix_L2'], '.4f')} | "
-                      f"{f(r['ess'], '.4f')} | {f(r['dlogZ'], '+.4f')} | {r['train_s']:.0f} ({r['steps']}) |",
+                      f"{f(r['ess'], '.4f')} | {f(r['dlogZ'], '+.4f')} | {r['train_s']:.0f} ({r['steps']}) | {r['sample_s']:.0f} |",
                       flush=True)
 
 

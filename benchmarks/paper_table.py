@@ -131,11 +131,11 @@ def sinkhorn_cost(x, y):
 TARGETS = {"gmm": gmm9, "mw5": lambda: many_well(5, 5, 4.0), "mw50": lambda: many_well(50, 5, 2.0), "funnel": funnel}
 
 
-def run(key, t: Synthetic, method: str, args, mixture: bool):
+def run(key, t: Synthetic, method: str, args, prior: str):
     sde_type = method in ("sde", "sde_diffusion", "sb")  # probability-flow weights need the target's Laplacian
     kw = dict(potential_fn=t.potential, method=method, num_particles=args.num_sde if sde_type else args.num,
               num_samples=2000, progress_bar=False,
-              prior="auto" if mixture else "gaussian", num_steps=args.steps, min_steps=args.steps, target_ess=None)
+              prior=prior, num_steps=args.steps, min_steps=args.steps, target_ess=None)
     t0 = time.perf_counter()
     s = PINNSampler(**kw).run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
     wall = time.perf_counter() - t0
@@ -170,6 +170,8 @@ def main():
     p.add_argument("--num-sde", type=int, default=4000, help="particles for sde, sde_diffusion, sb")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-mixture-row", action="store_true")
+    p.add_argument("--draws-prior-row", action="store_true",
+                   help="add an ode row with prior='draws' (a Gaussian mixture fitted to the warm-start draws)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     lines = [f"`python benchmarks/paper_table.py {' '.join(sys.argv[1:])}` — {datetime.date.today()}, "
@@ -195,14 +197,16 @@ def main():
         e2, _ = truth(key, t, 2000, rng)
         emit(f"| {t.name} | exact samples (floor) | | | | | {float(sinkhorn_cost(jnp.asarray(e1), jnp.asarray(e2))):.4f} "
              "| | | | | | | | | |")
-        rows = [(m, False) for m in args.methods] + ([] if args.no_mixture_row else [("ode", True)])
-        for method, mixture in rows:
+        rows = ([(m, "gaussian") for m in args.methods] + ([] if args.no_mixture_row else [("ode", "auto")])
+                + ([("ode", "draws")] if args.draws_prior_row else []))
+        for method, prior in rows:
             try:
-                r = run(key, t, method, args, mixture)
+                r = run(key, t, method, args, prior)
             except Exception as exc:  # a failed method is a result too
                 emit(f"| {t.name} | {method} | failed: {type(exc).__name__}: {str(exc)[:80]} |" + " |" * 13)
                 continue
-            label = f"{method} + mixture prior" if mixture else method
+            label = {"gaussian": method, "auto": f"{method} + mixture prior",
+                     "draws": f"{method} + prior='draws'"}[prior]
             paper = PAPER.get(key, {}).get(method)
             emit(f"| {t.name} | {label} | {r['lb']:+.4f} | {r['iz']:+.4f} ± {r['se']:.4f} | {r['ess']:.4f} "
                  f"| {r['dstd']:.4f} | {r['sk']:.4f} | {r['k']:.2f} | {r['steps']} | {r['train']:.0f} | {r['wall']:.0f} "

@@ -15,7 +15,7 @@ import optax
 from numpyro_pinn import sample as sample_mod
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
-from numpyro_pinn.priors import mode_mixture
+from numpyro_pinn.priors import draw_mixture, mode_mixture
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
@@ -119,8 +119,9 @@ def fit_transport(
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
     prior = mixture = None
-    if s.prior in ("auto", "mixture") and config.mixture_role is not None:
-        mixture = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(k_pool, 1))
+    if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
+        fit_mixture = draw_mixture if s.prior == "draws" else mode_mixture
+        mixture = fit_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(k_pool, 1))
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)

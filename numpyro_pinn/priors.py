@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["GaussianMixture", "mode_mixture", "refine", "log_prob", "sample"]
+__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "refine", "log_prob", "sample"]
 
 
 class GaussianMixture(NamedTuple):
@@ -167,6 +167,60 @@ def mode_mixture(
     all_labels[sub] = labels
     inv = [np.linalg.inv(c) for c in chols]
     return GaussianMixture(f32(means), f32(chols), f32(log_w), jnp.asarray(all_labels), f32(inv))
+
+
+def draw_mixture(
+    potential_fn: Callable,
+    mean: jax.Array,
+    chol: jax.Array,
+    draws: jax.Array,
+    num_components: int = 4,
+    rng_key: Optional[jax.Array] = None,
+    em_iters: int = 100,
+    refine_iters: int = 30,
+    refine_draws: int = 512,
+) -> GaussianMixture:
+    """A Gaussian mixture prior fitted to the warm-start draws, for targets with one mode that is
+    far from Gaussian (``prior="draws"``).
+
+    ``num_components`` full-covariance components are fitted to the whitened draws by EM (starting
+    from randomly chosen draws), then to the target itself by :func:`refine` (mixture population
+    Monte Carlo), which also moves components into regions the draws under-represent. Each draw is
+    labelled with its most responsible component. On Neal's funnel (d = 10) the importance-sampling
+    ESS of such a mixture fitted to exact draws is 0.36 with 8 components, against 0.0003 for one
+    Gaussian (``benchmarks/funnel_diagnosis.py``): the transport then only corrects it.
+    """
+    d = mean.shape[0]
+    key = jax.random.PRNGKey(0) if rng_key is None else rng_key
+    k_init, k_ref = jax.random.split(key)
+    y = jax.scipy.linalg.solve_triangular(chol, (jnp.asarray(draws) - mean).T, lower=True).T
+    k = int(min(num_components, y.shape[0] // (2 * d + 2)))
+    if k < 1:
+        raise ValueError(f"prior='draws' needs at least {2 * d + 2} warm-start draws; got {y.shape[0]}.")
+    lse = jax.scipy.special.logsumexp
+    eye = jnp.eye(d, dtype=y.dtype)
+
+    def em_step(_, c):
+        means, chols, log_w = c
+        lr = _component_log_pdf(means, chols, y) + log_w
+        r = jnp.exp(lr - lse(lr, 1, keepdims=True))
+        nk = jnp.sum(r, 0) + 1e-9
+        means = (r.T @ y) / nk[:, None]
+        cov = jax.vmap(lambda rk, m, n: ((rk[:, None] * (y - m)).T @ (y - m)) / n)(r.T, means, nk)
+        return means, jnp.linalg.cholesky(cov + 1e-6 * eye), jnp.log(nk / jnp.sum(nk))
+
+    start = y[jax.random.choice(k_init, y.shape[0], (k,), replace=False)]
+    init = (start, jnp.broadcast_to(jnp.linalg.cholesky(jnp.cov(y.T) + 1e-6 * eye), (k, d, d)),
+            jnp.full((k,), -jnp.log(k), y.dtype))
+    means, chols, log_w = jax.jit(lambda c: jax.lax.fori_loop(0, em_iters, em_step, c))(init)
+    ldet = jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
+    log_q = lambda yy: -jax.vmap(potential_fn)(mean + yy @ chol.T) + ldet
+    refined = refine(log_q, means, chols, log_w, k_ref, iters=refine_iters, draws_per_component=refine_draws)
+    if refined is not None:
+        means, chols, log_w = refined
+    labels = jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1).astype(jnp.int32)
+    f32 = lambda a: jnp.asarray(a, jnp.float32)
+    return GaussianMixture(f32(means), f32(chols), f32(log_w), labels, f32(jnp.linalg.inv(chols)))
 
 
 def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, num_points: int = 9) -> np.ndarray:

@@ -81,12 +81,16 @@ class PINNSampler(SamplerSurface):
         The transport's base distribution in whitened coordinates. ``"auto"`` (default) and
         ``"mixture"``: one Gaussian per mode that the warm-start draws climb to
         (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (every
-        posteriordb posterior we tried); ``"gaussian"``: always ``N(0, I)``. With many separated
+        posteriordb posterior we tried); ``"gaussian"``: always ``N(0, I)``; ``"draws"``: a few
+        Gaussians fitted to the warm-start draws by EM and then to the target
+        (:func:`numpyro_pinn.priors.draw_mixture`), for one mode that is far from Gaussian (Neal's
+        funnel, d = 10: ESS after 2,000 steps 0.0166 with ``N(0, I)``, see BENCHMARKS.md). With many separated
         modes, splitting one Gaussian is slow to learn (Many-Well d=5: ESS 0.0015 with ``N(0, I)``,
         0.97 with the mixture, BENCHMARKS.md). ``method="dps"`` and ``"sde_diffusion"`` always start
         from ``N(0, I)`` (the stationary law of their noising diffusion); for ``"dps"`` the mixture
         (``"auto"``/``"mixture"``) replaces the kernel density estimate of the warm-start draws as the
-        control variate of ``u`` (:class:`numpyro_pinn.transports.DPSTransport`).
+        control variate of ``u`` (:class:`numpyro_pinn.transports.DPSTransport`), and so does the
+        ``"draws"`` mixture.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
@@ -154,10 +158,10 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`num_particles` must be > 1; got {num_particles!r}.")
         if not learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
-        if prior not in ("auto", "gaussian", "mixture"):
-            raise ValueError(f"`prior` must be 'auto', 'gaussian' or 'mixture'; got {prior!r}.")
-        if prior == "mixture" and method == "sde_diffusion":
-            raise ValueError(f"`prior='mixture'` does not apply to method={method!r}: its prior is the noising "
+        if prior not in ("auto", "gaussian", "mixture", "draws"):
+            raise ValueError(f"`prior` must be 'auto', 'gaussian', 'mixture' or 'draws'; got {prior!r}.")
+        if prior in ("mixture", "draws") and method == "sde_diffusion":
+            raise ValueError(f"`prior={prior!r}` does not apply to method={method!r}: its prior is the noising "
                              "diffusion's N(0, I).")
         if finetune not in (None, "gauss_newton"):
             raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {finetune!r}.")

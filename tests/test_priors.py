@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from numpyro_pinn import PINNSampler
-from numpyro_pinn.priors import _component_log_pdf, log_prob, mode_mixture, refine, sample
+from numpyro_pinn.priors import _component_log_pdf, draw_mixture, log_prob, mode_mixture, refine, sample
 
 MUS = jnp.array([[-4.0, 0.0], [4.0, 1.0]])
 W = jnp.array([0.25, 0.75])
@@ -102,3 +102,40 @@ def test_refine_fits_a_gaussian_mixture_target():
     cov = np.asarray(c @ np.swapaxes(c, 1, 2))
     for k in range(2):  # ~6% sd per variance with ~500 effective draws
         np.testing.assert_allclose(cov[k], cov_true[k], atol=0.2 * cov_true[k].max())
+
+
+def _funnel2(x):
+    v = x[0]
+    return 0.5 * v**2 / 9.0 + 0.5 * x[1] ** 2 * jnp.exp(-v) + 0.5 * v + jnp.log(2 * jnp.pi * 3.0)  # log Z = 0
+
+
+def _is_ess_and_log_z(prior, mean, chol, potential, n=4000):
+    y = sample(prior, jax.random.PRNGKey(5), n, 2)
+    lw = (-jax.vmap(potential)(mean + y.astype(chol.dtype) @ chol.T) + jnp.sum(jnp.log(jnp.diag(chol)))
+          - jax.vmap(lambda a: log_prob(prior, a))(y))
+    lw = np.asarray(lw, np.float64)
+    w = np.exp(lw - lw.max())
+    return w.sum() ** 2 / (w**2).sum() / n, float(np.log(np.mean(np.exp(lw))))
+
+
+def test_draw_mixture_beats_one_gaussian_on_a_funnel():
+    """prior='draws': a mixture fitted to (exact) draws of a 2-D funnel is a far better importance
+    sampler of it than the draws' own Gaussian (N(0, I) in whitened coordinates), and its log Z is
+    right."""
+    rng = np.random.default_rng(0)
+    v = 3.0 * rng.standard_normal(2000)
+    draws = jnp.asarray(np.stack([v, np.exp(v / 2) * rng.standard_normal(2000)], 1))
+    mean = jnp.mean(draws, 0)
+    chol = jnp.linalg.cholesky(jnp.cov(draws.T))
+    mix = draw_mixture(_funnel2, mean, chol, draws, rng_key=jax.random.PRNGKey(1))
+    assert mix.means.shape == (4, 2) and mix.labels.shape == (2000,)
+    assert int(mix.labels.min()) >= 0 and int(mix.labels.max()) < 4
+    ess_mix, log_z = _is_ess_and_log_z(mix, mean, chol, _funnel2)
+    ess_one, _ = _is_ess_and_log_z(None, mean, chol, _funnel2)
+    # Measured over draw seeds 0-4: mixture 0.25-0.79, one Gaussian 0.03-0.09.
+    assert ess_mix > 0.15 and ess_mix > 2.5 * ess_one, (ess_mix, ess_one)
+    assert abs(log_z) < 5 / np.sqrt(ess_mix * 4000)  # ~5 se of the IS estimate
+    with pytest.raises(ValueError, match="draws"):
+        draw_mixture(_funnel2, mean, chol, draws[:5])
+    with pytest.raises(ValueError, match="prior"):
+        PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="draws")
