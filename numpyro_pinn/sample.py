@@ -96,7 +96,8 @@ def flow(
 ) -> FlowDraws:
     """Draw ``num`` particles: solve the ODE with its log density (Tsit5, adaptive steps) from the
     prior (``target.prior``, default ``N(0, I)``) at ``t0`` to the target at ``t1`` (``t1 < t0``
-    integrates backwards, as for the probability-flow ODE of a diffusion)."""
+    integrates backwards, as for the probability-flow ODE of a diffusion). A particle whose solve
+    does not reach ``t1`` within ``max_steps`` gets ``log_p = NaN`` (so a NaN log weight)."""
     d = target.mean.shape[0]
     y0 = target.shard(priors.sample(target.prior, rng_key, num, d))
     lp0 = jax.vmap(lambda y: priors.log_prob(target.prior, y))(y0)
@@ -115,7 +116,10 @@ def flow(
             max_steps=max_steps,
             throw=False,
         )
-        return sol.ys[0][-1], sol.ys[1][-1]
+        # A solve that stops early (max_steps) returns its state at the time it reached, not at t1:
+        # such a particle has no valid weight, so its log density becomes NaN (reported and dropped).
+        ok = sol.result == diffrax.RESULTS.successful
+        return sol.ys[0][-1], jnp.where(ok, sol.ys[1][-1], jnp.nan)
 
     y1, lp1 = jax.vmap(one)(y0, lp0)
     lq = jax.vmap(target.logq)(y1.astype(target.chol.dtype))

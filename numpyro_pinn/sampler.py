@@ -249,6 +249,13 @@ class PINNSampler(SamplerSurface):
 
     def _set_particles(self, key, x, lw):
         lw_np = np.asarray(lw, dtype=np.float64)
+        n_failed = int(np.sum(np.isnan(lw_np)))
+        if n_failed:
+            warnings.warn(
+                f"{n_failed} of {lw_np.size} particles have no importance weight: their ODE solve did not reach "
+                "the target within the solver's step limit (a stiff flow, e.g. where the target is very "
+                "narrow) or met a non-finite value. They are dropped, which biases the draws and log Z "
+                "against those regions; train longer or use another method/prior.", RuntimeWarning, stacklevel=3)
         if not np.any(np.isfinite(lw_np)):
             raise RuntimeError("Every importance weight is non-finite: the transport failed; train longer or "
                                "pass a warm start from posterior draws.")
@@ -262,6 +269,7 @@ class PINNSampler(SamplerSurface):
             "log_Z_lower_bound": diagnostics.log_evidence_lower_bound(lw_np[np.isfinite(lw_np)]),
             "pareto_k": k,
             "num_particles": int(lw_np.size),
+            "num_failed_particles": n_failed,
         }
         if k > PARETO_K_WARN:
             warnings.warn(
@@ -291,7 +299,9 @@ class PINNSampler(SamplerSurface):
     @property
     def diagnostics(self) -> dict:
         """``ess`` (normalised, in (0, 1]), ``log_Z``, ``log_Z_se``, ``log_Z_lower_bound``, ``pareto_k``,
-        ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``...
+        ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``,
+        ``num_failed_particles`` (particles whose ODE solve did not reach the target: dropped, with a
+        warning)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
         start, every collocation point, the endpoints of the monitor and final particles, and

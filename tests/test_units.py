@@ -188,3 +188,20 @@ def test_pareto_k_of_flat_topped_weights_is_not_a_false_alarm():
     rng = np.random.default_rng(1)
     assert pareto_k(rng.normal(size=4000) * 0.1) < 0.5
     assert pareto_k(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0)) > 0.7
+
+
+def test_flow_marks_particles_whose_solve_stops_early():
+    """A solve that hits max_steps returns its state at the time it reached, not at t1: such a
+    particle must get a NaN log density (no weight), never a silently wrong one."""
+    tgt = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), 0.0)
+    # dy/dt = -k y with k = 1 for y_0 > 0 and k = 2000 (stiff for an explicit solver) otherwise.
+    rate = lambda y: jnp.where(y[0] > 0, 1.0, 2000.0)
+    mu, div = (lambda y, t: -rate(y) * y), (lambda y, t: -2.0 * rate(y))
+    fd = flow(jax.random.PRNGKey(0), mu, div, tgt, 64, max_steps=64)
+    lp = np.asarray(fd.log_p)
+    slow = np.isnan(lp)
+    # exactly the stiff particles (y_0 > 0 keeps its sign along the flow) fail
+    np.testing.assert_array_equal(slow, np.asarray(fd.y)[:, 0] <= 0)
+    assert slow.any() and (~slow).any()
+    assert np.all(np.isfinite(lp[~slow]))
+    assert np.all(np.isnan(np.asarray(fd.log_weights)[slow]))
