@@ -2,8 +2,8 @@
 
 * ``exact_ws``: the ODE PINN (default settings, ``--steps`` steps) warm-started from **exact** funnel
   draws instead of the SMC warm start: does a warm start that reaches the neck suffice?
-* ``gmm``: importance sampling with a K-component Gaussian mixture fitted by EM (no training at
-  all) to exact draws and to the SMC warm start's draws: how good a base distribution can a
+* ``gmm``: importance sampling with a K-component Gaussian mixture fitted by EM
+  (``priors.draw_mixture`` without its refinement against the target; no training at all) to exact draws and to the SMC warm start's draws: how good a base distribution can a
   draw-fitted mixture be, and how much do the SMC draws' missing neck cost it?
 * ``dps``: DPS (KDE control variate, the default for one mode) after ``--dps-steps`` steps: its
   training loss, and the number of adaptive Tsit5 steps (rtol = atol = 1e-5) its probability-flow
@@ -24,45 +24,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
 
 sys.path.insert(0, os.path.dirname(__file__))
-from paper_table import funnel  # noqa: E402
+from paper_table import funnel, truth  # noqa: E402
 
-from numpyro_pinn import PINNSampler, core  # noqa: E402
+from numpyro_pinn import PINNSampler, core, priors  # noqa: E402
 from numpyro_pinn.diagnostics import ess  # noqa: E402
 
 
-def exact_draws(n, seed=0, d=10):
-    rng = np.random.default_rng(seed)
-    v = 3.0 * rng.standard_normal(n)
-    return np.concatenate([v[:, None], np.exp(0.5 * v)[:, None] * rng.standard_normal((n, d - 1))], 1)
+def exact_draws(n, seed=0):
+    return truth("funnel", funnel(), n, np.random.default_rng(seed))[0]
 
 
-def em(x, k, iters=200, seed=0, reg=1e-6):
-    """Plain EM for a full-covariance Gaussian mixture (diagnostic only)."""
-    rng = np.random.default_rng(seed)
-    n, d = x.shape
-    mu, cov, w = x[rng.choice(n, k, replace=False)], np.array([np.cov(x.T)] * k), np.full(k, 1.0 / k)
-    for _ in range(iters):
-        lp = np.stack([np.log(w[j]) + multivariate_normal(mu[j], cov[j], allow_singular=True).logpdf(x)
-                       for j in range(k)], 1)
-        r = np.exp(lp - logsumexp(lp, 1, keepdims=True))
-        nk = r.sum(0) + 1e-12
-        w, mu = nk / n, (r.T @ x) / nk[:, None]
-        for j in range(k):
-            xc = x - mu[j]
-            cov[j] = (r[:, j, None] * xc).T @ xc / nk[j] + reg * np.eye(d)
-    return w, mu, cov
-
-
-def mixture_is(potential, w, mu, cov, n=20000, seed=1):
-    """``(ESS / n, log Z estimate)`` of importance sampling from the mixture."""
-    rng = np.random.default_rng(seed)
-    comp = rng.choice(len(w), n, p=w)
-    x = np.stack([rng.multivariate_normal(mu[c], cov[c]) for c in comp])
-    lq = logsumexp(np.stack([np.log(w[j]) + multivariate_normal(mu[j], cov[j]).logpdf(x) for j in range(len(w))], 1), 1)
-    lw = -np.asarray(jax.vmap(potential)(jnp.asarray(x))) - lq
+def mixture_is(potential, draws, k, n=20000, seed=1):
+    """``(ESS / n, log Z estimate)`` of importance sampling from a ``k``-component mixture fitted to
+    ``draws`` by EM only (:func:`numpyro_pinn.priors.draw_mixture` without its refinement)."""
+    x = jnp.asarray(draws)
+    mean, chol = jnp.mean(x, 0), jnp.linalg.cholesky(jnp.cov(x.T))
+    mix = priors.draw_mixture(potential, mean, chol, x, num_components=k, refine_iters=0,
+                              rng_key=jax.random.PRNGKey(seed))
+    y = priors.sample(mix, jax.random.PRNGKey(seed + 1), n, x.shape[1])
+    lw = (-jax.vmap(potential)(mean + y.astype(chol.dtype) @ chol.T) + jnp.sum(jnp.log(jnp.diag(chol)))
+          - jax.vmap(lambda a: priors.log_prob(mix, a))(y))
+    lw = np.asarray(lw, np.float64)
     return ess(lw), float(logsumexp(lw) - np.log(n))
 
 
@@ -96,7 +80,7 @@ def main():
             q = np.percentile(x[:, 0], [1, 10, 50, 90, 99])
             print(f"{name}: v quantiles 1/10/50/90/99% = {'/'.join(f'{a:.1f}' for a in q)} (truth -7.0/-3.8/0/3.8/7.0)")
             for k in (1, 4, 8, 16):
-                e, lz = mixture_is(t.potential, *em(x, k))
+                e, lz = mixture_is(t.potential, x, k)
                 print(f"  EM mixture, K = {k:2d}: IS ESS {e:.4f}, log Z {lz:+.3f} (20,000 draws)", flush=True)
     if "dps" in args.parts:
         import diffrax
