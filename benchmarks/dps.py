@@ -11,7 +11,7 @@ log Z error. The KL estimate of exact draws of the same size is printed first fo
 the estimator's floor (its finite-sample bias), against which the samplers' values are read.
 
     python benchmarks/dps.py [--steps 6000] [--ode-steps 6000] [--num 100000] [--targets gmm9 rings funnel doublewell]
-                             [--dps-flow-num N] [--dps-no-monitor]
+                             [--dps-flow-num N] [--dps-no-monitor] [--dps-prior auto|mixture|draws]
 """
 import argparse
 import datetime
@@ -142,6 +142,8 @@ def main():
     p.add_argument("--dps-no-monitor", action="store_true",
                    help="train DPS for all --steps without the ESS monitor (its probability-flow solves are stiff "
                         "where log q is, e.g. in Funnel's neck: thousands of Tsit5 steps per particle)")
+    p.add_argument("--dps-prior", default="auto", choices=["auto", "mixture", "draws"],
+                   help="DPS's control variate: 'auto' (mode mixture, else KDE) or 'draws' (priors.draw_mixture)")
     args = p.parse_args()
     makers = {"gmm9": gmm9, "rings": rings, "funnel": funnel, "doublewell": double_well}
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}, "
@@ -163,7 +165,8 @@ def main():
                 s = PINNSampler(potential_fn=t.potential, method=method,
                                 num_steps=args.steps if dps else args.ode_steps,
                                 num_particles=(args.dps_flow_num or args.num) if dps else args.num,
-                                target_ess=None if dps and args.dps_no_monitor else 0.997, progress_bar=False)
+                                target_ess=None if dps and args.dps_no_monitor else 0.997, progress_bar=False,
+                                prior=args.dps_prior if dps else "auto")
                 s.run(jax.random.PRNGKey(0), init_params=jnp.zeros(t.dim) + (0.1 if key == "rings" else 0.0))
             rows = [evaluate(t, f"{method.upper()} (weighted ODE draws, n={s.num_particles})", s, True, args.num)]
             if method == "dps":
