@@ -8,10 +8,13 @@ __all__ = ["ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_e
 
 
 def ess(log_weights) -> float:
-    """Normalised effective sample size ``(sum w)^2 / (n sum w^2)`` in ``(0, 1]`` (paper eq. 40)."""
+    """Normalised effective sample size ``(sum w)^2 / (n sum w^2)`` in ``(0, 1]`` (paper eq. 40).
+
+    ``n`` counts every particle: a weight of zero (``-inf``) or none at all (``NaN``, a failed ODE
+    solve) lowers the ESS instead of leaving the sample."""
     lw = np.asarray(log_weights, dtype=np.float64)
-    lw = lw[np.isfinite(lw)] if np.any(np.isfinite(lw)) else lw
-    if lw.size == 0 or not np.all(np.isfinite(lw)):
+    lw = np.where(np.isnan(lw), -np.inf, lw)
+    if lw.size == 0 or not np.any(np.isfinite(lw)) or np.any(lw == np.inf):
         return 0.0
     return float(np.exp(2 * logsumexp(lw) - logsumexp(2 * lw)) / lw.size)
 

@@ -15,6 +15,8 @@ def test_ess_and_log_evidence_hand_values():
     assert diagnostics.ess(np.zeros(10)) == pytest.approx(1.0)
     lw = np.log([1.0, 3.0])  # (1+3)^2 / (2 (1 + 9)) = 0.8
     assert diagnostics.ess(lw) == pytest.approx(0.8)
+    # zero weights (-inf) and failed particles (NaN) count in n: (1+3)^2 / (4 (1 + 9)) = 0.4
+    assert diagnostics.ess(np.r_[lw, -np.inf, np.nan]) == pytest.approx(0.4)
     assert diagnostics.log_evidence(lw) == pytest.approx(np.log(2.0))
     assert diagnostics.log_evidence_lower_bound(lw) == pytest.approx(np.mean(lw))
     assert diagnostics.log_evidence_se(np.zeros(100)) == pytest.approx(0.0)
