@@ -104,6 +104,20 @@ def test_refine_fits_a_gaussian_mixture_target():
         np.testing.assert_allclose(cov[k], cov_true[k], atol=0.2 * cov_true[k].max())
 
 
+def test_refine_fixes_mode_weights_in_high_dimension():
+    # d = 40, two exact unit-covariance components with wrong weights (0.35 / 0.65, truth 0.5 / 0.5,
+    # KL 0.05): a covariance update from ~800 draws per component (d (d + 1) / 2 = 820 entries each)
+    # costs more KL than that, so the full update never beats the initial mixture; the
+    # weights-only candidate fixes the weights. Each
+    # weight estimate uses ~800 draws per component with ESS near 1: sd ~ 0.5 / sqrt(1600) ~ 0.013.
+    d = 40
+    mu = jnp.zeros((2, d)).at[0, 0].set(-3.0).at[1, 0].set(3.0)
+    chols = jnp.stack([jnp.eye(d), jnp.eye(d)])
+    log_q = lambda y: jax.scipy.special.logsumexp(_component_log_pdf(mu, chols, y), axis=1)
+    _, _, lw = refine(log_q, mu, chols, jnp.log(jnp.array([0.35, 0.65])), jax.random.PRNGKey(0))
+    np.testing.assert_allclose(np.exp(lw), [0.5, 0.5], atol=0.05)
+
+
 def _funnel2(x):
     v = x[0]
     return 0.5 * v**2 / 9.0 + 0.5 * x[1] ** 2 * jnp.exp(-v) + 0.5 * v + jnp.log(2 * jnp.pi * 3.0)  # log Z = 0
