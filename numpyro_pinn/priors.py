@@ -89,7 +89,7 @@ def mode_mixture(
     warm-start draws are the fallback if that fails. (The fractions carry the warm start's
     mode-weight error: on Many-Well d=5, fractions of 2,048 SMC draws ranged 0.021-0.046 for modes
     of weight 1/32; and a few dozen draws per mode give a noisy covariance: the unrefined prior's own
-    importance-sampling ESS there is 0.29, the refined one's 0.80: ``benchmarks/prior_quality.py``.)
+    importance-sampling ESS there is 0.29, the refined one's 0.85: ``benchmarks/prior_quality.py``.)
 
     Returns
     -------
@@ -344,10 +344,11 @@ def refine(
 
     finite = lambda c: all(bool(jnp.all(jnp.isfinite(a))) for a in c)
     best, best_score = None, -np.inf
-    score, cands = step(rng_key, means, chols, log_weights)
+    k0, *keys = jax.random.split(rng_key, iters + 1)
+    score, cands = step(k0, means, chols, log_weights)
     if np.isfinite(float(score)):
         best, best_score = (means, chols, log_weights), float(score)
-    for key in jax.random.split(rng_key, iters):
+    for key in keys:
         # Score both candidates of the last step (full update; new weights only) on fresh draws, move
         # to the better one and keep the best seen.
         scored = []
