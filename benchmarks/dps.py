@@ -12,6 +12,7 @@ the estimator's floor (its finite-sample bias), against which the samplers' valu
 
     python benchmarks/dps.py [--steps 6000] [--ode-steps 6000] [--num 100000] [--targets gmm9 rings funnel doublewell]
                              [--dps-flow-num N] [--dps-no-monitor] [--dps-prior auto|mixture|draws]
+                             [--ode-prior auto|gaussian|mixture|draws] [--methods dps ode]
 """
 import argparse
 import datetime
@@ -144,6 +145,9 @@ def main():
                         "where log q is, e.g. in Funnel's neck: thousands of Tsit5 steps per particle)")
     p.add_argument("--dps-prior", default="auto", choices=["auto", "mixture", "draws"],
                    help="DPS's control variate: 'auto' (mode mixture, else KDE) or 'draws' (priors.draw_mixture)")
+    p.add_argument("--methods", nargs="+", default=["dps", "ode"], choices=["dps", "ode"])
+    p.add_argument("--ode-prior", default="auto", choices=["auto", "gaussian", "mixture", "draws"],
+                   help="the ODE PINN's base distribution (PINNSampler's `prior`)")
     args = p.parse_args()
     makers = {"gmm9": gmm9, "rings": rings, "funnel": funnel, "doublewell": double_well}
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}, "
@@ -158,7 +162,7 @@ def main():
             mwf = "n/a" if mw is None else f"{float(np.linalg.norm(mw - t.weights)):.4f}"
             print(f"| {t.name} | exact draws (estimator floor at n={args.num}) | "
                   f"{kl_hist(t, ex, np.ones(args.num)):.4f} | 0 | {mwf} | 1 | 0 | - | - |", flush=True)
-        for method in ("dps", "ode"):
+        for method in args.methods:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 dps = method == "dps"
@@ -166,7 +170,7 @@ def main():
                                 num_steps=args.steps if dps else args.ode_steps,
                                 num_particles=(args.dps_flow_num or args.num) if dps else args.num,
                                 target_ess=None if dps and args.dps_no_monitor else 0.997, progress_bar=False,
-                                prior=args.dps_prior if dps else "auto")
+                                prior=args.dps_prior if dps else args.ode_prior)
                 s.run(jax.random.PRNGKey(0), init_params=jnp.zeros(t.dim) + (0.1 if key == "rings" else 0.0))
             rows = [evaluate(t, f"{method.upper()} (weighted ODE draws, n={s.num_particles})", s, True, args.num)]
             if method == "dps":

@@ -1,7 +1,7 @@
 """Many-Well with the ODE method under one training option, for ablations.
 
     python benchmarks/mw5_options.py STEPS GN_STEPS WIDTH LEARNING_RATE [--dim 5] [--delta 4]
-                                     [--hutchinson-above 16] [--num 20000] [--seed 0]
+                                     [--hutchinson-above 16] [--num 20000] [--seed 0] [--batch 1024]
     # e.g. 6000 0 128 2e-3 (wider network), 6000 20 64 2e-3 (20 Gauss-Newton steps after Adam),
     # 2000 0 64 2e-3 --dim 50 --delta 2 --hutchinson-above 64 (MW-50, exact divergences in training)
 
@@ -33,16 +33,17 @@ p.add_argument("--delta", type=float, default=4.0)
 p.add_argument("--hutchinson-above", type=int, default=16)
 p.add_argument("--num", type=int, default=20000)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--batch", type=int, default=1024, help="collocation points per Adam step")
 a = p.parse_args()
 t = many_well(a.dim, 5, a.delta)
 kw = dict(potential_fn=t.potential, num_particles=a.num, num_samples=2000, progress_bar=False,
-          num_steps=a.steps, min_steps=a.steps, target_ess=None, learning_rate=a.lr,
+          num_steps=a.steps, min_steps=a.steps, target_ess=None, learning_rate=a.lr, batch_size=a.batch,
           transport=ODETransport(hidden=(a.width,) * 3, hutchinson_above=a.hutchinson_above))
 if a.gn:
     kw.update(finetune="gauss_newton", gn_steps=a.gn)
 t0 = time.time()
 s = PINNSampler(**kw).run(jax.random.PRNGKey(a.seed), init_params=jnp.zeros(a.dim))
 d = s.diagnostics
-print(t.name, a.steps, a.gn, "ESS", d["ess"], "LB", d["log_Z_lower_bound"] - t.log_Z, "IS", d["log_Z"] - t.log_Z,
+print(t.name, a.steps, a.gn, "batch", a.batch, "ESS", d["ess"], "LB", d["log_Z_lower_bound"] - t.log_Z, "IS", d["log_Z"] - t.log_Z,
       "train", d["train_seconds"], "wall", time.time() - t0,
       {k: v for k, v in d.items() if "gn" in k or "fine" in k})

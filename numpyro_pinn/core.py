@@ -120,8 +120,12 @@ def fit_transport(
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
     prior = mixture = None
     if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
-        fit_mixture = draw_mixture if s.prior == "draws" else mode_mixture
-        mixture = fit_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(k_pool, 1))
+        key = jax.random.fold_in(k_pool, 1)
+        if s.prior == "draws":
+            mixture = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key)
+        else:  # a ring or ridge of maxima gets the draws mixture as the ODE prior (not as DPS's control variate)
+            cont = "draws" if s.prior == "auto" and config.mixture_role == "prior" else "none"
+            mixture = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont)
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)

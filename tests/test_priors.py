@@ -79,6 +79,11 @@ def test_modes_on_a_ring_or_ridge_are_one_mode():
     ang = jax.random.uniform(jax.random.PRNGKey(0), (400,)) * 2 * jnp.pi
     draws = 2.0 * jnp.stack([jnp.cos(ang), jnp.sin(ang)], 1) + 0.05 * jax.random.normal(jax.random.PRNGKey(1), (400, 2))
     assert mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws) is None
+    # prior="auto" asks for the draws mixture on such a continuum (here at most 4 components).
+    mix = mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws, continuum="draws", max_components=4)
+    assert mix is not None and 2 <= mix.means.shape[0] <= 4, mix
+    with pytest.raises(ValueError, match="continuum"):
+        mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws, continuum="kde")
     ridge = lambda x: 0.5 * (x[0] + x[1]) ** 2 / 0.01 + 0.5 * ((x[0] - x[1]) / 10.0) ** 4
     draws = jnp.stack([jnp.linspace(-3, 3, 300), -jnp.linspace(-3, 3, 300)], 1)
     assert mode_mixture(ridge, jnp.zeros(2), jnp.eye(2), draws) is None
@@ -141,7 +146,7 @@ def test_draw_mixture_beats_one_gaussian_on_a_funnel():
     draws = jnp.asarray(np.stack([v, np.exp(v / 2) * rng.standard_normal(2000)], 1))
     mean = jnp.mean(draws, 0)
     chol = jnp.linalg.cholesky(jnp.cov(draws.T))
-    mix = draw_mixture(_funnel2, mean, chol, draws, rng_key=jax.random.PRNGKey(1))
+    mix = draw_mixture(_funnel2, mean, chol, draws, num_components=4, rng_key=jax.random.PRNGKey(1))
     assert mix.means.shape == (4, 2) and mix.labels.shape == (2000,)
     assert int(mix.labels.min()) >= 0 and int(mix.labels.max()) < 4
     ess_mix, log_z = _is_ess_and_log_z(mix, mean, chol, _funnel2)
@@ -151,5 +156,28 @@ def test_draw_mixture_beats_one_gaussian_on_a_funnel():
     assert abs(log_z) < 5 / np.sqrt(ess_mix * 4000)  # ~5 se of the IS estimate
     with pytest.raises(ValueError, match="draws"):
         draw_mixture(_funnel2, mean, chol, draws[:5])
+    with pytest.raises(ValueError, match="num_components"):
+        draw_mixture(_funnel2, mean, chol, draws, num_components=0)
     with pytest.raises(ValueError, match="prior"):
         PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="draws")
+
+
+def _ring(x):
+    r = jnp.sqrt(jnp.sum(x**2) + 1e-12)
+    return 0.5 * (r - 2.0) ** 2 / 0.15**2 + jnp.log(2 * jnp.pi * 2.0 * 0.15 * jnp.sqrt(2 * jnp.pi))  # log Z ~ 0
+
+
+def test_draw_mixture_chooses_more_components_for_a_ring():
+    """num_components='auto': a ring of maxima needs many components; the search, scored against the
+    target, must find more than 4 and a far better importance sampler than 4, with the right log Z."""
+    rng = np.random.default_rng(0)
+    phi, r = rng.uniform(0, 2 * np.pi, 2000), 2.0 + 0.15 * rng.standard_normal(2000)
+    draws = jnp.asarray(np.stack([r * np.cos(phi), r * np.sin(phi)], 1))
+    mean, chol = jnp.mean(draws, 0), jnp.linalg.cholesky(jnp.cov(draws.T))
+    auto = draw_mixture(_ring, mean, chol, draws, rng_key=jax.random.PRNGKey(1), max_components=8, refine_iters=4, search_iters=2)
+    four = draw_mixture(_ring, mean, chol, draws, num_components=4, rng_key=jax.random.PRNGKey(1), refine_iters=4)
+    ess_auto, log_z = _is_ess_and_log_z(auto, mean, chol, _ring)
+    ess_four, _ = _is_ess_and_log_z(four, mean, chol, _ring)
+    assert auto.means.shape[0] > 4, auto.means.shape
+    assert ess_auto > 0.5 and ess_auto > ess_four + 0.2, (ess_auto, ess_four)
+    assert abs(log_z) < 5 / np.sqrt(ess_auto * 4000)  # ~5 se of the IS estimate

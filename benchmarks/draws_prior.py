@@ -1,0 +1,51 @@
+"""How good is ``prior="draws"`` by itself, with a fixed number of components and with the automatic
+choice? The importance-sampling ESS and lower bound of the fitted mixture as a proposal, no training.
+
+Builds the default warm start (SMC) on Rings (d=2, four rings) and Neal's funnel (d=10), fits
+``priors.draw_mixture`` with each ``--components`` (``auto``: the doubling search scored against
+the target), draws 20,000 points from it and prints the chosen number of components, the ESS of
+the weights ``q / prior``, the lower bound ``mean(log w)`` minus the true log Z, the IS log Z error,
+and the seconds the fit took.
+
+    python benchmarks/draws_prior.py [--components 4 auto] [--targets rings funnel]
+"""
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from dps import funnel, rings  # noqa: E402
+
+from numpyro_pinn import priors  # noqa: E402
+from numpyro_pinn.core import make_warm_start  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+p = argparse.ArgumentParser()
+p.add_argument("--components", nargs="+", default=["4", "auto"])
+p.add_argument("--targets", nargs="+", default=["rings", "funnel"])
+args = p.parse_args()
+print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
+for name in args.targets:
+    t = {"rings": rings, "funnel": funnel}[name]()
+    init = jnp.zeros(t.dim) + (0.1 if name == "rings" else 0.0)  # the origin is the rings' singular point
+    ws = make_warm_start(jax.random.PRNGKey(0), t.potential, init)
+    for c in args.components:
+        t0 = time.perf_counter()
+        pr = priors.draw_mixture(t.potential, ws.mean, ws.chol, ws.draws, num_components=c if c == "auto" else int(c),
+                                 rng_key=jax.random.PRNGKey(1))
+        secs = time.perf_counter() - t0
+        n = 20000
+        y = priors.sample(pr, jax.random.PRNGKey(2), n, t.dim).astype(jnp.float64)
+        lq = -jax.vmap(t.potential)(ws.mean + y @ ws.chol.T) + jnp.sum(jnp.log(jnp.diag(ws.chol)))
+        lw = np.asarray(lq - jax.vmap(pr.log_prob)(y.astype(jnp.float32)).astype(jnp.float64))
+        w = np.exp(lw - lw.max())
+        print(f"{t.name}, components={c}: K = {pr.means.shape[0]}, prior ESS {w.sum() ** 2 / (w ** 2).sum() / n:.4f}, "
+              f"lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error {np.log(w.mean()) + lw.max() - t.log_Z:+.4f}, "
+              f"fit {secs:.1f} s", flush=True)
