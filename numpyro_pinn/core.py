@@ -59,6 +59,7 @@ class Fitted(NamedTuple):
     train: TrainResult
     pool: CollocationPool
     finetune: Optional[dict] = None
+    prior_evals: int = 0  # target evaluations spent building the mixture prior / control variate
 
 
 def default_optimizer(s: Settings) -> optax.GradientTransformation:
@@ -119,13 +120,15 @@ def fit_transport(
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
     prior = mixture = None
+    prior_evals = 0
     if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
         key = jax.random.fold_in(k_pool, 1)
         if s.prior == "draws":
-            mixture = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key)
+            mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True)
         else:  # a ring or ridge of maxima gets the draws mixture as the ODE prior (not as DPS's control variate)
             cont = "draws" if s.prior == "auto" and config.mixture_role == "prior" else "none"
-            mixture = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont)
+            mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont,
+                                                return_evals=True)
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)
@@ -160,7 +163,7 @@ def fit_transport(
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton":
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
-    return Fitted(config, params, target, ws, res, pool, ft)
+    return Fitted(config, params, target, ws, res, pool, ft, prior_evals)
 
 
 def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw):

@@ -75,7 +75,8 @@ def mode_mixture(
     max_components: int = 64,
     barrier: float = 2.0,
     continuum: str = "none",
-) -> Optional[GaussianMixture]:
+    return_evals: bool = False,
+):
     """A Gaussian mixture prior with one component per mode of the warm-start draws.
 
     ``max_draws`` evenly spaced warm-start draws each climb to its local mode by damped Newton
@@ -102,7 +103,9 @@ def mode_mixture(
     GaussianMixture or None
         ``None`` when the draws have a single mode, or more than ``max_components`` (a continuum of
         maxima rather than separate modes) with ``continuum="none"``: the default ``N(0, I)`` prior
-        is then kept.
+        is then kept. With ``return_evals=True``, ``(mixture or None, num_evals)``: the points at
+        which the target, its gradient or its Hessian was evaluated (a Newton iteration counts
+        ``d + 2``, as for the Laplace warm start), climbs, barrier checks and refinement together.
     """
     if continuum not in ("none", "draws"):
         raise ValueError(f"`continuum` must be 'none' or 'draws'; got {continuum!r}.")
@@ -112,7 +115,9 @@ def mode_mixture(
     draws = jnp.asarray(draws)
     sub = np.unique(np.linspace(0, len(draws) - 1, min(max_draws, len(draws))).astype(int))
     x = draws[sub]  # evenly spaced: user draws concatenated by chain are all represented
-    modes, hessians, _ = jax.jit(jax.vmap(lambda x0: find_mode(potential_fn, x0, max_iter=100)))(x)
+    modes, hessians, iters = jax.jit(jax.vmap(lambda x0: find_mode(potential_fn, x0, max_iter=100)))(x)
+    evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
+    out = lambda mix: (mix, evals) if return_evals else mix
     to_y = lambda a: np.asarray(jax.scipy.linalg.solve_triangular(chol, (a - mean).T, lower=True).T)
     my, xy = to_y(modes), to_y(x)
     ok = np.all(np.isfinite(my), axis=1)
@@ -129,11 +134,13 @@ def mode_mixture(
 
     def no_modes():  # one mode, or a continuum of maxima
         if continuum == "draws" and many:
-            return draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, max_components=max_components)
-        return None
+            mix, n = draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, max_components=max_components,
+                                  return_evals=True)
+            return (mix, evals + n) if return_evals else mix
+        return out(None)
 
     if len(centres) < 2:
-        return None
+        return out(None)
     centres = np.asarray(centres)
     counts = np.bincount(labels[labels >= 0], minlength=len(centres))
     keep = counts >= max(min_weight * ok.sum(), 1)
@@ -142,6 +149,7 @@ def mode_mixture(
     # Modes joined by a path without a barrier of `barrier` nats are one mode (ridge, plateau).
     idx = np.flatnonzero(keep)
     root = _merge_without_barrier(potential_fn, mean, chol, centres[idx], barrier)
+    evals += len(idx) * (len(idx) - 1) // 2 * 9 + len(idx)  # 9 points per segment, and the ends
     for k, r in zip(idx, root):
         if idx[r] != k:
             labels[labels == k] = idx[r]
@@ -170,16 +178,17 @@ def mode_mixture(
     w = np.asarray(weights, dtype=np.float64)
     log_w = np.log(w / w.sum())
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
-    refined = refine(_whitened_log_q(potential_fn, mean, chol), jnp.asarray(np.asarray(means), chol.dtype),
-                     jnp.asarray(np.asarray(chols), chol.dtype),
-                     jnp.asarray(log_w, chol.dtype), key, iters=refine_iters, draws_per_component=refine_draws)
+    refined, _, n = _refine(_whitened_log_q(potential_fn, mean, chol), jnp.asarray(np.asarray(means), chol.dtype),
+                            jnp.asarray(np.asarray(chols), chol.dtype),
+                            jnp.asarray(log_w, chol.dtype), key, iters=refine_iters, draws_per_component=refine_draws)
+    evals += n
     if refined is not None:
         means, chols, log_w = (np.asarray(a) for a in refined)
     # Every draw's component: its own climb where it made one, else the nearest component mean.
     all_y = to_y(draws)
     all_labels = np.argmin(((all_y[:, None, :] - np.asarray(means)[None]) ** 2).sum(-1), axis=1).astype(np.int32)
     all_labels[sub] = labels
-    return _mixture(means, chols, log_w, all_labels)
+    return out(_mixture(means, chols, log_w, all_labels))
 
 
 def draw_mixture(
@@ -195,7 +204,8 @@ def draw_mixture(
     max_components: int = 64,
     search_iters: int = 4,
     min_gain: float = 0.02,
-) -> GaussianMixture:
+    return_evals: bool = False,
+):
     """A Gaussian mixture prior fitted to the warm-start draws, for targets with one mode that is
     far from Gaussian (``prior="draws"``).
 
@@ -214,6 +224,12 @@ def draw_mixture(
     many components where a funnel needs few: on the four rings of the DPS benchmark (SMC warm
     start) the prior's IS ESS is 0.41 with 4 components and 0.94 with 64 (lower bound -2.68 ->
     -0.04), ``benchmarks/draws_prior.py``.
+
+    Returns
+    -------
+    GaussianMixture
+        With ``return_evals=True``, ``(mixture, num_evals)``: the target evaluations of the
+        refinement steps (the search's included).
     """
     d = mean.shape[0]
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
@@ -228,22 +244,24 @@ def draw_mixture(
         sizes = [int(min(num_components, k_max))]
     else:
         raise ValueError(f"`num_components` must be a positive integer or 'auto'; got {num_components!r}.")
-    best, best_score = None, -np.inf
+    best, best_score, evals = None, -np.inf, 0
     for k in sizes:
         key, k_em, k_ref = jax.random.split(key, 3)
         fit = _em_fit(y, k, k_em, em_iters)
         iters = search_iters if len(sizes) > 1 else refine_iters
-        refined, score = _refine(log_q, *fit, k_ref, iters=iters, draws_per_component=refine_draws)
+        refined, score, n = _refine(log_q, *fit, k_ref, iters=iters, draws_per_component=refine_draws)
+        evals += n
         if refined is None:
             refined = fit
         if best is not None and not score > best_score + min_gain:
             break
         best, best_score = refined, score
     if len(sizes) > 1 and refine_iters > search_iters:
-        more, _ = _refine(log_q, *best, key, iters=refine_iters - search_iters, draws_per_component=refine_draws)
-        best = best if more is None else more
+        more, _, n = _refine(log_q, *best, key, iters=refine_iters - search_iters, draws_per_component=refine_draws)
+        best, evals = (best if more is None else more), evals + n
     means, chols, log_w = best
-    return _mixture(means, chols, log_w, jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1))
+    mix = _mixture(means, chols, log_w, jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1))
+    return (mix, evals) if return_evals else mix
 
 
 def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -360,7 +378,7 @@ def refine(
 
 
 def _refine(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_component=512):
-    """:func:`refine`, returning ``(best mixture or None, its score)``."""
+    """:func:`refine`, returning ``(best mixture or None, its score, target evaluations)``."""
     k, d = means.shape
     n_k = max(draws_per_component, 16 * d)
     nu = 0.5 * d * (d + 1)
@@ -402,15 +420,17 @@ def _refine(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_compon
     best, best_score = None, -np.inf
     k0, *keys = jax.random.split(rng_key, iters + 1)
     score, cands = step(k0, means, chols, log_weights)
+    calls = 1
     if np.isfinite(float(score)):
         best, best_score = (means, chols, log_weights), float(score)
     for key in keys:
         # Score both candidates of the last step (full update; new weights only) on fresh draws, move
         # to the better one and keep the best seen.
         scored = []
-        for c, k in zip(cands, jax.random.split(key, len(cands))):
+        for c, kc in zip(cands, jax.random.split(key, len(cands))):
             if finite(c):
-                sc, nxt = step(k, *c)
+                sc, nxt = step(kc, *c)
+                calls += 1
                 scored.append((float(sc), c, nxt))
         scored = [x for x in scored if np.isfinite(x[0])]
         if not scored:
@@ -418,4 +438,4 @@ def _refine(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_compon
         score, cur, cands = max(scored, key=lambda x: x[0])
         if score > best_score:
             best, best_score = cur, score
-    return best, best_score
+    return best, best_score, calls * k * n_k

@@ -231,8 +231,8 @@ class PINNSampler(SamplerSurface):
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
             num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])),
-            target_evals=int(ws.num_evals + n_train * s.batch_size + n_monitor + self.num_particles
-                             + (fitted.finetune or {}).get("target_evals", 0)),
+            target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
+                             + self.num_particles + (fitted.finetune or {}).get("target_evals", 0)),
             finetune=fitted.finetune,
             warm_start=ws.method,
             prior_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
@@ -310,7 +310,7 @@ class PINNSampler(SamplerSurface):
         for ``N(0, I)``)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
-        start, every collocation point, the endpoints of the monitor and final particles, and
+        start, the mixture prior's mode climbs and refinement, every collocation point, the endpoints of the monitor and final particles, and
         Gauss-Newton's batches. For probability-flow samplers (``sigma > 0`` methods and DPS), whose
         velocity itself evaluates the target's gradient at every solver stage, it is a lower bound."""
         self._require_run()

@@ -61,6 +61,11 @@ def test_mixture_prior_sampler_recovers_weights_and_log_z():
     assert abs(right - 0.75) < 5 * np.sqrt(0.75 * 0.25 / n_eff)
     assert abs(d["log_Z"]) < 5 * d["log_Z_se"] + 0.01  # normalised target
     assert d["ess"] > 0.9
+    # The prior's climbs and refinement are target evaluations too: more than the rest of the count.
+    st = s.settings
+    rest = (s.warm_start_result.num_evals + d["num_train_steps"] * st.batch_size
+            + len(s._fitted.train.ess_history) * st.monitor_size + s.num_particles)
+    assert d["prior_components"] == 2 and d["target_evals"] > rest, (d["target_evals"], rest)
 
 
 def test_mixture_prior_is_refused_where_the_prior_is_fixed():
@@ -175,7 +180,9 @@ def test_draw_mixture_chooses_more_components_for_a_ring():
     draws = jnp.asarray(np.stack([r * np.cos(phi), r * np.sin(phi)], 1))
     mean, chol = jnp.mean(draws, 0), jnp.linalg.cholesky(jnp.cov(draws.T))
     auto = draw_mixture(_ring, mean, chol, draws, rng_key=jax.random.PRNGKey(1), max_components=8, refine_iters=4, search_iters=2)
-    four = draw_mixture(_ring, mean, chol, draws, num_components=4, rng_key=jax.random.PRNGKey(1), refine_iters=4)
+    four, evals = draw_mixture(_ring, mean, chol, draws, num_components=4, rng_key=jax.random.PRNGKey(1),
+                               refine_iters=4, return_evals=True)
+    assert evals == (1 + 4 * 2) * 4 * 512  # the initial score, then two candidates per step, 512 draws each
     ess_auto, log_z = _is_ess_and_log_z(auto, mean, chol, _ring)
     ess_four, _ = _is_ess_and_log_z(four, mean, chol, _ring)
     assert auto.means.shape[0] > 4, auto.means.shape

@@ -21,7 +21,7 @@ from numpyro_pinn.networks import FourierMLP, TimeMLP
 
 SQRT2 = 2.0 ** 0.5
 
-__all__ = ["METHODS", "ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "batch_residual_fn", "drift",
+__all__ = ["METHODS", "ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "training_loss", "batch_residual_fn", "drift",
            "divergence_fn", "residuals", "point_residual"]
 
 
@@ -74,6 +74,12 @@ class ODETransport:
         paper's appendix D).
     hjb_weight
         ``lambda`` of the HJB penalty (eq. 21) for ``"ot"`` and ``"sb"``.
+    paired_probes
+        With Hutchinson's estimates, train on ``mean(r1 * r2)``, the product of the residuals at the
+        same points under two independent probes, instead of ``mean(r**2)``: the square of a
+        residual with a noisy divergence is biased by the estimator's variance
+        (``E[r_hat^2] = r^2 + Var``; for Rademacher probes ``2 sum_{i != j} sym(J)_ij^2``, a
+        penalty on the velocity's Jacobian), the product is not. Costs a second residual.
     """
 
     method: str = "ode"
@@ -82,6 +88,7 @@ class ODETransport:
     hutchinson_above: int = 16
     sigma: Optional[float] = None
     hjb_weight: float = 1.0
+    paired_probes: bool = False
 
     #: the prior sits at ``t_span[0]``, the target at ``t_span[1]``
     t_span = (0.0, 1.0)
@@ -301,8 +308,9 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
     ``(L_FP + lambda L_HJB) / 2``). Shared by the Adam kernel and Gauss-Newton."""
     prior = target.prior
 
-    def residual_fn(params, rng_key, pool):
+    def residual_fn(params, rng_key, pool, probe_key=None):
         k1, k2 = jax.random.split(rng_key)
+        k2 = k2 if probe_key is None else probe_key
         y, t = sample_points(k1, pool, counts, prior=prior)
         y, t = target.shard(y), target.shard(t)
         dim = y.shape[-1]
@@ -328,6 +336,22 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
     return residual_fn
 
 
+def training_loss(config: ODETransport, target, counts: tuple[int, int, int]) -> Callable:
+    """``loss(params, rng_key, pool)``: ``mean(r**2)`` over the collocation batch drawn with
+    ``rng_key``, or with ``config.paired_probes`` (and Hutchinson's estimates in use) ``mean(r1 * r2)``
+    over two independent probes at the same points, unbiased for the exact ``mean(r**2)``."""
+    residual_fn = batch_residual_fn(config, target, counts)
+    paired = config.paired_probes and target.mean.shape[0] > config.hutchinson_above
+
+    def loss_fn(params, rng_key, pool):
+        r = residual_fn(params, rng_key, pool)
+        if not paired:
+            return jnp.mean(r**2)
+        return jnp.mean(r * residual_fn(params, rng_key, pool, probe_key=jax.random.fold_in(rng_key, 2)))  # fold_in(k, 1) is split(k)[1]
+
+    return loss_fn
+
+
 def build_kernel(
     config: ODETransport,
     target,
@@ -345,11 +369,11 @@ def build_kernel(
         Number of uniform, bridge and trajectory points per batch.
     """
 
-    residual_fn = batch_residual_fn(config, target, counts)
+    loss_fn = training_loss(config, target, counts)
 
     def kernel(rng_key: jax.Array, state: TrainState, pool: CollocationPool) -> tuple[TrainState, TrainInfo]:
-        loss_fn = lambda params: jnp.mean(residual_fn(params, rng_key, pool) ** 2)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params)
+        loss_fn_ = lambda params: loss_fn(params, rng_key, pool)
+        loss, grads = jax.value_and_grad(loss_fn_)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return TrainState(params, opt_state, state.step + 1), TrainInfo(loss, optax.tree.norm(grads))
