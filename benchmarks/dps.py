@@ -105,6 +105,12 @@ def exact_draws(t: Synthetic, key, num):
     if t.name.startswith("Funnel"):
         v = 3.0 * rng.normal(size=num)
         return np.concatenate([v[:, None], rng.normal(size=(num, t.dim - 1)) * np.exp(v / 2)[:, None]], 1)
+    if t.name.startswith("Rings"):  # radius by inverse CDF of its density 2 pi r q(r) on a fine grid, uniform angle
+        g = np.linspace(0.0, 8.0, 400001)
+        c = np.cumsum(g * np.sum(np.exp(-0.5 * (g[:, None] - np.arange(1.0, 5.0)) ** 2 / 0.15**2), 1))
+        r = np.interp(rng.uniform(size=num) * c[-1], c, g)
+        phi = rng.uniform(0.0, 2 * np.pi, num)
+        return np.stack([r * np.cos(phi), r * np.sin(phi)], 1)
     if t.name.startswith("Double-well"):  # first coordinate by inverse CDF on a fine grid
         g = np.linspace(-4, 4, 200001)
         c = np.cumsum(np.exp(-((g**2 - 4.0) ** 2)))

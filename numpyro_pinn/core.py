@@ -125,10 +125,15 @@ def fit_transport(
         key = jax.random.fold_in(k_pool, 1)
         if s.prior == "draws":
             mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True)
-        else:  # a ring or ridge of maxima gets the draws mixture as the ODE prior (not as DPS's control variate)
-            cont = "draws" if s.prior == "auto" and config.mixture_role == "prior" else "none"
+        else:  # a ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate)
+            cont = "draws" if s.prior == "auto" else "none"
             mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont,
                                                 return_evals=True)
+            if mixture is None and s.prior == "auto" and config.mixture_role == "control_variate":
+                # One mode: DPS's control variate is still a mixture, fitted to the draws and the target; its
+                # plug-in u carries log q through the noising, where the KDE form's loss never fell (funnel).
+                mixture, n = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True)
+                prior_evals += n
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)

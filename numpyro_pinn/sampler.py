@@ -91,10 +91,11 @@ class PINNSampler(SamplerSurface):
         ``"draws"`` mixture instead of ``N(0, I)`` (four rings: ESS 0.55 -> 0.87 at 3,000 steps).
         ``"draws"`` chooses its number of components against the target (up to 64:
         :func:`numpyro_pinn.priors.draw_mixture`). ``method="dps"`` and ``"sde_diffusion"`` always start
-        from ``N(0, I)`` (the stationary law of their noising diffusion); for ``"dps"`` the mixture
-        (``"auto"``/``"mixture"``) replaces the kernel density estimate of the warm-start draws as the
-        control variate of ``u`` (:class:`numpyro_pinn.transports.DPSTransport`), and so does the
-        ``"draws"`` mixture.
+        from ``N(0, I)`` (the stationary law of their noising diffusion); for ``"dps"`` the mixture is
+        the control variate of ``u`` instead (:class:`numpyro_pinn.transports.DPSTransport`): with
+        ``"auto"`` the mode mixture when there are several modes, else the ``"draws"`` mixture (one
+        mode, a ring or a ridge); ``"mixture"`` falls back to a kernel density estimate of the
+        warm-start draws when there is one mode; ``diagnostics["control_variate"]`` says which.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
@@ -236,6 +237,7 @@ class PINNSampler(SamplerSurface):
             finetune=fitted.finetune,
             warm_start=ws.method,
             prior_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
+            control_variate=_control_variate(fitted),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
                            "particles)") if self._sde else f"{'probability-flow ' if getattr(self.transport, 'sigma2', 1.0) else ''}"
                           "ODE particles, importance-resampled",
@@ -311,7 +313,8 @@ class PINNSampler(SamplerSurface):
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
         start, the mixture prior's mode climbs and refinement, every collocation point, the endpoints of the monitor and final particles, and
-        Gauss-Newton's batches. For probability-flow samplers (``sigma > 0`` methods and DPS), whose
+        Gauss-Newton's batches. ``control_variate`` (DPS only, else ``None``) names the known part of
+        ``u``: ``"mixture of K Gaussians"`` or ``"kde"`` (:class:`~numpyro_pinn.transports.DPSTransport`). For probability-flow samplers (``sigma > 0`` methods and DPS), whose
         velocity itself evaluates the target's gradient at every solver stage, it is a lower bound."""
         self._require_run()
         return dict(self._diag)
@@ -349,6 +352,15 @@ class PINNSampler(SamplerSurface):
                 f"({d['num_train_steps']} steps), warm start {d['warmup_seconds']:.1f} s, "
                 f"sampling {d['sample_seconds']:.1f} s")
 
+
+
+def _control_variate(fitted: core.Fitted) -> Optional[str]:
+    """DPS's known part of ``u``: ``"mixture of K Gaussians"`` (the plug-in form) or ``"kde"``; ``None``
+    for the ODE family."""
+    if not isinstance(fitted.config, DPSTransport):
+        return None
+    cv = fitted.params["kde"]
+    return f"mixture of {int(cv['means'].shape[0])} Gaussians" if "vecs" in cv else "kde"
 
 
 def _systematic_resample(key, log_weights, num):

@@ -96,6 +96,8 @@ def test_dps_normal_normal_posterior():
     assert abs(sd * np.sqrt(prec) - 1) < 5 / np.sqrt(2 * n_eff)
     assert s.diagnostics["ess"] > 0.5
     assert "probability-flow" in s.diagnostics["sample_source"]
+    # One mode: the control variate is still a Gaussian mixture, fitted to the draws (not the KDE).
+    assert s.diagnostics["control_variate"].startswith("mixture of ")
 
 
 MUS = np.array([[-3.0, 0.0], [3.0, 0.0]])
