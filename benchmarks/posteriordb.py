@@ -7,6 +7,7 @@ Pareto k-hat and log Z. Floor (issue 3): every parameter |median err| <= 0.1 sd 
     python benchmarks/posteriordb.py                       # the eight core posteriors
     python benchmarks/posteriordb.py kidiq-kidscore_momiq  # any of the sixteen names
     python benchmarks/posteriordb.py --out benchmarks/out/posteriordb.md
+    python benchmarks/posteriordb.py kilpisjarvi_mod-kilpisjarvi --prior gaussian   # PINNSampler's `prior`
 """
 import argparse
 import datetime
@@ -26,13 +27,13 @@ def worst(cmp):
     return med, wid
 
 
-def run_one(name, seed):
+def run_one(name, seed, prior="auto"):
     post = posteriordb.load(name)
     key = jax.random.PRNGKey(seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
-        pinn = PINNSampler(post.model, progress_bar=False).run(key, *post.args, **post.kwargs)
+        pinn = PINNSampler(post.model, progress_bar=False, prior=prior).run(key, *post.args, **post.kwargs)
         t_pinn = time.perf_counter() - t0
     kwarn = any("Pareto" in str(w.message) for w in caught)
     t0 = time.perf_counter()
@@ -64,12 +65,14 @@ def main():
     p.add_argument("names", nargs="*", default=list(posteriordb.CORE_EIGHT))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="also write the markdown table here")
+    p.add_argument("--prior", default="auto", choices=["auto", "gaussian", "mixture", "draws"],
+                   help="PINNSampler's base distribution (default: its default)")
     args = p.parse_args()
     lines = [f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind} "
-             f"({jax.device_count()} device(s)), jax {jax.__version__}, seed {args.seed}", "", HEADER]
+             f"({jax.device_count()} device(s)), jax {jax.__version__}, seed {args.seed}, prior={args.prior!r}", "", HEADER]
     print("\n".join(lines), flush=True)
     for name in args.names:
-        row, cmp = run_one(name, args.seed)
+        row, cmp = run_one(name, args.seed, args.prior)
         lines.append(row)
         print(row, flush=True)
         bad = {k: v for k, v in cmp.items() if abs(v["median_err_sd"]) > 0.1 or abs(v["width_err"]) > 0.1}

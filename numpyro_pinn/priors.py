@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "refine", "log_prob", "sample"]
+__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "refine", "log_prob", "sample", "proposal_log_weights"]
 
 
 class GaussianMixture(NamedTuple):
@@ -262,6 +262,19 @@ def draw_mixture(
     means, chols, log_w = best
     mix = _mixture(means, chols, log_w, jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1))
     return (mix, evals) if return_evals else mix
+
+
+def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Array, prior: Optional[GaussianMixture],
+                         rng_key: jax.Array, num: int = 2048) -> np.ndarray:
+    """Log importance weights ``log q - log prior`` (unnormalised ``q``) of ``num`` fresh draws of
+    ``prior`` (``None``: ``N(0, I)``) as a proposal for the target whitened by ``x = mean + chol y``
+    (``num`` target evaluations); non-finite weights become ``-inf``."""
+    d = mean.shape[0]
+    y = sample(prior, rng_key, num, d)
+    lw = _whitened_log_q(potential_fn, mean, chol)(y.astype(chol.dtype)) - jax.vmap(
+        lambda z: log_prob(prior, z))(y).astype(chol.dtype)
+    lw = np.asarray(lw, dtype=np.float64)
+    return np.where(np.isfinite(lw), lw, -np.inf)
 
 
 def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int) -> tuple[jax.Array, jax.Array, jax.Array]:

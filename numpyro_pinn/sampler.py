@@ -80,15 +80,19 @@ class PINNSampler(SamplerSurface):
     prior
         The transport's base distribution in whitened coordinates. ``"auto"`` (default) and
         ``"mixture"``: one Gaussian per mode that the warm-start draws climb to
-        (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (every
-        posteriordb posterior we tried); ``"gaussian"``: always ``N(0, I)``; ``"draws"``:
+        (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (with
+        ``"auto"``, unless it is far from Gaussian: below); ``"gaussian"``: always ``N(0, I)``; ``"draws"``:
         Gaussians fitted to the warm-start draws by EM and then to the target
         (:func:`numpyro_pinn.priors.draw_mixture`), for one mode that is far from Gaussian (Neal's
         funnel, d = 10, 2,000 steps: log Z lower-bound error -0.54 against -2.02 with ``N(0, I)``;
         BENCHMARKS.md). With many separated modes, splitting one Gaussian is slow to learn
         (Many-Well d=5: ESS 0.0015 with ``N(0, I)``, 0.97 with the mixture, BENCHMARKS.md). With
         ``"auto"``, a ring or ridge of maxima (more than 64 distinct maxima climbed to) gets the
-        ``"draws"`` mixture instead of ``N(0, I)`` (four rings: ESS 0.55 -> 0.87 at 3,000 steps).
+        ``"draws"`` mixture instead of ``N(0, I)`` (four rings: ESS 0.55 -> 0.87 at 3,000 steps), and
+        so does one mode far from Gaussian: when ``N(0, I)``'s importance-sampling ESS as a proposal
+        is below :data:`numpyro_pinn.core.FAR_FROM_GAUSSIAN_ESS` (0.1) and the mixture's lower bound
+        is higher (Neal's funnel: ESS 0.015; of the 16 posteriordb posteriors only kilpisjarvi_mod, a
+        near-degenerate regression, is below 0.1, at 0.074: ``benchmarks/gaussian_ess.py``).
         ``"draws"`` chooses its number of components against the target (up to 64:
         :func:`numpyro_pinn.priors.draw_mixture`). ``method="dps"`` and ``"sde_diffusion"`` always start
         from ``N(0, I)`` (the stationary law of their noising diffusion); for ``"dps"`` the mixture is

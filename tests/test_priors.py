@@ -188,3 +188,33 @@ def test_draw_mixture_chooses_more_components_for_a_ring():
     assert auto.means.shape[0] > 4, auto.means.shape
     assert ess_auto > 0.5 and ess_auto > ess_four + 0.2, (ess_auto, ess_four)
     assert abs(log_z) < 5 / np.sqrt(ess_auto * 4000)  # ~5 se of the IS estimate
+
+
+def _funnel4(x):
+    v = x[0]
+    return 0.5 * v**2 / 9.0 + jnp.sum(0.5 * x[1:] ** 2 * jnp.exp(-v) + 0.5 * v)
+
+
+def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
+    """prior='auto' with one mode: N(0, I) stays for a Gaussian target (proposal ESS ~1, only the check's
+    2,048 evaluations spent); for a 4-d funnel (ESS ~0.001 < FAR_FROM_GAUSSIAN_ESS) the draws mixture
+    replaces it, with a higher lower bound and a far higher ESS on fresh draws."""
+    from numpyro_pinn.core import FAR_FROM_GAUSSIAN_ESS, _far_from_gaussian_prior
+    from numpyro_pinn.diagnostics import ess
+    from numpyro_pinn.priors import proposal_log_weights
+    from numpyro_pinn.warmstart import from_draws
+
+    rng = np.random.default_rng(0)
+    cov = np.array([[1.0, 0.8], [0.8, 2.0]])
+    gauss = lambda x: 0.5 * x @ jnp.linalg.solve(jnp.asarray(cov), x)
+    ws = from_draws(rng.multivariate_normal(np.zeros(2), cov, 2000))
+    assert _far_from_gaussian_prior(jax.random.PRNGKey(0), gauss, ws) == (None, 2048)
+
+    v = 3.0 * rng.standard_normal(2000)
+    ws = from_draws(np.concatenate([v[:, None], np.exp(v / 2)[:, None] * rng.standard_normal((2000, 3))], 1))
+    mix, evals = _far_from_gaussian_prior(jax.random.PRNGKey(0), _funnel4, ws)
+    assert mix is not None and evals > 2 * 2048
+    lw0, lw1 = (proposal_log_weights(_funnel4, ws.mean, ws.chol, p, jax.random.PRNGKey(9), 8192) for p in (None, mix))
+    # Measured (seed 0): ESS 0.0014 -> 0.034, lower bound -5948 -> 2.07.
+    assert ess(lw0) < FAR_FROM_GAUSSIAN_ESS and ess(lw1) > 5 * ess(lw0)
+    assert np.mean(lw1) > np.mean(lw0) + 100
