@@ -138,7 +138,8 @@ def fit_transport(
             cont = "draws" if s.prior == "auto" else "none"
             mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont,
                                                 return_evals=True)
-            if mixture is None and s.prior == "auto" and config.mixture_role == "control_variate":
+            enough = ws.draws.shape[0] >= 2 * d + 2  # draws to fit a mixture to (warm_start="laplace" has one)
+            if mixture is None and s.prior == "auto" and config.mixture_role == "control_variate" and enough:
                 # One mode: DPS's control variate is still a mixture, fitted to the draws and the target; its
                 # plug-in u carries log q through the noising, where the KDE form's loss never fell (funnel).
                 mixture, n = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True)
@@ -189,7 +190,8 @@ def _far_from_gaussian_prior(key, potential_fn: Callable, ws: WarmStart, num: in
     ``(None, evals)``."""
     k_e0, k_fit, k_e1 = jax.random.split(key, 3)
     lw0 = proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
-    if not ess(lw0) < FAR_FROM_GAUSSIAN_ESS:
+    d = ws.mean.shape[0]
+    if not ess(lw0) < FAR_FROM_GAUSSIAN_ESS or ws.draws.shape[0] < 2 * d + 2:  # too few draws to fit (Laplace)
         return None, num
     mix, n = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k_fit, return_evals=True)
     lw1 = proposal_log_weights(potential_fn, ws.mean, ws.chol, mix, k_e1, num)

@@ -218,3 +218,5 @@ def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
     # Measured (seed 0): ESS 0.0014 -> 0.034, lower bound -5948 -> 2.07.
     assert ess(lw0) < FAR_FROM_GAUSSIAN_ESS and ess(lw1) > 5 * ess(lw0)
     assert np.mean(lw1) > np.mean(lw0) + 100
+    # A warm start with too few draws to fit (warm_start="laplace": one) keeps N(0, I), without an error.
+    assert _far_from_gaussian_prior(jax.random.PRNGKey(0), _funnel4, ws._replace(draws=ws.draws[:1])) == (None, 2048)
