@@ -317,9 +317,11 @@ class PINNSampler(SamplerSurface):
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
         start, the mixture prior's mode climbs and refinement, every collocation point, the endpoints of the monitor and final particles, and
-        Gauss-Newton's batches. ``control_variate`` (DPS only, else ``None``) names the known part of
-        ``u``: ``"mixture of K Gaussians"`` or ``"kde"`` (:class:`~numpyro_pinn.transports.DPSTransport`). For probability-flow samplers (``sigma > 0`` methods and DPS), whose
-        velocity itself evaluates the target's gradient at every solver stage, it is a lower bound."""
+        Gauss-Newton's batches. For probability-flow samplers (``sigma > 0`` methods and DPS), whose
+        velocity itself evaluates the target's gradient at every solver stage, it is a lower bound.
+
+        ``control_variate`` (DPS only, else ``None``) names the known part of ``u``: ``"mixture of K
+        Gaussians"`` or ``"kde"`` (:class:`~numpyro_pinn.transports.DPSTransport`)."""
         self._require_run()
         return dict(self._diag)
 

@@ -84,8 +84,8 @@ class DPSTransport:
         (:func:`numpyro_pinn.priors.mode_mixture`) when it finds several, else (one mode, or a ring
         or ridge of maxima) components fitted to the draws and the target
         (:func:`numpyro_pinn.priors.draw_mixture`). ``"kde"``: ``log m_t + c_t (log q - log m_0)``
-        over a kernel density estimate of the warm-start draws. (On GMM-9 the probability-flow ESS was 0.999 after 1,000 steps
-        with the plug-in mixture against 0.008 after 3,000 with the KDE. The plug-in over a single
+        over a kernel density estimate of the warm-start draws. (On GMM-9 the probability-flow ESS
+        was 0.999 after 1,000 steps with the plug-in mixture against 0.008 after 3,000 with the KDE. The plug-in over a single
         ``N(0, I)`` component, i.e. ``log q`` rescaled, never smooths the target's fine structure:
         on Rings its reverse-SDE KL was 2.3 against the KDE's 0.84. Over the
         :func:`numpyro_pinn.priors.draw_mixture` fitted to the draws, the default for one mode or a
