@@ -18,13 +18,13 @@ import time
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from dps import funnel, rings  # noqa: E402
 
 from numpyro_pinn import priors  # noqa: E402
 from numpyro_pinn.core import make_warm_start  # noqa: E402
+from numpyro_pinn.diagnostics import ess, log_evidence  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 p = argparse.ArgumentParser()
@@ -41,11 +41,7 @@ for name in args.targets:
         pr = priors.draw_mixture(t.potential, ws.mean, ws.chol, ws.draws, num_components=c if c == "auto" else int(c),
                                  rng_key=jax.random.PRNGKey(1))
         secs = time.perf_counter() - t0
-        n = 20000
-        y = priors.sample(pr, jax.random.PRNGKey(2), n, t.dim).astype(jnp.float64)
-        lq = -jax.vmap(t.potential)(ws.mean + y @ ws.chol.T) + jnp.sum(jnp.log(jnp.diag(ws.chol)))
-        lw = np.asarray(lq - jax.vmap(pr.log_prob)(y.astype(jnp.float32)).astype(jnp.float64))
-        w = np.exp(lw - lw.max())
-        print(f"{t.name}, components={c}: K = {pr.means.shape[0]}, prior ESS {w.sum() ** 2 / (w ** 2).sum() / n:.4f}, "
-              f"lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error {np.log(w.mean()) + lw.max() - t.log_Z:+.4f}, "
+        lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(2), 20000)
+        print(f"{t.name}, components={c}: K = {pr.means.shape[0]}, prior ESS {ess(lw):.4f}, "
+              f"lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}, "
               f"fit {secs:.1f} s", flush=True)

@@ -14,13 +14,13 @@ import sys
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 from targets import gmm9, many_well  # noqa: E402
 
 from numpyro_pinn import priors  # noqa: E402
 from numpyro_pinn.core import make_warm_start  # noqa: E402
+from numpyro_pinn.diagnostics import ess, log_evidence  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -31,12 +31,6 @@ for t in (gmm9(), many_well(5, 5, 4.0), many_well(50, 5, 2.0)):
     ws = make_warm_start(jax.random.PRNGKey(0), t.potential, jnp.zeros(t.dim))
     pr = priors.mode_mixture(t.potential, ws.mean, ws.chol, ws.draws, rng_key=jax.random.PRNGKey(1),
                              refine_iters=0 if args.no_refine else 6)
-    n = 20000
-    y = priors.sample(pr, jax.random.PRNGKey(2), n, t.dim).astype(jnp.float64)
-    lq = -jax.vmap(t.potential)(ws.mean + y @ ws.chol.T) + jnp.sum(jnp.log(jnp.diag(ws.chol)))
-    lw = np.asarray(lq - jax.vmap(pr.log_prob)(y.astype(jnp.float32)).astype(jnp.float64))
-    w = np.exp(lw - lw.max())
-    ess = w.sum() ** 2 / (w**2).sum() / n
-    log_z = np.log(np.mean(w)) + lw.max()
-    print(f"{t.name}: {pr.means.shape[0]} components, prior ESS {ess:.4f}, lower bound error "
-          f"{lw.mean() - t.log_Z:+.4f}, IS log Z error {log_z - t.log_Z:+.4f}")
+    lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(2), 20000)
+    print(f"{t.name}: {pr.means.shape[0]} components, prior ESS {ess(lw):.4f}, lower bound error "
+          f"{lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}")

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from numpyro_pinn import PINNSampler
-from numpyro_pinn.priors import _component_log_pdf, draw_mixture, log_prob, mode_mixture, refine, sample
+from numpyro_pinn.diagnostics import ess, log_evidence
+from numpyro_pinn.priors import (_component_log_pdf, draw_mixture, log_prob, mode_mixture, proposal_log_weights, refine,
+                                 sample)
 
 MUS = jnp.array([[-4.0, 0.0], [4.0, 1.0]])
 W = jnp.array([0.25, 0.75])
@@ -134,12 +136,8 @@ def _funnel2(x):
 
 
 def _is_ess_and_log_z(prior, mean, chol, potential, n=4000):
-    y = sample(prior, jax.random.PRNGKey(5), n, 2)
-    lw = (-jax.vmap(potential)(mean + y.astype(chol.dtype) @ chol.T) + jnp.sum(jnp.log(jnp.diag(chol)))
-          - jax.vmap(lambda a: log_prob(prior, a))(y))
-    lw = np.asarray(lw, np.float64)
-    w = np.exp(lw - lw.max())
-    return w.sum() ** 2 / (w**2).sum() / n, float(np.log(np.mean(np.exp(lw))))
+    lw = proposal_log_weights(potential, mean, chol, prior, jax.random.PRNGKey(5), n)
+    return ess(lw), log_evidence(lw)
 
 
 def test_draw_mixture_beats_one_gaussian_on_a_funnel():
@@ -200,8 +198,6 @@ def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
     2,048 evaluations spent); for a 4-d funnel (ESS ~0.001 < FAR_FROM_GAUSSIAN_ESS) the draws mixture
     replaces it, with a higher lower bound and a far higher ESS on fresh draws."""
     from numpyro_pinn.core import FAR_FROM_GAUSSIAN_ESS, _far_from_gaussian_prior
-    from numpyro_pinn.diagnostics import ess
-    from numpyro_pinn.priors import proposal_log_weights
     from numpyro_pinn.warmstart import from_draws
 
     rng = np.random.default_rng(0)
