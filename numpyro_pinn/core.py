@@ -138,14 +138,8 @@ def fit_transport(
             cont = "draws" if s.prior == "auto" else "none"
             mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont,
                                                 return_evals=True)
-            enough = ws.draws.shape[0] >= 2 * d + 2  # draws to fit a mixture to (warm_start="laplace" has one)
-            if mixture is None and s.prior == "auto" and config.mixture_role == "control_variate" and enough:
-                # One mode: DPS's control variate is still a mixture, fitted to the draws and the target; its
-                # plug-in u carries log q through the noising, where the KDE form's loss never fell (funnel).
-                mixture, n = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True)
-                prior_evals += n
-            elif mixture is None and s.prior == "auto":
-                mixture, n = _far_from_gaussian_prior(jax.random.fold_in(key, 2), potential_fn, ws)
+            if mixture is None and s.prior == "auto":
+                mixture, n = _one_mode_mixture(key, potential_fn, ws, config.mixture_role)
                 prior_evals += n
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
@@ -184,16 +178,25 @@ def fit_transport(
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals)
 
 
-def _far_from_gaussian_prior(key, potential_fn: Callable, ws: WarmStart, num: int = 2048):
-    """One mode: ``(draws mixture, evals)`` when ``N(0, I)`` is a poor proposal (IS ESS below
-    :data:`FAR_FROM_GAUSSIAN_ESS`, e.g. a funnel) and the mixture has the higher lower bound, else
-    ``(None, evals)``."""
-    k_e0, k_fit, k_e1 = jax.random.split(key, 3)
+def _one_mode_mixture(key, potential_fn: Callable, ws: WarmStart, role: str, num: int = 2048):
+    """``prior="auto"`` with one mode: ``(draws mixture or None, target evaluations)``.
+
+    DPS (``role="control_variate"``) always gets the mixture: its plug-in ``u`` carries ``log q``
+    through the noising, where the KDE form's loss never fell (funnel). The ODE family
+    (``role="prior"``) keeps ``N(0, I)`` unless that is a poor proposal (IS ESS below
+    :data:`FAR_FROM_GAUSSIAN_ESS`, e.g. a funnel) and the mixture's lower bound is higher. With too
+    few draws to fit to (``warm_start="laplace"`` has one), there is no mixture.
+    """
+    if ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2:
+        return None, 0
+    fit = lambda k: draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k, return_evals=True)
+    if role == "control_variate":
+        return fit(key)
+    k_e0, k_fit, k_e1 = jax.random.split(jax.random.fold_in(key, 2), 3)
     lw0 = proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
-    d = ws.mean.shape[0]
-    if not ess(lw0) < FAR_FROM_GAUSSIAN_ESS or ws.draws.shape[0] < 2 * d + 2:  # too few draws to fit (Laplace)
+    if not ess(lw0) < FAR_FROM_GAUSSIAN_ESS:
         return None, num
-    mix, n = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k_fit, return_evals=True)
+    mix, n = fit(k_fit)
     lw1 = proposal_log_weights(potential_fn, ws.mean, ws.chol, mix, k_e1, num)
     return (mix if np.mean(lw1) > np.mean(lw0) else None), 2 * num + n
 

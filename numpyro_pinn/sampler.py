@@ -365,8 +365,9 @@ def _control_variate(fitted: core.Fitted) -> Optional[str]:
     for the ODE family."""
     if not isinstance(fitted.config, DPSTransport):
         return None
-    cv = fitted.params["kde"]
-    return f"mixture of {int(cv['means'].shape[0])} Gaussians" if "vecs" in cv else "kde"
+    if not fitted.config._plugin(fitted.params):
+        return "kde"
+    return f"mixture of {int(fitted.params['kde']['means'].shape[0])} Gaussians"
 
 
 def _systematic_resample(key, log_weights, num):

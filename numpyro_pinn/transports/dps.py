@@ -85,9 +85,9 @@ class DPSTransport:
         or ridge of maxima) components fitted to the draws and the target
         (:func:`numpyro_pinn.priors.draw_mixture`). ``"kde"``: ``log m_t + c_t (log q - log m_0)``
         over a kernel density estimate of the warm-start draws. (On GMM-9 the probability-flow ESS
-        was 0.999 after 1,000 steps with the plug-in mixture against 0.008 after 3,000 with the KDE. The plug-in over a single
-        ``N(0, I)`` component, i.e. ``log q`` rescaled, never smooths the target's fine structure:
-        on Rings its reverse-SDE KL was 2.3 against the KDE's 0.84. Over the
+        was 0.999 after 1,000 steps with the plug-in mixture against 0.008 after 3,000 with the KDE.
+        The plug-in over a single ``N(0, I)`` component, i.e. ``log q`` rescaled, never smooths the
+        target's fine structure: on Rings its reverse-SDE KL was 2.3 against the KDE's 0.84. Over the
         :func:`numpyro_pinn.priors.draw_mixture` fitted to the draws, the default for one mode or a
         ring since 2026-12-01, the four rings' probability-flow ESS went from 0.0003 with the KDE to
         0.93 after 500 steps, and Neal's funnel's reverse-SDE KL from 2.5 to 0.66, without the
