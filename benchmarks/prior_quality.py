@@ -4,13 +4,16 @@ Builds the default warm start (SMC) and the mixture prior (``priors.mode_mixture
 importance-sampling EM refinement; ``--no-refine``: the components before it, weighted by the fractions of warm-start draws) for GMM-9, Many-Well (d=5, delta=4) and
 Many-Well (d=50, delta=2), draws 20,000 points from the prior and prints the ESS of the weights
 ``q / prior``, the lower bound ``mean(log w)`` minus the true log Z and the IS log Z error. The
-transport starts from this prior; the better it is, the less the PINN has to learn.
+transport starts from this prior; the better it is, the less the PINN has to learn. A second line
+per target gives the same for the skewed mixture (``priors.fit_skew`` on the refined one, what
+``PINNSampler`` uses by default since 2026-12-01) with the seconds its fit took.
 
     python benchmarks/prior_quality.py [--no-refine]
 """
 import argparse
 import os
 import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -33,4 +36,11 @@ for t in (gmm9(), many_well(5, 5, 4.0), many_well(50, 5, 2.0)):
                              refine_iters=0 if args.no_refine else 6)
     lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(2), 20000)
     print(f"{t.name}: {pr.means.shape[0]} components, prior ESS {ess(lw):.4f}, lower bound error "
-          f"{lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}")
+          f"{lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}", flush=True)
+    t0 = time.perf_counter()
+    sk = priors.fit_skew(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(3))
+    sec = time.perf_counter() - t0
+    lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, sk, jax.random.PRNGKey(2), 20000)
+    print(f"{t.name}: skewed ({'kept' if sk.skews is not None else 'not kept'}, {sec:.1f} s), prior ESS "
+          f"{ess(lw):.4f}, lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error "
+          f"{log_evidence(lw) - t.log_Z:+.4f}", flush=True)

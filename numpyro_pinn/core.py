@@ -15,7 +15,7 @@ import optax
 from numpyro_pinn import sample as sample_mod
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
-from numpyro_pinn.priors import draw_mixture, mode_mixture, proposal_log_weights
+from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_log_weights
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
@@ -56,6 +56,7 @@ class Settings(NamedTuple):
     gn_batch_size: int = 4096
     gn_cg_iters: int = 50
     devices: Any = None
+    prior_skew_steps: int = 300
 
 
 class Fitted(NamedTuple):
@@ -141,6 +142,10 @@ def fit_transport(
             if mixture is None and s.prior == "auto":
                 mixture, n = _one_mode_mixture(key, potential_fn, ws, config.mixture_role)
                 prior_evals += n
+        if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
+            mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 3),
+                                  steps=s.prior_skew_steps, return_evals=True)
+            prior_evals += n
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)

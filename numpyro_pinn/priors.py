@@ -14,15 +14,23 @@ from typing import Callable, NamedTuple, Optional, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "refine", "log_prob", "sample", "proposal_log_weights"]
+__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "refine", "fit_skew", "log_prob", "sample",
+           "proposal_log_weights"]
 
 
 class GaussianMixture(NamedTuple):
-    """``sum_k w_k N(means_k, chols_k chols_k^T)`` in whitened coordinates (float32).
+    """``sum_k w_k N(means_k, chols_k chols_k^T)`` in whitened coordinates (float32), optionally
+    with a sinh-arcsinh skew per component and axis.
 
     ``labels`` assigns each warm-start draw to its component, so that bridge collocation paths
-    start in the component of the draw they end at.
+    start in the component of the draw they end at. With ``skews`` (``(K, d)``, set by
+    :func:`fit_skew`), component ``k`` is the law of ``means_k + chols_k u`` where
+    ``u_j = sinh(asinh(z_j) + skews_kj)`` and ``z ~ N(0, I)`` (Jones and Pewsey, 2009, with unit tail
+    weight: each side keeps a Gaussian tail, of scale ``exp(+-skew)``); ``skews = 0`` is the
+    Gaussian. Only the ODE family takes a skewed mixture (as its prior); DPS's closed-form noised
+    mixture needs Gaussian components.
     """
 
     means: jax.Array  # (K, d)
@@ -30,19 +38,38 @@ class GaussianMixture(NamedTuple):
     log_weights: jax.Array  # (K,)
     labels: jax.Array  # (n,) int32, component of each warm-start draw
     inv_chols: jax.Array  # (K, d, d) inverses of ``chols`` (matmuls, not batched triangular solves)
+    skews: Optional[jax.Array] = None  # (K, d) sinh-arcsinh skew, None: Gaussian components
 
     def log_prob(self, y: jax.Array) -> jax.Array:
         """Log density at one point ``y`` of shape ``(d,)``."""
-        d = y.shape[-1]
-        z = jnp.einsum("kij,kj->ki", self.inv_chols, y - self.means)
-        logdet = -jnp.sum(jnp.log(jnp.abs(jnp.diagonal(self.inv_chols, axis1=1, axis2=2))), axis=1)
-        lp = -0.5 * jnp.sum(z**2, axis=1) - logdet - 0.5 * d * jnp.log(2 * jnp.pi) + self.log_weights
-        return jax.scipy.special.logsumexp(lp)
+        return jax.scipy.special.logsumexp(
+            _component_log_prob(self.means, self.inv_chols, self.skews, y) + self.log_weights)
 
     def sample_components(self, rng_key: jax.Array, labels: jax.Array) -> jax.Array:
         """One draw from each given component, shape ``(len(labels), d)``."""
         eps = jax.random.normal(rng_key, (labels.shape[0], self.means.shape[1]), dtype=jnp.float32)
+        if self.skews is not None:
+            eps = _skew(eps, self.skews[labels])
         return self.means[labels] + jnp.einsum("nij,nj->ni", self.chols[labels], eps)
+
+
+def _skew(z: jax.Array, skews: jax.Array) -> jax.Array:
+    """The sinh-arcsinh map ``u = sinh(asinh(z) + skew)`` (elementwise)."""
+    return jnp.sinh(jnp.arcsinh(z) + skews)
+
+
+def _component_log_prob(means, inv_chols, skews, y):
+    """``log N_k(y)`` (or of the skewed component) for every component at one point: ``(K,)``."""
+    d = y.shape[-1]
+    u = jnp.einsum("kij,kj->ki", inv_chols, y - means)
+    logdet = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(inv_chols, axis1=1, axis2=2))), axis=1)
+    if skews is None:
+        z2, logjac = jnp.sum(u**2, axis=1), 0.0
+    else:  # z = sinh(asinh(u) - skew), dz/du = cosh(asinh(u) - skew) / sqrt(1 + u^2)
+        a = jnp.arcsinh(u) - skews
+        z2 = jnp.sum(jnp.sinh(a) ** 2, axis=1)
+        logjac = jnp.sum(jnp.logaddexp(a, -a) - jnp.log(2.0) - 0.5 * jnp.log1p(u**2), axis=1)
+    return -0.5 * z2 + logjac + logdet - 0.5 * d * jnp.log(2 * jnp.pi)
 
 
 def log_prob(prior: Optional[GaussianMixture], y: jax.Array) -> jax.Array:
@@ -277,6 +304,102 @@ def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Arra
     return np.where(np.isfinite(lw), lw, -np.inf)
 
 
+def fit_skew(
+    potential_fn: Callable,
+    mean: jax.Array,
+    chol: jax.Array,
+    mixture: GaussianMixture,
+    rng_key: jax.Array,
+    steps: int = 300,
+    draws_per_component: int = 64,
+    learning_rate: float = 1e-2,
+    eval_draws: int = 256,
+    return_evals: bool = False,
+):
+    """Give each component of ``mixture`` a sinh-arcsinh skew per axis and refit its mean and
+    Cholesky factor to the target by maximising ``E_mix[log q - log mix]`` (``log Z`` minus the
+    reverse KL divergence; the weights stay fixed).
+
+    A mode of a real target is rarely symmetric (a double well's mode is steeper towards its
+    barrier; a scale parameter's posterior in log space is skewed), and no Gaussian mixture with one
+    component per mode can follow that, so the transport would have to learn it. The objective is
+    estimated with ``draws_per_component`` reparametrised draws from every component (stratified:
+    ``sum_k w_k E_k[.]``) and maximised by ``steps`` Adam steps (cosine decay from
+    ``learning_rate``) in one jitted scan. The fitted mixture is returned only if it scores higher
+    than ``mixture`` on ``eval_draws`` fresh draws per component (the same draws for both), so the
+    prior never gets worse by this measure. Measured on the targets of the benchmarks
+    (``benchmarks/prior_quality.py``, SMC warm start, 20,000 draws): importance-sampling ESS of the
+    prior as a proposal, Many-Well d=5 0.85 -> 0.98 (lower-bound error -0.065 -> -0.007),
+    Many-Well d=50 (delta = 2) lower bound -0.40 -> -0.13.
+
+    Parameters
+    ----------
+    potential_fn
+        The target's potential ``U(x) = -log q(x) + const``.
+    mean, chol
+        The whitening ``x = mean + chol y`` in which ``mixture`` lives.
+    mixture
+        The Gaussian mixture to start from (e.g. :func:`mode_mixture`'s).
+    rng_key
+        PRNG key.
+
+    Returns
+    -------
+    GaussianMixture
+        The skewed mixture, or ``mixture`` itself when fitting did not raise the score. With
+        ``return_evals=True``, ``(mixture, num_evals)`` (target evaluations of the fit and the scoring).
+    """
+    k, d = mixture.means.shape
+    dtype = chol.dtype
+    log_q = _whitened_log_q(potential_fn, mean, chol)
+    log_w = jnp.asarray(mixture.log_weights, dtype)
+    w = jnp.exp(log_w - jax.scipy.special.logsumexp(log_w))
+    ch = jnp.asarray(mixture.chols, dtype)
+    init = {"means": jnp.asarray(mixture.means, dtype), "lower": jnp.tril(ch, -1),
+            "log_diag": jnp.log(jnp.abs(jnp.diagonal(ch, axis1=1, axis2=2))),
+            "skews": (jnp.zeros((k, d), dtype) if mixture.skews is None else jnp.asarray(mixture.skews, dtype))}
+
+    def unpack(p):
+        l = jnp.tril(p["lower"], -1) + jax.vmap(jnp.diag)(jnp.exp(p["log_diag"]))
+        inv = jax.vmap(lambda c: jax.scipy.linalg.solve_triangular(c, jnp.eye(d, dtype=dtype), lower=True))(l)
+        return l, inv
+
+    def objective(p, z):  # z: (K, n, d) standard normal draws, one block per component
+        l, inv = unpack(p)
+        y = p["means"][:, None, :] + jnp.einsum("kij,knj->kni", l, _skew(z, p["skews"][:, None, :]))
+        flat = y.reshape(-1, d)
+        lmix = jax.vmap(lambda yy: jax.scipy.special.logsumexp(
+            _component_log_prob(p["means"], inv, p["skews"], yy) + log_w))(flat)
+        lq = log_q(flat)
+        v = jnp.where(jnp.isfinite(lq), lq - lmix, -1e30).reshape(k, -1)
+        return jnp.sum(w * jnp.mean(v, axis=1))
+
+    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.05))
+
+    @jax.jit
+    def fit(p, key):
+        def body(carry, kk):
+            p, st = carry
+            g = jax.grad(lambda q: -objective(q, jax.random.normal(kk, (k, draws_per_component, d), dtype)))(p)
+            upd, st = opt.update(g, st, p)
+            return (optax.apply_updates(p, upd), st), None
+
+        (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), jax.random.split(key, steps))
+        return p
+
+    k_fit, k_eval = jax.random.split(rng_key)
+    fitted = fit(init, k_fit)
+    z = jax.random.normal(k_eval, (k, eval_draws, d), dtype)
+    score = jax.jit(objective)
+    before, after = float(score(init, z)), float(score(fitted, z))
+    evals = steps * k * draws_per_component + 2 * k * eval_draws
+    out = mixture
+    if np.isfinite(after) and after > before and all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(fitted)):
+        l, _ = unpack(fitted)
+        out = _mixture(fitted["means"], l, mixture.log_weights, mixture.labels, skews=fitted["skews"])
+    return (out, evals) if return_evals else out
+
+
 def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``k`` full-covariance Gaussians fitted to the points ``y`` by ``iters`` EM steps, started at
     ``k`` random points with the points' covariance; ``(means, chols, log_weights)``."""
@@ -306,11 +429,11 @@ def _whitened_log_q(potential_fn, mean, chol) -> Callable:
     return lambda y: -jax.vmap(potential_fn)(mean + y @ chol.T) + ldet
 
 
-def _mixture(means, chols, log_w, labels) -> GaussianMixture:
+def _mixture(means, chols, log_w, labels, skews=None) -> GaussianMixture:
     """A float32 :class:`GaussianMixture` with its inverse Cholesky factors."""
     f32 = lambda a: jnp.asarray(np.asarray(a), jnp.float32)
     return GaussianMixture(f32(means), f32(chols), f32(log_w), jnp.asarray(np.asarray(labels), jnp.int32),
-                           f32(np.linalg.inv(np.asarray(chols))))
+                           f32(np.linalg.inv(np.asarray(chols))), None if skews is None else f32(skews))
 
 
 def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, num_points: int = 9) -> np.ndarray:

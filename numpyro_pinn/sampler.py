@@ -100,6 +100,12 @@ class PINNSampler(SamplerSurface):
         ``"auto"`` the mode mixture when there are several modes, else the ``"draws"`` mixture (one
         mode, a ring or a ridge); ``"mixture"`` falls back to a kernel density estimate of the
         warm-start draws when there is one mode; ``diagnostics["control_variate"]`` says which.
+    prior_skew
+        For the ODE family with a mixture prior: give each component a sinh-arcsinh skew per axis
+        and refit it to the target (:func:`numpyro_pinn.priors.fit_skew`, 300 Adam steps on the
+        mixture's lower bound, kept only if that rises). A mode of a real posterior is rarely
+        symmetric, and what the prior does not capture the transport must learn (Many-Well d=5:
+        the prior's own importance-sampling ESS 0.85 -> 0.98). ``False``: Gaussian components.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
@@ -149,6 +155,7 @@ class PINNSampler(SamplerSurface):
         finetune: Optional[str] = None,
         gn_steps: int = 10,
         prior: str = "auto",
+        prior_skew: bool = True,
         devices=None,
         progress_bar: bool = True,
         enable_x64: bool = True,
@@ -186,7 +193,7 @@ class PINNSampler(SamplerSurface):
             collocation=collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
             domain_scale=float(domain_scale), finetune=finetune, gn_steps=int(gn_steps),
             prior="gaussian" if method == "sde_diffusion" and prior == "auto" else prior,
-            devices=devices,
+            devices=devices, prior_skew_steps=300 if prior_skew else 0,
         )
         self.dps_sampler = dps_sampler
         self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))

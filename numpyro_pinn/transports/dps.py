@@ -151,6 +151,9 @@ class DPSTransport:
         y = jnp.zeros((dim,), jnp.float32)
         nn = self.network().init(k1, y, jnp.zeros((), jnp.float32))
         if self.control_variate == "auto" and mixture is not None:
+            if getattr(mixture, "skews", None) is not None:
+                raise ValueError("DPS's control variate needs Gaussian components; got a skewed mixture "
+                                 "(priors.fit_skew is for the ODE family's prior).")
             cov = jnp.einsum("kij,klj->kil", mixture.chols, mixture.chols).astype(jnp.float32)
             lam, vecs = jnp.linalg.eigh(cov)
             lam = jnp.maximum(lam, 1e-6)
