@@ -248,6 +248,7 @@ class PINNSampler(SamplerSurface):
             finetune=fitted.finetune,
             warm_start=ws.method,
             prior_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
+            prior_skewed=getattr(fitted.target.prior, "skews", None) is not None,
             control_variate=_control_variate(fitted),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
                            "particles)") if self._sde else f"{'probability-flow ' if getattr(self.transport, 'sigma2', 1.0) else ''}"
@@ -319,11 +320,11 @@ class PINNSampler(SamplerSurface):
         """``ess`` (normalised, in (0, 1]), ``log_Z``, ``log_Z_se``, ``log_Z_lower_bound``, ``pareto_k``,
         ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``,
         ``num_failed_particles`` (particles whose ODE solve did not reach the target: dropped, with a
-        warning), ``prior_components`` (Gaussian components of the transport's base distribution: 1
-        for ``N(0, I)``)...
+        warning), ``prior_components`` (components of the transport's base distribution: 1
+        for ``N(0, I)``), ``prior_skewed`` (whether they are skewed: ``prior_skew``)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
-        start, the mixture prior's mode climbs and refinement, every collocation point, the endpoints of the monitor and final particles, and
+        start, the mixture prior's mode climbs, refinement and skew fit, every collocation point, the endpoints of the monitor and final particles, and
         Gauss-Newton's batches. For probability-flow samplers (``sigma > 0`` methods and DPS), whose
         velocity itself evaluates the target's gradient at every solver stage, it is a lower bound.
 
