@@ -330,7 +330,7 @@ def fit_skew(
     prior never gets worse by this measure. Measured on the targets of the benchmarks
     (``benchmarks/prior_quality.py``, SMC warm start, 20,000 draws): importance-sampling ESS of the
     prior as a proposal, Many-Well d=5 0.85 -> 0.98 (lower-bound error -0.065 -> -0.007),
-    Many-Well d=50 (delta = 2) lower bound -0.40 -> -0.13.
+    Many-Well d=50 (delta = 2) lower bound -0.40 -> -0.12 (``benchmarks/out/prior_quality.txt``).
 
     Parameters
     ----------
