@@ -54,8 +54,10 @@ class GaussianMixture(NamedTuple):
 
 
 def _skew(z: jax.Array, skews: jax.Array) -> jax.Array:
-    """The sinh-arcsinh map ``u = sinh(asinh(z) + skew)`` (elementwise)."""
-    return jnp.sinh(jnp.arcsinh(z) + skews)
+    """The sinh-arcsinh map ``u = sinh(asinh(z) + skew)`` (elementwise), written algebraically as
+    ``z cosh(skew) + sqrt(1 + z^2) sinh(skew)`` (one square root per element instead of three
+    transcendentals)."""
+    return z * jnp.cosh(skews) + jnp.sqrt(1.0 + z**2) * jnp.sinh(skews)
 
 
 def _component_log_prob(means, inv_chols, skews, y):
@@ -65,10 +67,13 @@ def _component_log_prob(means, inv_chols, skews, y):
     logdet = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(inv_chols, axis1=1, axis2=2))), axis=1)
     if skews is None:
         z2, logjac = jnp.sum(u**2, axis=1), 0.0
-    else:  # z = sinh(asinh(u) - skew), dz/du = cosh(asinh(u) - skew) / sqrt(1 + u^2)
-        a = jnp.arcsinh(u) - skews
-        z2 = jnp.sum(jnp.sinh(a) ** 2, axis=1)
-        logjac = jnp.sum(jnp.logaddexp(a, -a) - jnp.log(2.0) - 0.5 * jnp.log1p(u**2), axis=1)
+    else:  # z = sinh(asinh(u) - s) = u cosh(s) - r sinh(s), dz/du = cosh(s) - u sinh(s) / r,
+        # r = sqrt(1 + u^2): the same density as through asinh/sinh, three times cheaper to evaluate
+        # and differentiate (at d = 50, K = 32 the prior dominated a training step otherwise)
+        ch, sh = jnp.cosh(skews), jnp.sinh(skews)
+        r = jnp.sqrt(1.0 + u**2)
+        z2 = jnp.sum((u * ch - r * sh) ** 2, axis=1)
+        logjac = jnp.sum(jnp.log(ch - u * sh / r), axis=1)
     return -0.5 * z2 + logjac + logdet - 0.5 * d * jnp.log(2 * jnp.pi)
 
 
