@@ -6,7 +6,8 @@ Many-Well (d=50, delta=2), draws 20,000 points from the prior and prints the ESS
 ``q / prior``, the lower bound ``mean(log w)`` minus the true log Z and the IS log Z error. The
 transport starts from this prior; the better it is, the less the PINN has to learn. A second line
 per target gives the same for the skewed mixture (``priors.fit_skew`` on the refined one, what
-``PINNSampler`` uses by default since 2026-12-01) with the seconds its fit took.
+``PINNSampler`` used by default from 2026-12-01) with the seconds its fit took, a third for the
+skewed mixture with its weights re-estimated (``priors.reweight``).
 
     python benchmarks/prior_quality.py [--no-refine]
 """
@@ -44,3 +45,11 @@ for t in (gmm9(), many_well(5, 5, 4.0), many_well(50, 5, 2.0)):
     print(f"{t.name}: skewed ({'kept' if sk.skews is not None else 'not kept'}, {sec:.1f} s), prior ESS "
           f"{ess(lw):.4f}, lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error "
           f"{log_evidence(lw) - t.log_Z:+.4f}", flush=True)
+    t0 = time.perf_counter()
+    rw = priors.reweight(t.potential, ws.mean, ws.chol, sk, jax.random.PRNGKey(4))
+    sec = time.perf_counter() - t0
+    lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, rw, jax.random.PRNGKey(2), 20000)
+    wts = jnp.exp(rw.log_weights - jax.scipy.special.logsumexp(rw.log_weights))
+    print(f"{t.name}: skewed + reweighted ({'kept' if rw is not sk else 'not kept'}, {sec:.1f} s, weights "
+          f"{float(wts.min()):.4f}-{float(wts.max()):.4f}), prior ESS {ess(lw):.4f}, lower bound error "
+          f"{lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}", flush=True)

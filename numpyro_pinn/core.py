@@ -15,7 +15,7 @@ import optax
 from numpyro_pinn import sample as sample_mod
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
-from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_log_weights
+from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_log_weights, reweight
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
@@ -145,6 +145,9 @@ def fit_transport(
         if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
             mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 3),
                                   steps=s.prior_skew_steps, return_evals=True)
+            prior_evals += n
+            # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
+            mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 4), return_evals=True)
             prior_evals += n
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)

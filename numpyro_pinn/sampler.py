@@ -105,7 +105,10 @@ class PINNSampler(SamplerSurface):
         and refit it to the target (:func:`numpyro_pinn.priors.fit_skew`, 300 Adam steps on the
         mixture's lower bound, kept only if that rises). A mode of a real posterior is rarely
         symmetric, and what the prior does not capture the transport must learn (Many-Well d=5:
-        the prior's own importance-sampling ESS 0.85 -> 0.98). ``False``: Gaussian components.
+        the prior's own importance-sampling ESS 0.85 -> 0.98), then re-estimate the mixture's
+        weights by importance sampling from the fitted components
+        (:func:`numpyro_pinn.priors.reweight`: the transport hardly moves mass between modes, so
+        the weights bound its ESS). ``False``: Gaussian components with the warm start's weights.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the

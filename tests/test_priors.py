@@ -237,10 +237,13 @@ def test_skewed_mixture_density_matches_its_draws():
     assert skew(z) > 0.5
 
 
-def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact():
+@pytest.mark.parametrize("full", [True, False])
+def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact(full):
     """Four modes of exp(-sum (x_i^2 - 3)^2), each steeper towards the barrier: the skewed prior's
     importance-sampling ESS beats the Gaussian mixture's, and its log Z (a check that its density is
-    the law of its draws) is right within Monte Carlo error; log Z by 1-D quadrature."""
+    the law of its draws) is right within Monte Carlo error; log Z by 1-D quadrature. Both
+    parametrisations: refitted Cholesky factors, and (``full=False``, the one for high dimension)
+    the start's factors with a scale per axis, which must keep the start's axes."""
     from scipy import integrate
 
     from numpyro_pinn.priors import fit_skew
@@ -255,8 +258,13 @@ def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact():
     mean, chol = jnp.zeros(2), jnp.eye(2)
     gauss = mode_mixture(pot, mean, chol, jnp.asarray(draws), rng_key=jax.random.PRNGKey(0))
     assert gauss is not None and gauss.means.shape[0] == 4 and gauss.skews is None
-    skewed = fit_skew(pot, mean, chol, gauss, jax.random.PRNGKey(1))
+    skewed = fit_skew(pot, mean, chol, gauss, jax.random.PRNGKey(1), full=full)
     assert skewed.skews is not None
+    if not full:  # chols_k diag(s_k): the same columns up to positive scales
+        g, c = np.asarray(gauss.chols), np.asarray(skewed.chols)
+        scale = np.diagonal(c, axis1=1, axis2=2) / np.diagonal(g, axis1=1, axis2=2)
+        assert np.all(scale > 0) and np.any(np.abs(scale - 1) > 1e-3)
+        np.testing.assert_allclose(c, g * scale[:, None, :], rtol=1e-5, atol=1e-7)
     lw_g = proposal_log_weights(pot, mean, chol, gauss, jax.random.PRNGKey(2), 40000)
     lw_s = proposal_log_weights(pot, mean, chol, skewed, jax.random.PRNGKey(3), 40000)
     assert ess(lw_s) > ess(lw_g) + 0.02, (ess(lw_g), ess(lw_s))
@@ -264,3 +272,35 @@ def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact():
     w = np.exp(lw_s - lw_s.max())
     se = np.std(w) / np.mean(w) / np.sqrt(len(w))
     assert abs(log_evidence(lw_s) - log_z) < 4 * se + 1e-4, (log_evidence(lw_s) - log_z, se)
+
+
+def test_reweight_recovers_mode_weights():
+    """Two Gaussian modes of mass 0.25 / 0.75 (d = 3, 8 standard deviations apart) and a mixture
+    with the right components but weights 0.5 / 0.5: reweighting finds 0.25 / 0.75. With the modes
+    this far apart each draw's responsibility is 0 or 1 and the stratified estimate of a weight is
+    ``0.5 r_1 / (0.5 r_1 + 0.5 r_2)`` with ``r_k = q / prop`` constant on each mode: exact up to the
+    float32 overlap, hence the tight tolerance. Weights that are already right are not changed by
+    more than Monte Carlo error, and the step raises the importance-sampling ESS."""
+    from numpyro_pinn.priors import _mixture, reweight
+
+    d = 3
+    mu = np.zeros((2, d))
+    mu[1, 0] = 8.0
+    chols = np.broadcast_to(np.eye(d), (2, d, d)).copy()
+    lse = jax.scipy.special.logsumexp
+
+    def pot(x):
+        lc = jnp.stack([-0.5 * jnp.sum((x - mu[0]) ** 2), -0.5 * jnp.sum((x - mu[1]) ** 2)])
+        return -lse(lc + jnp.log(jnp.array([0.25, 0.75])))
+
+    mean, chol = jnp.zeros(d), jnp.eye(d)
+    wrong = _mixture(mu, chols, np.log([0.5, 0.5]), np.zeros(1))
+    fixed = reweight(pot, mean, chol, wrong, jax.random.PRNGKey(0))
+    w = np.exp(np.asarray(fixed.log_weights))
+    np.testing.assert_allclose(w, [0.25, 0.75], atol=1e-3)
+    lw_before = proposal_log_weights(pot, mean, chol, wrong, jax.random.PRNGKey(1), 20000)
+    lw_after = proposal_log_weights(pot, mean, chol, fixed, jax.random.PRNGKey(1), 20000)
+    # ESS of the wrong weights: 1 / (0.25^2 / 0.5 + 0.75^2 / 0.5) = 0.8
+    assert ess(lw_before) < 0.85 and ess(lw_after) > 0.999, (ess(lw_before), ess(lw_after))
+    again = reweight(pot, mean, chol, fixed, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(np.exp(np.asarray(again.log_weights)), w, atol=1e-3)
