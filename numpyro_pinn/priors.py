@@ -354,11 +354,11 @@ def fit_skew(
         factor and fit a scale per axis (``chols_k diag(s_k)``, ``d`` parameters) besides the mean
         and the skews. ``None`` (default): full when ``d (d + 1) / 2 <= draws_per_component``. In
         high dimension the full refit turns the gradient noise of a few draws into random
-        distortions of every component in every direction, which the transport then has to learn
-        away: on Many-Well d=50 (``benchmarks/prior_quality.py``) the full refit's lower-bound
-        error is -0.12 (ESS 0.62), the per-axis one's -0.05 (ESS 0.75), and trained for 6,000 steps
-        from the full refit the transport did not improve on its prior; on Many-Well d=5 the full
-        refit is the better one (-0.007 against -0.020).
+        distortions of every component in every direction: on Many-Well d=50
+        (``benchmarks/prior_quality.py``) the full refit's lower-bound error is -0.12 (ESS 0.62),
+        the per-axis one's -0.05 (ESS 0.75), the same as the five wells' alone (Many-Well d=5 with
+        delta = 2: -0.05); on Many-Well d=5 (delta = 4) the full refit is the better one (-0.007
+        against -0.020).
 
     Returns
     -------

@@ -109,6 +109,10 @@ class PINNSampler(SamplerSurface):
         weights by importance sampling from the fitted components
         (:func:`numpyro_pinn.priors.reweight`: the transport hardly moves mass between modes, so
         the weights bound its ESS). ``False``: Gaussian components with the warm start's weights.
+        At the default budget the skewed prior is the better start (Many-Well d=50 at 6,000 steps:
+        ESS 0.76 against 0.15), but the transport learns little on top of it in high dimension:
+        after 40,000 steps 0.79 against 0.98 from Gaussian components (BENCHMARKS.md), so for long
+        training in high dimension compare with ``False``.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
