@@ -57,6 +57,7 @@ class Settings(NamedTuple):
     gn_cg_iters: int = 50
     devices: Any = None
     prior_skew_steps: int = 300
+    prior_skew_components: bool = True  # False: fit the skew only to re-estimate the weights
 
 
 class Fitted(NamedTuple):
@@ -143,12 +144,15 @@ def fit_transport(
                 mixture, n = _one_mode_mixture(key, potential_fn, ws, config.mixture_role)
                 prior_evals += n
         if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
+            gaussian = mixture
             mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 3),
                                   steps=s.prior_skew_steps, return_evals=True)
             prior_evals += n
             # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
             mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 4), return_evals=True)
             prior_evals += n
+            if not s.prior_skew_components:
+                mixture = gaussian._replace(log_weights=mixture.log_weights)
         prior = mixture if config.mixture_role == "prior" else None
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)

@@ -304,3 +304,18 @@ def test_reweight_recovers_mode_weights():
     assert ess(lw_before) < 0.85 and ess(lw_after) > 0.999, (ess(lw_before), ess(lw_after))
     again = reweight(pot, mean, chol, fixed, jax.random.PRNGKey(2))
     np.testing.assert_allclose(np.exp(np.asarray(again.log_weights)), w, atol=1e-3)
+
+
+def test_prior_skew_weights_keeps_gaussian_components_with_reweighted_weights():
+    """``prior_skew="weights"``: the skewed fit only re-estimates the mixture's weights; the prior the
+    transport starts from has Gaussian components (``diagnostics["prior_skewed"]`` is False) and the
+    re-estimated weights, which must match the target's mode masses 0.25 / 0.75 (the modes are far
+    apart, so the estimate is near-exact; tolerance 0.01)."""
+    with pytest.raises(ValueError, match="prior_skew"):
+        PINNSampler(potential_fn=two_modes, prior_skew="yes")
+    s = PINNSampler(potential_fn=two_modes, prior="mixture", prior_skew="weights", num_steps=250, min_steps=250,
+                    num_samples=2000, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    pr = s._fitted.target.prior
+    assert s.diagnostics["prior_skewed"] is False and pr.skews is None
+    w = np.sort(np.exp(np.asarray(pr.log_weights)))
+    np.testing.assert_allclose(w, [0.25, 0.75], atol=0.01)
