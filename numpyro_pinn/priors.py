@@ -60,6 +60,12 @@ def _skew(z: jax.Array, skews: jax.Array) -> jax.Array:
     return z * jnp.cosh(skews) + jnp.sqrt(1.0 + z**2) * jnp.sinh(skews)
 
 
+def _stratified(means, chols, skews, z):
+    """``z`` ``(K, n, d)`` standard normal draws mapped through each component: ``(K, n, d)``."""
+    u = z if skews is None else _skew(z, skews[:, None, :])
+    return means[:, None, :] + jnp.einsum("kij,knj->kni", chols, u)
+
+
 def _component_log_prob(means, inv_chols, skews, y):
     """``log N_k(y)`` (or of the skewed component) for every component at one point: ``(K,)``."""
     d = y.shape[-1]
@@ -391,8 +397,7 @@ def fit_skew(
 
     def objective(p, z):  # z: (K, n, d) standard normal draws, one block per component
         l, inv = unpack(p)
-        y = p["means"][:, None, :] + jnp.einsum("kij,knj->kni", l, _skew(z, p["skews"][:, None, :]))
-        flat = y.reshape(-1, d)
+        flat = _stratified(p["means"], l, p["skews"], z).reshape(-1, d)
         lmix = jax.vmap(lambda yy: jax.scipy.special.logsumexp(
             _component_log_prob(p["means"], inv, p["skews"], yy) + log_w))(flat)
         lq = log_q(flat)
@@ -477,9 +482,7 @@ def reweight(
     @jax.jit
     def draws(key, mix):  # the mixture as an argument: closed over, XLA would fold its arrays as constants
         eps = jax.random.normal(key, (k, draws_per_component, d), jnp.float32)
-        if mix.skews is not None:
-            eps = _skew(eps, mix.skews[:, None, :])
-        y = (mix.means[:, None, :] + jnp.einsum("kij,knj->kni", mix.chols, eps)).reshape(-1, d)
+        y = _stratified(mix.means, mix.chols, mix.skews, eps).reshape(-1, d)
         lc = jax.vmap(lambda yy: _component_log_prob(mix.means, mix.inv_chols, mix.skews, yy))(y)
         lq = log_q(y.astype(chol.dtype)).astype(jnp.float32)
         lwt = jnp.where(jnp.isfinite(lq), lq - (lse(lc, axis=1) - jnp.log(k)), -jnp.inf)
