@@ -22,7 +22,8 @@ is the same budget with our default prior (``prior="auto"``: one Gaussian per mo
 finds, N(0, I) when it finds one).
 
     python benchmarks/paper_table.py [--targets gmm mw5 mw50 funnel] [--methods ode sde anneal sde_diffusion ot sb]
-                                     [--steps 2000] [--num 20000] [--num-sde 4000] [--out FILE]
+                                     [--steps 2000] [--num 20000] [--num-sde 4000] [--seed 0]
+                                     [--prior-skew true|false|weights] [--out FILE]
 
 Particles: ``--num`` for the ODE-type methods; ``--num-sde`` for the SDE-type ones, whose
 probability-flow velocity evaluates the target's Laplacian (``d`` Hessian-vector products) at every
@@ -128,6 +129,7 @@ def sinkhorn_cost(x, y):
     return _ot(x, y, eps) - 0.5 * (_ot(x, x, eps) + _ot(y, y, eps))
 
 
+PRIOR_SKEW = {"true": True, "false": False, "weights": "weights"}
 TARGETS = {"gmm": gmm9, "mw5": lambda: many_well(5, 5, 4.0), "mw50": lambda: many_well(50, 5, 2.0), "funnel": funnel}
 
 
@@ -135,7 +137,8 @@ def run(key, t: Synthetic, method: str, args, prior: str):
     sde_type = method in ("sde", "sde_diffusion", "sb")  # probability-flow weights need the target's Laplacian
     kw = dict(potential_fn=t.potential, method=method, num_particles=args.num_sde if sde_type else args.num,
               num_samples=2000, progress_bar=False,
-              prior=prior, num_steps=args.steps, min_steps=args.steps, target_ess=None)
+              prior=prior, num_steps=args.steps, min_steps=args.steps, target_ess=None,
+              prior_skew=PRIOR_SKEW[args.prior_skew])
     t0 = time.perf_counter()
     s = PINNSampler(**kw).run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
     wall = time.perf_counter() - t0
@@ -172,6 +175,10 @@ def main():
     p.add_argument("--no-mixture-row", action="store_true")
     p.add_argument("--draws-prior-row", action="store_true",
                    help="add an ode row with prior='draws' (a Gaussian mixture fitted to the warm-start draws)")
+    p.add_argument("--prior-skew", choices=list(PRIOR_SKEW), default="true",
+                   help="PINNSampler(prior_skew=...) for the mixture-prior rows: skewed components (default), "
+                        "Gaussian ones with the warm start's weights, or Gaussian ones with the weights "
+                        "re-estimated from the skewed fit (the better start for long training in d=50)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     lines = [f"`python benchmarks/paper_table.py {' '.join(sys.argv[1:])}` — {datetime.date.today()}, "
