@@ -7,7 +7,10 @@ the target), draws 20,000 points from it and prints the chosen number of compone
 the weights ``q / prior``, the lower bound ``mean(log w)`` minus the true log Z, the IS log Z error,
 and the seconds the fit took.
 
-    python benchmarks/draws_prior.py [--components 4 auto] [--targets rings funnel]
+``--path-points 0`` turns off the Laplace components along the way from the draws to the mode
+(``draw_mixture(path_points=...)``, default 32).
+
+    python benchmarks/draws_prior.py [--components 4 auto] [--targets rings funnel] [--path-points 32]
 """
 import argparse
 import datetime
@@ -30,6 +33,7 @@ jax.config.update("jax_enable_x64", True)
 p = argparse.ArgumentParser()
 p.add_argument("--components", nargs="+", default=["4", "auto"])
 p.add_argument("--targets", nargs="+", default=["rings", "funnel"])
+p.add_argument("--path-points", type=int, default=32)
 args = p.parse_args()
 print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
 for name in args.targets:
@@ -39,9 +43,9 @@ for name in args.targets:
     for c in args.components:
         t0 = time.perf_counter()
         pr = priors.draw_mixture(t.potential, ws.mean, ws.chol, ws.draws, num_components=c if c == "auto" else int(c),
-                                 rng_key=jax.random.PRNGKey(1))
+                                 rng_key=jax.random.PRNGKey(1), path_points=args.path_points)
         secs = time.perf_counter() - t0
         lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(2), 20000)
-        print(f"{t.name}, components={c}: K = {pr.means.shape[0]}, prior ESS {ess(lw):.4f}, "
+        print(f"{t.name}, components={c}, path_points={args.path_points}: K = {pr.means.shape[0]}, prior ESS {ess(lw):.4f}, "
               f"lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}, "
               f"fit {secs:.1f} s", flush=True)

@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "refine", "fit_skew", "reweight", "log_prob", "sample",
-           "proposal_log_weights"]
+__all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight",
+           "log_prob", "sample", "proposal_log_weights"]
 
 
 class GaussianMixture(NamedTuple):
@@ -242,6 +242,8 @@ def draw_mixture(
     max_components: int = 64,
     search_iters: int = 4,
     min_gain: float = 0.02,
+    path_points: int = 32,
+    path_weight: float = 0.2,
     return_evals: bool = False,
 ):
     """A Gaussian mixture prior fitted to the warm-start draws, for targets with one mode that is
@@ -262,6 +264,17 @@ def draw_mixture(
     many components where a funnel needs few: on the four rings of the DPS benchmark (SMC warm
     start) the prior's IS ESS is 0.43 with 4 components and 0.92 with the 64 chosen (lower bound
     -2.68 -> -0.05), ``benchmarks/draws_prior.py``.
+
+    Where the target's mode lies far from the draws (more than a local standard deviation), the
+    draws can miss the region between them: a funnel's mode is deep in its neck, where a quarter of
+    its mass lies and the warm start's draws do not reach. Up to ``path_points`` Laplace components
+    (fewer if the total would pass ``max_components``)
+    along the segment from the draws' mean to the mode (:func:`path_components`, total weight
+    ``path_weight``) are then added to the fitted mixture before its final refinement, the
+    components refinement leaves without weight are dropped, and the result is kept only if it
+    scores higher than the mixture without them. On Neal's funnel (d = 10, SMC warm start) this
+    takes the prior's own importance-sampling ESS from 0.012 to 0.77 and its lower-bound error from
+    -0.86 to -0.20 (``benchmarks/draws_prior.py``). ``path_points=0`` turns it off.
 
     Returns
     -------
@@ -295,11 +308,86 @@ def draw_mixture(
             break
         best, best_score = refined, score
     if len(sizes) > 1 and refine_iters > search_iters:
-        more, _, n = _refine(log_q, *best, key, iters=refine_iters - search_iters, draws_per_component=refine_draws)
-        best, evals = (best if more is None else more), evals + n
+        more, more_score, n = _refine(log_q, *best, key, iters=refine_iters - search_iters,
+                                      draws_per_component=refine_draws)
+        if more is not None:
+            best, best_score = more, more_score
+        evals += n
+    path_points = min(path_points, max_components - best[0].shape[0])  # max_components bounds them all
+    if path_points > 0 and refine_iters > 0:
+        key, k_path = jax.random.split(key)
+        extra, n = path_components(potential_fn, mean, chol, jnp.mean(jnp.asarray(draws), 0), path_points,
+                                   return_evals=True)
+        evals += n
+        if extra is not None:
+            m, c, lw = best
+            lw_path = jnp.full((extra[0].shape[0],), np.log(path_weight / extra[0].shape[0]), lw.dtype)
+            start = (jnp.concatenate([m, extra[0].astype(m.dtype)]), jnp.concatenate([c, extra[1].astype(c.dtype)]),
+                     jnp.concatenate([lw + np.log1p(-path_weight), lw_path]))
+            cand, score, n = _refine(log_q, *start, k_path, iters=refine_iters, draws_per_component=refine_draws)
+            evals += n
+            if cand is not None and score > best_score:
+                keep = np.asarray(cand[2]) > np.log(1e-6)  # components the refinement left without weight
+                best = tuple(jnp.asarray(np.asarray(a)[keep]) for a in cand[:2]) + (
+                    cand[2][keep] - jax.scipy.special.logsumexp(cand[2][keep]),)
     means, chols, log_w = best
     mix = _mixture(means, chols, log_w, jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1))
     return (mix, evals) if return_evals else mix
+
+
+def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, start: jax.Array,
+                    max_points: int = 32, return_evals: bool = False):
+    """Laplace components along the segment from ``start`` to the mode above it, in whitened
+    coordinates (``x = mean + chol y``).
+
+    The mode is found by :func:`numpyro_pinn.warmstart.find_mode` from ``start``; points are placed
+    along the segment one local standard deviation apart (``1 / sqrt(u^T H u)`` for the unit
+    direction ``u`` and the potential's Hessian ``H`` at the current point), at most ``max_points``
+    of them, the mode excluded, each with the covariance ``|H|^{-1}`` (eigenvalues floored as in
+    the Laplace warm start). On a funnel they run down its neck with shrinking widths; a target
+    whose mode is within a standard deviation of ``start`` gets none.
+
+    Returns
+    -------
+    tuple or None
+        ``(means (P, d), chols (P, d, d))`` in whitened coordinates, or ``None`` when there are no
+        points (or the mode search failed). With ``return_evals=True``, ``(that, num_evals)``.
+    """
+    from numpyro_pinn.warmstart import _psd_inverse_chol, find_mode
+
+    d = mean.shape[0]
+    mode, _, it = jax.jit(lambda x0: find_mode(potential_fn, x0))(jnp.asarray(start, chol.dtype))
+    hess = jax.jit(jax.hessian(potential_fn))
+    evals = (int(it) + 1) * (d + 2)
+    out = lambda r: (r, evals) if return_evals else r
+    total = float(jnp.linalg.norm(mode - start))
+    if not np.isfinite(total) or total == 0.0:
+        return out(None)
+    u = (mode - start) / total
+    pts, hs, walked, h = [], [], 0.0, hess(start)
+    evals += d + 2
+    while len(pts) < max_points:
+        curv = float(u @ h @ u)
+        if not (np.isfinite(curv) and curv > 0):
+            break
+        walked += 1.0 / np.sqrt(curv)
+        if walked >= total:
+            break
+        x = start + walked * u
+        h = hess(x)
+        evals += d + 2
+        pts.append(x)
+        hs.append(h)
+    if not pts:
+        return out(None)
+    pts, hs = jnp.stack(pts), jnp.stack(hs)
+    hy = jnp.einsum("ji,pjk,kl->pil", chol, hs, chol)  # chol^T H chol: the Hessian in whitened coordinates
+    chols = jax.vmap(lambda h: _psd_inverse_chol(h)[0])(hy)
+    means = jax.scipy.linalg.solve_triangular(chol, (pts - mean).T, lower=True).T
+    ok = np.asarray(jnp.all(jnp.isfinite(chols), axis=(1, 2)) & jnp.all(jnp.isfinite(means), axis=1))
+    if not ok.any():
+        return out(None)
+    return out((means[ok], chols[ok]))
 
 
 def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Array, prior: Optional[GaussianMixture],
