@@ -283,6 +283,8 @@ def draw_mixture(
         With ``return_evals=True``, ``(mixture, num_evals)``: the target evaluations of the
         refinement steps (the search's included).
     """
+    if not 0.0 < path_weight < 1.0:
+        raise ValueError(f"`path_weight` must be in (0, 1); got {path_weight!r}.")
     d = mean.shape[0]
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
     y = jax.scipy.linalg.solve_triangular(chol, (jnp.asarray(draws) - mean).T, lower=True).T
@@ -390,7 +392,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
             walked += 1.0 / np.sqrt(curv)
             if walked >= limit:
                 break
-            x = start + walked * u * float(direction @ u)
+            x = start + walked * direction
             if d > 1 and slice_iters > 0:
                 c, _, it = on_ridge(x)
                 evals += (int(it) + 1) * (d + 1)
