@@ -285,6 +285,8 @@ def draw_mixture(
     """
     if not 0.0 < path_weight < 1.0:
         raise ValueError(f"`path_weight` must be in (0, 1); got {path_weight!r}.")
+    if not path_points >= 0:
+        raise ValueError(f"`path_points` must be >= 0 (0: no path components); got {path_points!r}.")
     d = mean.shape[0]
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
     y = jax.scipy.linalg.solve_triangular(chol, (jnp.asarray(draws) - mean).T, lower=True).T
@@ -330,9 +332,9 @@ def draw_mixture(
             cand, score, n = _refine(log_q, *start, k_path, iters=refine_iters, draws_per_component=refine_draws)
             evals += n
             if cand is not None and score > best_score:
-                keep = np.asarray(cand[2]) > np.log(1e-6)  # components the refinement left without weight
-                best = tuple(jnp.asarray(np.asarray(a)[keep]) for a in cand[:2]) + (
-                    cand[2][keep] - jax.scipy.special.logsumexp(cand[2][keep]),)
+                m, c, lw = (np.asarray(a) for a in cand)
+                keep = lw > np.log(1e-6)  # drop the components the refinement left without weight
+                best = (m[keep], c[keep], lw[keep] - float(jax.scipy.special.logsumexp(lw[keep])))
     means, chols, log_w = best
     mix = _mixture(means, chols, log_w, jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1))
     return (mix, evals) if return_evals else mix

@@ -163,6 +163,8 @@ def test_draw_mixture_beats_one_gaussian_on_a_funnel():
         draw_mixture(_funnel2, mean, chol, draws, num_components=0)
     with pytest.raises(ValueError, match="path_weight"):
         draw_mixture(_funnel2, mean, chol, draws, path_weight=1.0)
+    with pytest.raises(ValueError, match="path_points"):
+        draw_mixture(_funnel2, mean, chol, draws, path_points=-1)
     with pytest.raises(ValueError, match="prior"):
         PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="draws")
 
