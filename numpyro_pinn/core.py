@@ -154,6 +154,8 @@ def fit_transport(
             if not s.prior_skew_components:
                 mixture = gaussian._replace(log_weights=mixture.log_weights)
         prior = mixture if config.mixture_role == "prior" else None
+    if hasattr(config, "for_prior"):
+        config = config.for_prior(prior)
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)
     for name in ("batch_size", "monitor_size", "gn_batch_size"):
@@ -234,14 +236,19 @@ def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw
     return (new if keep else res.state.params), ft
 
 
-def draw(rng_key, fitted: Fitted, num: int, rtol: float = 1e-5, atol: float = 1e-5, batch: int = 8192):
+def draw(rng_key, fitted: Fitted, num: int, rtol: float = 1e-5, atol: float = 1e-5, batch: int = 8192,
+         through_prior: bool = False):
     """``num`` weighted particles from a fitted transport: ``(x, log_weights)`` with ``log_weights``
-    relative to the true normaliser (so ``logmeanexp(log_weights)`` estimates ``log Z``)."""
+    relative to the true normaliser (so ``logmeanexp(log_weights)`` estimates ``log Z``).
+    ``through_prior=True``: draws of the transport's prior itself, weighted against the target."""
     d = fitted.warm_start.mean.shape[0]
-    mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
-    t0, t1 = fitted.config.t_span
-    f = jax.jit(lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1),
-                static_argnums=1)
+    if through_prior:
+        f = jax.jit(lambda k, n: sample_mod.prior_draws(k, fitted.target, n), static_argnums=1)
+    else:
+        mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
+        t0, t1 = fitted.config.t_span
+        f = jax.jit(lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1),
+                    static_argnums=1)
     xs, lws = [], []
     for i, start in enumerate(range(0, num, batch)):
         n = min(batch, num - start)

@@ -90,6 +90,30 @@ def log_prob(prior: Optional[GaussianMixture], y: jax.Array) -> jax.Array:
     return prior.log_prob(y)
 
 
+def scale_spread(prior: Optional[GaussianMixture]) -> float:
+    """Ratio of the largest to the smallest component scale (geometric mean of the Cholesky
+    factor's diagonal) of a mixture; 1 for ``None`` or one component."""
+    if prior is None:
+        return 1.0
+    s = np.asarray(jnp.mean(jnp.log(jnp.abs(jnp.diagonal(prior.chols, axis1=1, axis2=2))), axis=1))
+    return float(np.exp(s.max() - s.min()))
+
+
+def local_scale(prior: GaussianMixture) -> Callable[[jax.Array], jax.Array]:
+    """``y -> L(y)``, ``(d,) -> (d, d)``: the components' Cholesky factors averaged with their
+    responsibilities at ``y``, divided by the weight-averaged component scale (so ``L`` is about
+    ``I`` where the components are of typical size). A drift ``L(y) m(y, t)`` moves a point by a
+    fraction of the width of the component it is in, whatever that width."""
+    logs = jnp.mean(jnp.log(jnp.abs(jnp.diagonal(prior.chols, axis1=1, axis2=2))), axis=1)
+    typical = jnp.exp(jnp.sum(jax.nn.softmax(prior.log_weights) * logs))
+
+    def scale(y):
+        r = jax.nn.softmax(_component_log_prob(prior.means, prior.inv_chols, prior.skews, y) + prior.log_weights)
+        return jnp.einsum("k,kij->ij", r, prior.chols) / typical
+
+    return scale
+
+
 def sample(prior: Optional[GaussianMixture], rng_key: jax.Array, num: int, dim: int) -> jax.Array:
     """``num`` draws ``(num, dim)`` from the prior (``None``: ``N(0, I)``), float32."""
     if prior is None:
@@ -242,7 +266,9 @@ def draw_mixture(
     max_components: int = 64,
     search_iters: int = 4,
     min_gain: float = 0.02,
-    path_points: int = 32,
+    path_points: int = 64,
+    path_beyond: int = 24,
+    path_spacing: float = 0.5,
     path_weight: float = 0.2,
     return_evals: bool = False,
 ):
@@ -267,15 +293,14 @@ def draw_mixture(
 
     Where the target's mode lies far from the draws (more than a local standard deviation), the
     draws can miss the region between them: a funnel's mode is deep in its neck, where a quarter of
-    its mass lies and the warm start's draws do not reach. Up to ``path_points`` Laplace components
-    (fewer if the total would pass ``max_components``)
-    along the segment from the draws' mean to the mode, and three more past the mean on the far side
-    (:func:`path_components`, total weight ``path_weight``), are then added to the fitted mixture
-    before its final refinement, the components refinement leaves without weight are dropped, and
-    the result is kept only if it scores higher than the mixture without them. On Neal's funnel
-    (d = 10, SMC warm start) this takes the prior's own importance-sampling ESS from 0.037 to 0.66,
-    its lower-bound error from -0.83 to -0.29 and its IS log Z error from -0.29 to -0.005
-    (``benchmarks/draws_prior.py``). ``path_points=0`` turns it off.
+    its mass lies and the warm start's draws do not reach. Up to ``path_points`` Gaussian components
+    along the way from the draws' mean to the mode, ``path_spacing`` local standard deviations
+    apart, and up to ``path_beyond`` more past the mean on the far side (:func:`path_components`,
+    total weight ``path_weight``) are then added to the fitted mixture before its final refinement;
+    the components refinement leaves without weight are dropped, and the result is kept only if it
+    scores higher than the mixture without them. On Neal's funnel (d = 10, SMC warm start) this
+    takes the prior's own importance-sampling ESS from 0.037 to 0.95 and its lower-bound error
+    from -0.83 to -0.03 (``benchmarks/draws_prior.py``). ``path_points=0`` turns it off.
 
     Returns
     -------
@@ -287,6 +312,10 @@ def draw_mixture(
         raise ValueError(f"`path_weight` must be in (0, 1); got {path_weight!r}.")
     if not path_points >= 0:
         raise ValueError(f"`path_points` must be >= 0 (0: no path components); got {path_points!r}.")
+    if not path_beyond >= 0:
+        raise ValueError(f"`path_beyond` must be >= 0; got {path_beyond!r}.")
+    if not path_spacing > 0:
+        raise ValueError(f"`path_spacing` must be positive; got {path_spacing!r}.")
     d = mean.shape[0]
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
     y = jax.scipy.linalg.solve_triangular(chol, (jnp.asarray(draws) - mean).T, lower=True).T
@@ -318,11 +347,10 @@ def draw_mixture(
         if more is not None:
             best, best_score = more, more_score
         evals += n
-    path_points = min(path_points, max_components - best[0].shape[0])  # max_components bounds them all
     if path_points > 0 and refine_iters > 0:
         key, k_path = jax.random.split(key)
         extra, n = path_components(potential_fn, mean, chol, jnp.mean(jnp.asarray(draws), 0), path_points,
-                                   return_evals=True)
+                                   beyond=path_beyond, spacing=path_spacing, return_evals=True)
         evals += n
         if extra is not None:
             m, c, lw = best
@@ -341,19 +369,25 @@ def draw_mixture(
 
 
 def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, start: jax.Array,
-                    max_points: int = 32, beyond: int = 3, slice_iters: int = 20, return_evals: bool = False):
-    """Laplace components along the line from ``start`` to the mode above it, in whitened
+                    max_points: int = 32, beyond: int = 3, slice_iters: int = 20, smooth_iters: int = 8,
+                    smooth_draws: int = 32, spacing: float = 1.0, return_evals: bool = False):
+    """Gaussian components along the line from ``start`` to the mode above it, in whitened
     coordinates (``x = mean + chol y``).
 
-    The mode is found by :func:`numpyro_pinn.warmstart.find_mode` from ``start``; points are placed
-    along the segment one local standard deviation apart (``1 / sqrt(u^T H u)`` for the unit
-    direction ``u`` and the potential's Hessian ``H`` at the current point), at most ``max_points``
-    of them, the mode excluded, each with the covariance ``|H|^{-1}`` (eigenvalues floored as in
-    the Laplace warm start). Each point is first moved, by at most ``slice_iters`` Newton steps
-    (:func:`numpyro_pinn.warmstart.find_mode` in the hyperplane through it orthogonal to the
-    segment), to the potential's minimum within that hyperplane: on a funnel the straight segment
-    from an off-axis start leaves the neck, the slice minima stay on its axis. If there is at least
-    one point, up to ``beyond`` more continue the line past
+    The mode is found by :func:`numpyro_pinn.warmstart.find_mode` from ``start``. Each point is
+    moved, by at most ``slice_iters`` Newton steps (:func:`numpyro_pinn.warmstart.find_mode` in the
+    hyperplane through it orthogonal to the segment), to the potential's minimum within that
+    hyperplane: on a funnel the straight segment from an off-axis start leaves the neck, the slice
+    minima stay on its axis. Its covariance is ``|H|^{-1}`` (eigenvalues floored as in the Laplace
+    warm start) for ``H`` the potential's Hessian averaged over the component itself, iterated
+    ``smooth_iters`` times from the Hessian at the point (``smooth_draws`` common draws; half
+    steps in the matrix logarithm, as the plain iteration oscillates): the fixed point of a
+    Gaussian variational fit centred there. At a slice minimum the Hessian misses the curvature
+    the component's own spread brings in: on a funnel it gives the neck a width of 3 along its
+    axis, where the averaged Hessian gives 0.47 and makes the mixture's steps fine enough. Points
+    are placed ``spacing`` local standard deviations apart along the segment
+    (``spacing / sqrt(u^T H u)`` for the unit direction ``u``), at most ``max_points``, the mode
+    excluded. If there is at least one point, up to ``beyond`` more continue the line past
     ``start``, away from the mode, the same way: the draws' bulk can sit between a mode and a heavy
     tail. On a funnel they run down its neck with shrinking widths and up into its mouth with
     growing ones; a target whose mode is within a standard deviation of ``start`` gets none.
@@ -375,14 +409,40 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     if not np.isfinite(total) or total == 0.0:
         return out(None)
     u = (mode - start) / total
-    h0 = hess(start)
-    evals += d + 2
     # An orthonormal basis of the hyperplane orthogonal to u: each point is moved to the potential's
     # minimum within its slice, so that the path follows the density's ridge (a funnel's axis)
     # rather than the straight line, which leaves a narrow neck.
     basis = jnp.linalg.qr(jnp.concatenate([u[:, None], jnp.eye(d, dtype=u.dtype)], 1))[0][:, 1:d]
     on_ridge = jax.jit(lambda x: find_mode(lambda c: potential_fn(x + basis @ c), jnp.zeros(d - 1, x.dtype),
                                            slice_iters))
+    eps = jax.random.normal(jax.random.PRNGKey(0), (smooth_draws, d), chol.dtype)
+
+    @jax.jit
+    def smoothed(x, h):
+        # The expected Hessian under the component's own Gaussian, iterated to a fixed point (the
+        # stationarity condition of a Gaussian variational fit centred at x): at a slice minimum the
+        # Hessian misses the coupling that the component's spread brings in (a funnel's width in v
+        # shrinks from 3 to 0.47 once the x-spread is counted).
+        # The plain iteration oscillates (a wide component sees a steep Hessian, a narrow one a flat
+        # one); half steps in the matrix logarithm (log-Euclidean mean of old and new) converge.
+        def logm(h):
+            e, v = jnp.linalg.eigh(0.5 * (h + h.T))
+            return (v * jnp.log(jnp.clip(jnp.abs(e), 1e-6, 1e12))) @ v.T
+
+        def one(h, _):
+            c = _psd_inverse_chol(h)[0]
+            hz = jax.vmap(hess)(x + eps @ c.T)
+            hz = jnp.mean(jnp.where(jnp.all(jnp.isfinite(hz), (1, 2))[:, None, None], hz, 0.0), 0)
+            e, v = jnp.linalg.eigh(0.5 * (logm(h) + logm(hz)))
+            new = (v * jnp.exp(e)) @ v.T
+            return jnp.where(jnp.all(jnp.isfinite(new)), 0.5 * (new + new.T), h), None
+        return jax.lax.scan(one, h, None, smooth_iters)[0]
+
+    h0 = hess(start)
+    evals += d + 2
+    if smooth_iters > 0 and smooth_draws > 0:
+        h0 = smoothed(start, h0)
+        evals += smooth_iters * smooth_draws * (d + 2)
 
     def walk(direction, limit, num):
         nonlocal evals
@@ -391,7 +451,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
             curv = float(direction @ h @ direction)
             if not (np.isfinite(curv) and curv > 0):
                 break
-            walked += 1.0 / np.sqrt(curv)
+            walked += spacing / np.sqrt(curv)
             if walked >= limit:
                 break
             x = start + walked * direction
@@ -401,6 +461,9 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
                 x = jnp.where(jnp.all(jnp.isfinite(c)), x + basis @ c, x)
             h = hess(x)
             evals += d + 2
+            if smooth_iters > 0 and smooth_draws > 0:
+                h = smoothed(x, h)
+                evals += smooth_iters * smooth_draws * (d + 2)
             pts.append(x)
             hs.append(h)
         return pts, hs

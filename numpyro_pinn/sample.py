@@ -126,6 +126,16 @@ def flow(
     return FlowDraws(y1, lp1.astype(lq.dtype), lq)
 
 
+def prior_draws(rng_key: jax.Array, target: WhitenedTarget, num: int) -> FlowDraws:
+    """``num`` draws of the prior itself (``target.prior``, default ``N(0, I)``) as an importance
+    proposal for the target: the flow's endpoints with a zero drift."""
+    d = target.mean.shape[0]
+    y = target.shard(priors.sample(target.prior, rng_key, num, d))
+    lp = jax.vmap(lambda z: priors.log_prob(target.prior, z))(y)
+    lq = jax.vmap(target.logq)(y.astype(target.chol.dtype))
+    return FlowDraws(y, lp.astype(lq.dtype), lq)
+
+
 def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: int, t0: float = 0.0,
           t1: float = 1.0, prior=None, sigma: float = 0.0) -> jax.Array:
     """Cheap trajectories for collocation from the prior (default ``N(0, I)``) at ``t0`` to ``t1``,

@@ -22,7 +22,8 @@ def model(x, y=None):
 
 X = np.linspace(-1, 1, 30)
 Y = 1.0 + 2.0 * X + np.random.default_rng(0).normal(0, 0.5, 30)
-SETTINGS = dict(num_samples=1000, num_steps=1000, min_steps=500, progress_bar=False)
+# prior_fallback=False: these tests check the trained transport itself, not the prior it starts from.
+SETTINGS = dict(num_samples=1000, num_steps=1000, min_steps=500, progress_bar=False, prior_fallback=False)
 
 
 @pytest.fixture(scope="module")

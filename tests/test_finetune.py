@@ -36,7 +36,8 @@ def test_gauss_newton_after_adam_lowers_residual_on_a_pinn():
 
     pot = lambda x: 0.5 * jnp.sum((x - 1.0) ** 2 / jnp.array([0.5, 2.0]))
     s = PINNSampler(potential_fn=pot, num_steps=500, min_steps=500, target_ess=None, warm_start="laplace",
-                    finetune="gauss_newton", gn_steps=8, num_samples=1000, progress_bar=False).run(
+                    finetune="gauss_newton", gn_steps=8, num_samples=1000, progress_bar=False,
+                    prior_fallback=False).run(
         jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     ft = s.diagnostics["finetune"]
     assert ft["accepted_steps"] >= 1

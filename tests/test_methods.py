@@ -82,7 +82,7 @@ def test_each_method_recovers_log_z_and_a_tail_probability(method):
     mcmc = PINNSampler(
         potential_fn=_potential, method=method, transport=ODETransport(method=method, hidden=(32, 32)),
         num_steps=400, min_steps=400, target_ess=None, batch_size=256, num_samples=n, prior="gaussian",
-        progress_bar=False,
+        progress_bar=False, prior_fallback=False,
     ).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = mcmc.diagnostics
     assert d["ess"] >= ESS_FLOOR[method], d["ess"]

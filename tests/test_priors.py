@@ -6,7 +6,7 @@ import pytest
 
 from numpyro_pinn import PINNSampler
 from numpyro_pinn.diagnostics import ess, log_evidence
-from numpyro_pinn.priors import (_component_log_pdf, draw_mixture, log_prob, mode_mixture, path_components,
+from numpyro_pinn.priors import (_component_log_pdf, _mixture, draw_mixture, log_prob, mode_mixture, path_components,
                                  proposal_log_weights, refine, sample)
 
 MUS = jnp.array([[-4.0, 0.0], [4.0, 1.0]])
@@ -54,7 +54,7 @@ def test_unimodal_draws_keep_the_standard_normal():
 @pytest.mark.slow
 def test_mixture_prior_sampler_recovers_weights_and_log_z():
     s = PINNSampler(potential_fn=two_modes, prior="mixture", num_steps=1000, min_steps=500, num_samples=4000,
-                    progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+                    progress_bar=False, prior_fallback=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = s.diagnostics
     x, lw = s.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))
@@ -369,3 +369,46 @@ def test_prior_skew_weights_keeps_gaussian_components_with_reweighted_weights():
     assert s.diagnostics["prior_skewed"] is False and pr.skews is None
     w = np.sort(np.exp(np.asarray(pr.log_weights)))
     np.testing.assert_allclose(w, [0.25, 0.75], atol=0.01)
+
+
+def test_drift_scale_follows_the_component_widths():
+    """``local_scale`` is a component's Cholesky factor over the typical scale where that component
+    is responsible; ``drift_scale="auto"`` turns it on only for components of very different sizes."""
+    from numpyro_pinn.priors import local_scale, scale_spread
+    from numpyro_pinn.transports.ode import DRIFT_SCALE_SPREAD, ODETransport
+
+    means = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+    chols = jnp.stack([0.01 * jnp.eye(2), jnp.eye(2)])
+    mix = _mixture(means, chols, jnp.log(jnp.array([0.5, 0.5])), jnp.zeros(1, jnp.int32))
+    typical = 0.1  # exp(0.5 log 0.01 + 0.5 log 1)
+    scale = local_scale(mix)
+    np.testing.assert_allclose(np.asarray(scale(means[0])), 0.01 / typical * np.eye(2), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(scale(means[1])), 1.0 / typical * np.eye(2), rtol=1e-5)
+    assert scale_spread(mix) == pytest.approx(100.0, rel=1e-5) and scale_spread(None) == 1.0
+    assert DRIFT_SCALE_SPREAD < 100.0
+    assert ODETransport().for_prior(mix).drift_scale == "prior"
+    equal = mix._replace(chols=jnp.stack([jnp.eye(2), 2.0 * jnp.eye(2)]))
+    assert ODETransport().for_prior(equal).drift_scale == "none"
+    assert ODETransport().for_prior(None).drift_scale == "none"
+    assert ODETransport(drift_scale="none").for_prior(mix).drift_scale == "none"
+    with pytest.raises(ValueError, match="drift_scale"):
+        ODETransport(drift_scale="local")
+
+
+def test_prior_fallback_keeps_the_better_proposal():
+    """A Gaussian target with the exact Laplace warm start: the prior alone has equal weights (ESS 1),
+    a briefly trained transport does not, so the prior's draws are kept (exact log Z, ESS 1), and
+    ``sample`` draws from it too; with ``prior_fallback=False`` the transport's are."""
+    pot = lambda x: 0.5 * jnp.sum((x - 1.0) ** 2 / jnp.array([0.5, 2.0]))
+    log_z = float(np.log(2 * np.pi) + 0.5 * np.log(0.5 * 2.0))
+    kw = dict(potential_fn=pot, warm_start="laplace", prior="gaussian", num_steps=60, min_steps=60, target_ess=None,
+              num_samples=1000, progress_bar=False)
+    s = PINNSampler(**kw).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    d = s.diagnostics
+    assert d["proposal"] == "prior" and d["prior_ess"] > d["transport_ess"], d
+    assert d["ess"] == pytest.approx(1.0, abs=1e-9) and d["log_Z"] == pytest.approx(log_z, abs=1e-6)
+    _, lw = s.sample(jax.random.PRNGKey(1), 500, weighted=True)
+    assert np.ptp(np.asarray(lw)) < 1e-6  # prior draws again: equal weights
+    t = PINNSampler(**kw, prior_fallback=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    assert t.diagnostics["proposal"] == "transport" and "prior_ess" not in t.diagnostics
+    assert t.diagnostics["ess"] < 1.0
