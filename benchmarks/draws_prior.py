@@ -7,10 +7,10 @@ the target), draws 20,000 points from it and prints the chosen number of compone
 the weights ``q / prior``, the lower bound ``mean(log w)`` minus the true log Z, the IS log Z error,
 and the seconds the fit took.
 
-``--path-points 0`` turns off the Laplace components along the way from the draws to the mode
-(``draw_mixture(path_points=...)``, default 32).
+``--path-points 0`` turns off the components along the way from the draws to the mode
+(``draw_mixture(path_points=...)``, default 64).
 
-    python benchmarks/draws_prior.py [--components 4 auto] [--targets rings funnel] [--path-points 32]
+    python benchmarks/draws_prior.py [--components 4 auto] [--targets rings funnel] [--path-points 64]
 """
 import argparse
 import datetime
@@ -33,7 +33,7 @@ jax.config.update("jax_enable_x64", True)
 p = argparse.ArgumentParser()
 p.add_argument("--components", nargs="+", default=["4", "auto"])
 p.add_argument("--targets", nargs="+", default=["rings", "funnel"])
-p.add_argument("--path-points", type=int, default=32)
+p.add_argument("--path-points", type=int, default=64)
 args = p.parse_args()
 print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
 for name in args.targets:

@@ -398,6 +398,9 @@ class PINNSampler(SamplerSurface):
     def summary_line(self) -> str:
         d = self._diag
         src = " [draws: reverse SDE, unweighted; weights from probability-flow particles]" if self._sde else ""
+        if d.get("proposal") == "prior":
+            src = (f" [draws: the transport's prior, its ESS {d['prior_ess']:.4f} above the trained transport's "
+                   f"{d['transport_ess']:.4f}]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
                 f"Pareto k = {d['pareto_k']:.2f}, train {d['train_seconds']:.1f} s "

@@ -165,6 +165,10 @@ def test_draw_mixture_beats_one_gaussian_on_a_funnel():
         draw_mixture(_funnel2, mean, chol, draws, path_weight=1.0)
     with pytest.raises(ValueError, match="path_points"):
         draw_mixture(_funnel2, mean, chol, draws, path_points=-1)
+    with pytest.raises(ValueError, match="path_beyond"):
+        draw_mixture(_funnel2, mean, chol, draws, path_beyond=-1)
+    with pytest.raises(ValueError, match="path_spacing"):
+        draw_mixture(_funnel2, mean, chol, draws, path_spacing=0.0)
     with pytest.raises(ValueError, match="prior"):
         PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="draws")
 
@@ -409,6 +413,7 @@ def test_prior_fallback_keeps_the_better_proposal():
     assert d["ess"] == pytest.approx(1.0, abs=1e-9) and d["log_Z"] == pytest.approx(log_z, abs=1e-6)
     _, lw = s.sample(jax.random.PRNGKey(1), 500, weighted=True)
     assert np.ptp(np.asarray(lw)) < 1e-6  # prior draws again: equal weights
+    assert "the transport's prior" in s.summary_line()
     t = PINNSampler(**kw, prior_fallback=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     assert t.diagnostics["proposal"] == "transport" and "prior_ess" not in t.diagnostics
     assert t.diagnostics["ess"] < 1.0
