@@ -285,9 +285,9 @@ def draw_mixture(
 
     With ``num_components="auto"`` (default) the number is chosen by the target itself: ``K = 1, 2,
     4, ...`` up to ``search_max_components`` (and ``max_components``, and at most one component
-    per ``2 d + 2`` draws), each fitted
-    by EM and ``search_iters`` refinement steps and scored by ``E_mix[log q - log mix]`` (``log Z``
-    minus the reverse KL divergence, on fresh draws); the search stops once doubling ``K`` gains
+    per ``2 d + 2`` draws), each fitted by EM and ``search_iters`` refinement steps and scored by
+    ``E_mix[log q - log mix]`` (``log Z`` minus the reverse KL divergence, on fresh draws); the
+    search stops once doubling ``K`` gains
     less than ``min_gain`` nats, and the best mixture is refined further. A ring of maxima needs
     many components where a funnel needs few: on the four rings of the DPS benchmark (SMC warm
     start) the prior's IS ESS is 0.43 with 4 components and 0.92 with the 64 chosen (lower bound
@@ -298,9 +298,10 @@ def draw_mixture(
     its mass lies and the warm start's draws do not reach. Up to ``path_points`` Gaussian components
     along the way from the draws' mean to the mode, ``path_spacing`` local standard deviations
     apart, and up to ``path_beyond`` more past the mean on the far side (:func:`path_components`;
-    fewer where the total would pass ``max_components``; total weight ``path_weight``) are then added to the fitted mixture before its final refinement;
-    the components refinement leaves without weight are dropped, and the result is kept only if it
-    scores higher than the mixture without them. On Neal's funnel (d = 10, SMC warm start) this
+    fewer where the total would pass ``max_components``; total weight ``path_weight``) are then
+    added to the fitted mixture before its final refinement; the components refinement leaves
+    without weight are dropped, and the result is kept only if it scores higher than the mixture
+    without them. On Neal's funnel (d = 10, SMC warm start) this
     takes the prior's own lower-bound error from -0.83 to -0.03, its IS log Z error from -0.29 to
     +0.006 and its importance-sampling ESS from 0.037 to 0.65 (20,000 draws; a few heavy weights
     decide it: 0.95 on other draw sets; ``benchmarks/draws_prior.py``). ``path_points=0`` turns it off.

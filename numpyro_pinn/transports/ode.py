@@ -93,8 +93,9 @@ class ODETransport:
         components differ in width by orders of magnitude (a funnel's neck against its mouth) an
         unscaled drift of a size that matters in the mouth throws points out of the neck: on Neal's
         funnel (d = 10, draws-mixture prior with a lower bound near -0.06 by itself) one Adam step
-        from the zero drift took the lower bound to -43 unscaled and to -0.15 scaled. ``"none"``: ``mu = m``. ``"auto"`` (default): ``"prior"`` when the
-        prior's component scales differ by more than a factor :data:`DRIFT_SCALE_SPREAD`, else
+        from the zero drift took the lower bound to -43 unscaled and to -0.15 scaled.
+        ``"none"``: ``mu = m``. ``"auto"`` (default): ``"prior"`` when the prior's component
+        scales differ by more than a factor :data:`DRIFT_SCALE_SPREAD`, else
         ``"none"`` (resolved when training starts; ``N(0, I)`` and equal-sized components keep the
         plain drift). Only the methods with a drift network (``"ode"``, ``"sde"``, ``"anneal"``).
     """
