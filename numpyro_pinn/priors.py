@@ -90,12 +90,17 @@ def log_prob(prior: Optional[GaussianMixture], y: jax.Array) -> jax.Array:
     return prior.log_prob(y)
 
 
+def _log_scales(chols: jax.Array) -> jax.Array:
+    """Log of each component's scale, the geometric mean of its Cholesky factor's diagonal: ``(K,)``."""
+    return jnp.mean(jnp.log(jnp.abs(jnp.diagonal(chols, axis1=1, axis2=2))), axis=1)
+
+
 def scale_spread(prior: Optional[GaussianMixture]) -> float:
-    """Ratio of the largest to the smallest component scale (geometric mean of the Cholesky
-    factor's diagonal) of a mixture; 1 for ``None`` or one component."""
+    """Ratio of the largest to the smallest component scale (:func:`_log_scales`) of a mixture; 1
+    for ``None`` or one component."""
     if prior is None:
         return 1.0
-    s = np.asarray(jnp.mean(jnp.log(jnp.abs(jnp.diagonal(prior.chols, axis1=1, axis2=2))), axis=1))
+    s = np.asarray(_log_scales(prior.chols))
     return float(np.exp(s.max() - s.min()))
 
 
@@ -104,8 +109,7 @@ def local_scale(prior: GaussianMixture) -> Callable[[jax.Array], jax.Array]:
     responsibilities at ``y``, divided by the weight-averaged component scale (so ``L`` is about
     ``I`` where the components are of typical size). A drift ``L(y) m(y, t)`` moves a point by a
     fraction of the width of the component it is in, whatever that width."""
-    logs = jnp.mean(jnp.log(jnp.abs(jnp.diagonal(prior.chols, axis1=1, axis2=2))), axis=1)
-    typical = jnp.exp(jnp.sum(jax.nn.softmax(prior.log_weights) * logs))
+    typical = jnp.exp(jnp.sum(jax.nn.softmax(prior.log_weights) * _log_scales(prior.chols)))
 
     def scale(y):
         r = jax.nn.softmax(_component_log_prob(prior.means, prior.inv_chols, prior.skews, y) + prior.log_weights)

@@ -260,8 +260,7 @@ class PINNSampler(SamplerSurface):
         self._through_prior, ess_pair = False, {}
         if self.prior_fallback and isinstance(fitted.config, ode.ODETransport):
             xp, lwp = core.draw(jax.random.fold_in(k_draw, 3), fitted, self.num_particles, through_prior=True)
-            finite = lambda a: np.where(np.isfinite(np.asarray(a, np.float64)), np.asarray(a, np.float64), -np.inf)
-            ess_pair = dict(transport_ess=diagnostics.ess(finite(lw)), prior_ess=diagnostics.ess(finite(lwp)))
+            ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
             if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
                 x, lw, self._through_prior = xp, lwp, True
         jax.block_until_ready(lw)
