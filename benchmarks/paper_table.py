@@ -24,6 +24,12 @@ finds, N(0, I) when it finds one).
     python benchmarks/paper_table.py [--targets gmm mw5 mw50 funnel] [--methods ode sde anneal sde_diffusion ot sb]
                                      [--steps 2000] [--num 20000] [--num-sde 4000] [--seed 0]
                                      [--prior-skew true|false|weights] [--out FILE]
+                                     [--hidden 64 64 64] [--skew-steps 300] [--path-spacing 0.5]
+
+``--hidden`` sets the transport's layer widths; ``--skew-steps`` the Adam steps of the mixture
+prior's skew fit (``priors.fit_skew``; the sampler uses 300); ``--path-spacing`` the spacing of a
+funnel-like target's path components (``priors.draw_mixture(path_spacing=...)``, with as many more
+points as keep their reach). The defaults are the sampler's own.
 
 Particles: ``--num`` for the ODE-type methods; ``--num-sde`` for the SDE-type ones, whose
 probability-flow velocity evaluates the target's Laplacian (``d`` Hessian-vector products) at every
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import platform
 import resource
@@ -47,7 +54,8 @@ from scipy import integrate
 sys.path.insert(0, os.path.dirname(__file__))
 from targets import Synthetic, gmm9, many_well  # noqa: E402
 
-from numpyro_pinn import PINNSampler  # noqa: E402
+from numpyro_pinn import PINNSampler, core, priors  # noqa: E402
+from numpyro_pinn.transports.ode import ODETransport  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -139,8 +147,13 @@ def run(key, t: Synthetic, method: str, args, prior: str):
               num_samples=2000, progress_bar=False,
               prior=prior, num_steps=args.steps, min_steps=args.steps, target_ess=None,
               prior_skew=PRIOR_SKEW[args.prior_skew])
+    if args.hidden is not None and method != "sde_diffusion":
+        kw["transport"] = ODETransport(method=method, hidden=tuple(args.hidden))
     t0 = time.perf_counter()
-    s = PINNSampler(**kw).run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
+    s = PINNSampler(**kw)
+    if args.skew_steps is not None and s.settings.prior_skew_steps > 0:
+        s.settings = s.settings._replace(prior_skew_steps=args.skew_steps)
+    s = s.run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
     wall = time.perf_counter() - t0
     d = s.diagnostics
     x, lw = s.get_weighted_samples()
@@ -180,8 +193,19 @@ def main():
                    help="PINNSampler(prior_skew=...) for the mixture-prior rows: skewed components (default), "
                         "Gaussian ones with the warm start's weights, or Gaussian ones with the weights "
                         "re-estimated from the skewed fit (the better start for long training in d=50)")
+    p.add_argument("--hidden", type=int, nargs="+", default=None,
+                   help="hidden layer widths of the transport's networks (default: ODETransport's)")
+    p.add_argument("--path-spacing", type=float, default=None,
+                   help="priors.draw_mixture(path_spacing=...) for the mixture prior (default: its own)")
+    p.add_argument("--skew-steps", type=int, default=None,
+                   help="Adam steps of the mixture prior's skew fit (priors.fit_skew; the sampler's default 300)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
+    if args.path_spacing is not None:  # the same reach along the path: points scaled by 0.5 / spacing
+        f = 0.5 / args.path_spacing
+        core.draw_mixture = functools.partial(priors.draw_mixture, path_spacing=args.path_spacing,
+                                              path_points=round(64 * f), path_beyond=round(24 * f),
+                                              max_components=round(160 * f))
     lines = [f"`python benchmarks/paper_table.py {' '.join(sys.argv[1:])}` — {datetime.date.today()}, "
              f"{platform.machine()} {jax.devices()[0].device_kind} x{len(jax.devices())}, jax {jax.__version__}",
              "",

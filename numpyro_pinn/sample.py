@@ -98,9 +98,7 @@ def flow(
     prior (``target.prior``, default ``N(0, I)``) at ``t0`` to the target at ``t1`` (``t1 < t0``
     integrates backwards, as for the probability-flow ODE of a diffusion). A particle whose solve
     does not reach ``t1`` within ``max_steps`` gets ``log_p = NaN`` (so a NaN log weight)."""
-    d = target.mean.shape[0]
-    y0 = target.shard(priors.sample(target.prior, rng_key, num, d))
-    lp0 = jax.vmap(lambda y: priors.log_prob(target.prior, y))(y0)
+    y0, lp0 = _start(rng_key, target, num)
 
     def vf(t, state, args):
         y, _ = state
@@ -121,19 +119,25 @@ def flow(
         ok = sol.result == diffrax.RESULTS.successful
         return sol.ys[0][-1], jnp.where(ok, sol.ys[1][-1], jnp.nan)
 
-    y1, lp1 = jax.vmap(one)(y0, lp0)
-    lq = jax.vmap(target.logq)(y1.astype(target.chol.dtype))
-    return FlowDraws(y1, lp1.astype(lq.dtype), lq)
+    return _scored(*jax.vmap(one)(y0, lp0), target)
+
+
+def _start(rng_key: jax.Array, target: WhitenedTarget, num: int) -> tuple[jax.Array, jax.Array]:
+    """``num`` draws of ``target.prior`` (sharded like the target) and their prior log densities."""
+    y = target.shard(priors.sample(target.prior, rng_key, num, target.mean.shape[0]))
+    return y, jax.vmap(lambda z: priors.log_prob(target.prior, z))(y)
+
+
+def _scored(y: jax.Array, log_p: jax.Array, target: WhitenedTarget) -> FlowDraws:
+    """End points with their proposal log density, scored against the target."""
+    lq = jax.vmap(target.logq)(y.astype(target.chol.dtype))
+    return FlowDraws(y, log_p.astype(lq.dtype), lq)
 
 
 def prior_draws(rng_key: jax.Array, target: WhitenedTarget, num: int) -> FlowDraws:
     """``num`` draws of the prior itself (``target.prior``, default ``N(0, I)``) as an importance
     proposal for the target: the flow's endpoints with a zero drift."""
-    d = target.mean.shape[0]
-    y = target.shard(priors.sample(target.prior, rng_key, num, d))
-    lp = jax.vmap(lambda z: priors.log_prob(target.prior, z))(y)
-    lq = jax.vmap(target.logq)(y.astype(target.chol.dtype))
-    return FlowDraws(y, lp.astype(lq.dtype), lq)
+    return _scored(*_start(rng_key, target, num), target)
 
 
 def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: int, t0: float = 0.0,

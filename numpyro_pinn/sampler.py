@@ -67,7 +67,7 @@ class PINNSampler(SamplerSurface):
         or an array of unconstrained posterior draws ``(n, d)``. It sets the whitening
         (prior and domain) and the bridge collocation points.
     num_steps, min_steps, batch_size, learning_rate, optimizer, target_ess, collocation, domain_scale
-        Training: at most ``num_steps`` Adam steps (rounded up to whole jitted chunks of 250) on
+        Training: at most ``num_steps`` Adam steps (in jitted chunks of at most 250) on
         ``batch_size`` collocation points,
         stopping once the ESS of a monitor batch reaches ``target_ess`` (``None``: run all
         steps) after ``min_steps``. ``optimizer`` (an ``optax.GradientTransformation``)
@@ -208,6 +208,8 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {finetune!r}.")
         if target_ess is not None and not 0 < target_ess <= 1:
             raise ValueError(f"`target_ess` must be in (0, 1] or None; got {target_ess!r}.")
+        if not isinstance(prior_fallback, (bool, np.bool_)):
+            raise ValueError(f"`prior_fallback` must be True or False; got {prior_fallback!r}.")
         self.method = method
         self.num_samples = int(num_samples)
         self.num_particles = int(num_particles or num_samples)

@@ -11,6 +11,7 @@ import time
 from typing import Callable, NamedTuple, Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.collocation import CollocationPool
@@ -52,6 +53,11 @@ def fit(
 ) -> TrainResult:
     """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
 
+    The steps are split into ``ceil(num_steps / chunk_size)`` chunks of equal length (at most
+    ``chunk_size``), so that one compiled chunk serves them all; the last chunk skips the steps
+    past ``num_steps`` (fewer than the number of chunks), so exactly ``num_steps`` steps are taken
+    unless the monitor stops training early.
+
     Parameters
     ----------
     kernel
@@ -63,29 +69,33 @@ def fit(
         ``min_steps`` are done; training stops when it reaches ``target_ess``.
     """
 
+    n_chunks = max(1, math.ceil(num_steps / chunk_size))
+    length = max(1, math.ceil(num_steps / n_chunks))
+
     @jax.jit
-    def run_chunk(key, state, pool):
-        def body(st, k):
-            st, info = kernel(k, st, pool)
+    def run_chunk(key, state, pool, first):
+        def body(st, xs):
+            k, i = xs
+            new, info = kernel(k, st, pool)
+            active = first + i < num_steps  # the last chunk's steps past num_steps are skipped
+            st = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, st)
             return st, info.loss
 
-        return jax.lax.scan(body, state, jax.random.split(key, chunk_size))
-
-    n_chunks = max(1, math.ceil(num_steps / chunk_size))
+        return jax.lax.scan(body, state, (jax.random.split(key, length), jnp.arange(length)))
     losses, ess_hist = [], []
     bar = None
     if progress_bar:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_chunks * chunk_size, desc="PINN training", unit="step", leave=True)
+        bar = tqdm(total=num_steps, desc="PINN training", unit="step", leave=True)
     t0 = time.perf_counter()
     stopped = False
     done = 0
     try:
         for c in range(n_chunks):
             rng_key, k_chunk, k_paths, k_mon = jax.random.split(rng_key, 4)
-            new_state, chunk_losses = run_chunk(k_chunk, state, pool)
-            chunk_losses = np.asarray(chunk_losses)
+            new_state, chunk_losses = run_chunk(k_chunk, state, pool, done)
+            chunk_losses = np.asarray(chunk_losses)[: num_steps - done]
             if not np.all(np.isfinite(chunk_losses)):
                 bad = done + int(np.argmin(np.isfinite(chunk_losses)))
                 raise TrainingError(
@@ -97,11 +107,11 @@ def fit(
                     step=bad,
                 )
             state = new_state
-            done += chunk_size
+            done += len(chunk_losses)
             losses.append(chunk_losses)
             if refresh_paths is not None:
                 pool = pool._replace(paths=refresh_paths(k_paths, state.params))
-            msg = {"loss": f"{float(np.mean(chunk_losses[-max(1, chunk_size // 4):])):.3g}"}
+            msg = {"loss": f"{float(np.mean(chunk_losses[-max(1, length // 4):])):.3g}"}
             if monitor is not None and done >= min_steps:
                 e = float(monitor(k_mon, state.params))
                 ess_hist.append((done, e))
@@ -109,7 +119,7 @@ def fit(
                 if target_ess is not None and e >= target_ess:
                     stopped = True
             if bar is not None:
-                bar.update(chunk_size)
+                bar.update(len(chunk_losses))
                 bar.set_postfix(msg)
             if stopped:
                 break

@@ -55,7 +55,8 @@ def test_potential_fn_errors():
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"num_samples": 0}, "num_samples"), ({"batch_size": -3}, "batch_size"), ({"method": "sde2"}, "method"),
-     ({"learning_rate": 0.0}, "learning_rate"), ({"target_ess": 1.5}, "target_ess")],
+     ({"learning_rate": 0.0}, "learning_rate"), ({"target_ess": 1.5}, "target_ess"),
+     ({"prior_fallback": "yes"}, "prior_fallback")],
 )
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

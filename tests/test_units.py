@@ -1,4 +1,6 @@
 """Unit tests of the pure pieces against hand-computed values (no training)."""
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -241,3 +243,18 @@ def test_paired_probes_loss_is_unbiased_where_the_squared_hutchinson_residual_is
         val[name] = (diff.mean(), diff.std() / np.sqrt(len(diff)))
     assert val["square"][0] > 5 * val["square"][1], val["square"]  # biased upwards by the probe variance
     assert abs(val["paired"][0]) < 5 * val["paired"][1], val["paired"]
+
+
+@pytest.mark.parametrize("num_steps, chunk_size", [(300, 250), (7, 3), (250, 250), (5, 10)])
+def test_fit_takes_exactly_num_steps_in_equal_chunks(num_steps, chunk_size):
+    """``fit`` takes exactly ``num_steps`` kernel steps (one compiled chunk length; the last chunk's
+    extra steps are skipped and leave the state as it was), not a whole number of chunks."""
+    from numpyro_pinn.train import fit
+
+    class Info(NamedTuple):
+        loss: jax.Array
+
+    kernel = lambda key, st, pool: (st + 1, Info(st.astype(jnp.float32)))  # the state counts the steps
+    res = fit(jax.random.PRNGKey(0), kernel, jnp.asarray(0), None, num_steps, chunk_size, progress_bar=False)
+    assert int(res.state) == num_steps and res.num_steps == num_steps
+    np.testing.assert_array_equal(res.losses, np.arange(num_steps))
