@@ -82,6 +82,7 @@ def fit(
             return st, info.loss
 
         return jax.lax.scan(body, state, (jax.random.split(key, length), jnp.arange(length)))
+
     losses, ess_hist = [], []
     bar = None
     if progress_bar:
