@@ -22,12 +22,12 @@ from targets import gmm9  # noqa: E402
 from numpyro_pinn import core  # noqa: E402
 from numpyro_pinn.diagnostics import ess  # noqa: E402
 from numpyro_pinn.sampler import DPS_COLLOCATION  # noqa: E402
-from numpyro_pinn.target import enable_float64  # noqa: E402
+
 from numpyro_pinn.transports import DPSTransport  # noqa: E402
 
 
 def main():
-    enable_float64()
+    jax.config.update("jax_enable_x64", True)
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
     t = gmm9()
     ws = core.make_warm_start(jax.random.PRNGKey(0), t.potential, jnp.zeros(2))

@@ -23,7 +23,7 @@ from numpyro_pinn import posteriordb  # noqa: E402
 from numpyro_pinn.core import FAR_FROM_GAUSSIAN_ESS, make_warm_start  # noqa: E402
 from numpyro_pinn.diagnostics import ess  # noqa: E402
 from numpyro_pinn.priors import proposal_log_weights  # noqa: E402
-from numpyro_pinn.target import enable_float64, from_model  # noqa: E402
+from numpyro_pinn.target import from_model  # noqa: E402
 
 
 def gaussian_ess(potential_fn, x0) -> float:
@@ -32,7 +32,7 @@ def gaussian_ess(potential_fn, x0) -> float:
 
 
 def main():
-    enable_float64()
+    jax.config.update("jax_enable_x64", True)
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}; "
           f"threshold {FAR_FROM_GAUSSIAN_ESS}")
     print(f"Funnel (d=10): dim 10, Gaussian proposal ESS {gaussian_ess(funnel().potential, jnp.zeros(10)):.4f}",

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from targets import gmm9, many_well  # noqa: E402
 
 from numpyro_pinn import PINNSampler  # noqa: E402
-from numpyro_pinn.target import enable_float64  # noqa: E402
+
 from numpyro_pinn.warmstart import laplace, smc  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def main():
     p.add_argument("--smc-verify", action="store_true", help="also run SMC at the extrapolated particle count")
     p.add_argument("--skip-smc", action="store_true", help="PINN rows only")
     args = p.parse_args()
-    enable_float64()
+    jax.config.update("jax_enable_x64", True)
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
     print("| target | sampler | seeds | mean wall s | Δ log Z per seed | RMS Δ log Z | MC se |")
     print("|---|---|---|---|---|---|---|")

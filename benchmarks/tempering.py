@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from targets import gmm9, many_well, mode_weights  # noqa: E402
 
 from numpyro_pinn import ParallelTempering, PINNSampler  # noqa: E402
-from numpyro_pinn.target import enable_float64  # noqa: E402
+
 from numpyro_pinn.warmstart import laplace, smc  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def main():
     args = p.parse_args()
     if args.replot:
         return plot(parse_tables(args.replot), args.out_dir)
-    enable_float64()
+    jax.config.update("jax_enable_x64", True)
     key = jax.random.PRNGKey(args.seed)
     print(f"{datetime.date.today()}, {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}")
     results = {}

@@ -142,6 +142,7 @@ def mode_mixture(
     barrier: float = 2.0,
     continuum: str = "none",
     return_evals: bool = False,
+    climb_batch: Optional[int] = None,
 ):
     """A Gaussian mixture prior with one component per mode of the warm-start draws.
 
@@ -164,6 +165,10 @@ def mode_mixture(
     :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``; on
     the four rings of the DPS benchmark the ODE PINN's ESS went from 0.55 to 0.87 at 3,000 steps).
 
+    ``climb_batch`` climbs run side by side (vectorised), the batches one after another; ``None``
+    (default) means one at a time on a CPU, where wider batches have deadlocked XLA's runtime on
+    Gaussian-process potentials, and 256 on accelerators.
+
     Returns
     -------
     GaussianMixture or None
@@ -181,7 +186,15 @@ def mode_mixture(
     draws = jnp.asarray(draws)
     sub = np.unique(np.linspace(0, len(draws) - 1, min(max_draws, len(draws))).astype(int))
     x = draws[sub]  # evenly spaced: user draws concatenated by chain are all represented
-    modes, hessians, iters = jax.jit(jax.vmap(lambda x0: find_mode(potential_fn, x0, max_iter=100)))(x)
+    # XLA's CPU runtime has deadlocked (idle, never returning) on wide batches of these climbs,
+    # whose Hessians batch many LAPACK calls (Gaussian-process potentials; CHANGELOG.md). One
+    # climb at a time never did, and is no slower on a CPU.
+    if climb_batch is None:
+        climb_batch = 1 if jax.default_backend() == "cpu" else 256
+    if not isinstance(climb_batch, (int, np.integer)) or climb_batch < 1:
+        raise ValueError(f"`climb_batch` must be a positive integer or None; got {climb_batch!r}.")
+    climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
+    modes, hessians, iters = jax.jit(lambda x: jax.lax.map(climb, x, batch_size=climb_batch))(x)
     evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
     out = lambda mix: (mix, evals) if return_evals else mix
     to_y = lambda a: np.asarray(jax.scipy.linalg.solve_triangular(chol, (a - mean).T, lower=True).T)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.surface import SamplerSurface
+from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.tempering import KERNELS, evals_per_step, run_pt
 from numpyro_pinn.warmstart import laplace, reference
 
@@ -75,6 +75,7 @@ class ParallelTempering(SamplerSurface):
         self.reference_scale = reference_scale
         self.reference_floor = reference_floor
 
+    @in_sampler_precision
     def run(self, rng_key: jax.Array, *args, init_params: Any = None, **kwargs) -> "ParallelTempering":
         """Laplace fit, then ``num_chains`` PT chains (vmapped, jitted). Returns ``self``."""
         import arviz as az

@@ -11,7 +11,7 @@ import numpy as np
 
 from numpyro_pinn import core, diagnostics
 from numpyro_pinn.collocation import Collocation
-from numpyro_pinn.surface import SamplerSurface
+from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.transports import ode
 from numpyro_pinn.transports.dps import DPSTransport, reverse_sde
 from numpyro_pinn.warmstart import WarmStart
@@ -230,6 +230,7 @@ class PINNSampler(SamplerSurface):
         self.progress_bar = progress_bar
         self._fitted: Optional[core.Fitted] = None
 
+    @in_sampler_precision
     def run(self, rng_key: jax.Array, *args, init_params: Any = None, **kwargs) -> "PINNSampler":
         """Build the target, warm-start, train the transport and draw weighted particles.
 
@@ -348,6 +349,7 @@ class PINNSampler(SamplerSurface):
             return {"log_weight": np.full(self._z.shape[0], np.nan)}
         return {"log_weight": np.asarray(self._lw[self._idx])}
 
+    @in_sampler_precision
     def get_weighted_samples(self):
         """All weighted particles (constrained) and their log weights ``(samples, log_weights)``;
         ``logmeanexp(log_weights)`` estimates ``log Z``."""
@@ -378,6 +380,7 @@ class PINNSampler(SamplerSurface):
         self._require_run()
         return self._fitted.warm_start
 
+    @in_sampler_precision
     def sample(self, rng_key: jax.Array, num: int, weighted: bool = False):
         """Draw ``num`` new samples from the trained transport (no retraining).
 

@@ -2,14 +2,33 @@
 ``get_samples``, ``print_summary``, ArviZ), so each sampler only implements its own ``run``."""
 from __future__ import annotations
 
+import contextlib
+import functools
 from typing import Callable, Optional
 
 import jax
 import numpy as np
 
-from numpyro_pinn.target import Target, enable_float64, from_model, from_potential
+from numpyro_pinn.target import Target, from_model, from_potential
 
-__all__ = ["SamplerSurface"]
+__all__ = ["SamplerSurface", "in_sampler_precision"]
+
+
+def in_sampler_precision(method):
+    """Run a sampler method with JAX's float64 switched on for its duration when the sampler was
+    built with ``enable_x64=True``, and restore the user's setting afterwards.
+
+    Every public method that evaluates the target or builds arrays from the results is wrapped,
+    so a run never leaves ``jax_enable_x64`` changed behind it.
+    """
+
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        scope = jax.enable_x64(True) if self.enable_x64 else contextlib.nullcontext()
+        with scope:
+            return method(self, *args, **kwargs)
+
+    return wrapped
 
 
 class SamplerSurface:
@@ -40,8 +59,6 @@ class SamplerSurface:
         return self
 
     def _build_target(self, rng_key, args, kwargs, init_params) -> Target:
-        if self.enable_x64:
-            enable_float64()
         self._args, self._kwargs = args, kwargs
         if self.model is not None:
             if init_params is not None:
@@ -70,11 +87,13 @@ class SamplerSurface:
             return tree
         return jax.tree_util.tree_map(lambda a: a.reshape((self.num_chains, -1) + a.shape[1:]), tree)
 
+    @in_sampler_precision
     def unconstrained_draws(self) -> jax.Array:
         """Equal-weight draws in flat unconstrained space ``(n, d)`` (e.g. to warm-start another sampler)."""
         self._require_run()
         return self._z
 
+    @in_sampler_precision
     def get_samples(self, group_by_chain: bool = False):
         """Equal-weight draws, constrained, with deterministic sites (chain axis first if grouped)."""
         self._require_run()
@@ -83,6 +102,7 @@ class SamplerSurface:
     def _extra_fields(self) -> dict:
         return {}
 
+    @in_sampler_precision
     def get_extra_fields(self, group_by_chain: bool = False) -> dict:
         """Per-draw fields; always ``potential_energy`` (the unconstrained potential ``U``)."""
         self._require_run()
@@ -99,6 +119,7 @@ class SamplerSurface:
     def summary_line(self) -> str:  # pragma: no cover - overridden
         return ""
 
+    @in_sampler_precision
     def print_summary(self, prob: float = 0.9, exclude_deterministic: bool = True) -> None:
         """Print an ArviZ-style table of the draws plus the sampler's diagnostics."""
         from numpyro.diagnostics import print_summary
@@ -111,6 +132,7 @@ class SamplerSurface:
         print_summary(samples, prob=prob, group_by_chain=True)
         print(self.summary_line())
 
+    @in_sampler_precision
     def to_inference_data(self, **kwargs):
         """ArviZ data (``az.from_numpyro(self)``) with the diagnostics in ``sample_stats.attrs``."""
         from numpyro_pinn.arviz import to_inference_data

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["Target", "from_model", "from_potential", "enable_float64"]
+__all__ = ["Target", "from_model", "from_potential", "float_dtype"]
 
 
 class Target(NamedTuple):
@@ -45,21 +45,21 @@ class Target(NamedTuple):
         return int(self.x0.shape[0])
 
 
-def enable_float64() -> None:
-    """Evaluate targets in float64 (see the "Precision" section of the README).
+def float_dtype():
+    """The widest float JAX gives now: float64 inside the samplers' precision scope (their
+    ``enable_x64=True``, the default; see the README's "Precision"), else float32.
 
-    Real posteriors have potentials of order 1e3; float32 rounding of such a
-    sum is 0.1-1 nats, which destroys importance weights. The sampler therefore
-    runs the target in float64 while its networks stay in float32.
+    Real posteriors have potentials of order 1e3; float32 rounding of such a sum is 0.1-1 nats,
+    which destroys importance weights. The samplers therefore run the target in float64 while
+    their networks stay in float32.
     """
-    if not jax.config.jax_enable_x64:
-        jax.config.update("jax_enable_x64", True)
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
 def _as_float64(tree):
     def cast(a):
         if isinstance(a, (jax.Array, np.ndarray)) and jnp.issubdtype(a.dtype, jnp.floating):
-            return jnp.asarray(a, dtype=jnp.float64)
+            return jnp.asarray(a, dtype=float_dtype())
         return a
 
     return jax.tree_util.tree_map(cast, tree)
@@ -91,13 +91,13 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
     flat, unravel = ravel_pytree(_as_float64(jax.tree_util.tree_map(jnp.asarray, init_params)))
     if flat.size == 0:
         raise ValueError("`init_params` has no elements: there is nothing to sample.")
-    flat = flat.astype(jnp.float64)
+    flat = flat.astype(float_dtype())
 
     def flat_potential(x):
         u = potential_fn(unravel(x))
         if jnp.shape(u) != ():
             raise ValueError(f"`potential_fn` must return a scalar; got shape {jnp.shape(u)}.")
-        return jnp.asarray(u, dtype=jnp.float64)
+        return jnp.asarray(u, dtype=float_dtype())
 
     _check_finite(flat_potential, flat, lambda x: f"init_params = {unravel(x)}")
     return Target(flat_potential, flat, unravel, None, None)
@@ -165,7 +165,7 @@ def from_model(
         raise ValueError(f"The model's potential is not finite at initialisation.{where} ({err})") from err
     z0 = info.param_info.z
     flat0, unravel = ravel_pytree(z0)
-    flat0 = flat0.astype(jnp.float64)
+    flat0 = flat0.astype(float_dtype())
     potential_dict = info.potential_fn
 
     def flat_potential(x):

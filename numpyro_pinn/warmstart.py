@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from numpyro_pinn.priors import _component_log_pdf
+from numpyro_pinn.target import float_dtype
 
 __all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "reference"]
 
@@ -122,7 +123,7 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
 
     ``log_Z`` defaults to 0 (the learned ``log z`` then absorbs it).
     """
-    draws = jnp.asarray(draws, dtype=jnp.float64)
+    draws = jnp.asarray(draws, dtype=float_dtype())
     if draws.ndim != 2 or draws.shape[0] < 2:
         raise ValueError(f"warm-start draws must have shape (n >= 2, d); got {draws.shape}.")
     mean = jnp.mean(draws, axis=0)
@@ -132,7 +133,7 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     chol = jnp.linalg.cholesky(cov)
     if not bool(jnp.all(jnp.isfinite(chol))):
         raise ValueError("warm-start draws have a singular covariance; pass more (or more spread) draws.")
-    lz = jnp.asarray(0.0 if log_Z is None else log_Z, dtype=jnp.float64)
+    lz = jnp.asarray(0.0 if log_Z is None else log_Z, dtype=float_dtype())
     return WarmStart(mean, chol, lz, draws, method)
 
 

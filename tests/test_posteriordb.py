@@ -18,9 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_models_load_and_have_finite_potentials():
-    from numpyro_pinn.target import enable_float64, from_model
+    from numpyro_pinn.target import from_model
 
-    enable_float64()
+    jax.config.update("jax_enable_x64", True)
     for name in posteriordb.NAMES:
         post = posteriordb.load(name)
         tgt = from_model(jax.random.PRNGKey(0), post.model, post.args, post.kwargs)
