@@ -1,5 +1,4 @@
 """numpyro-pinn: sample NumPyro posteriors with physics-informed neural-network transports."""
-from numpyro_pinn import posteriordb
 from numpyro_pinn.collocation import Collocation
 from numpyro_pinn.compare import Comparison, compare, plot_compare
 from numpyro_pinn.core import Settings, draw, fit_transport, make_warm_start
@@ -14,3 +13,12 @@ __all__ = [
     "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # The benchmark posteriors and their data load only when asked for (numpyro_pinn.posteriordb).
+    if name == "posteriordb":
+        import importlib
+
+        return importlib.import_module("numpyro_pinn.posteriordb")
+    raise AttributeError(f"module 'numpyro_pinn' has no attribute {name!r}")

@@ -4,6 +4,7 @@ No NumPyro import here; :class:`numpyro_pinn.PINNSampler` is the NumPyro-facing 
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable, NamedTuple, Optional, Union
 
@@ -21,7 +22,7 @@ from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc
 
-__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw"]
+__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function"]
 
 #: With ``prior="auto"`` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
 #: warm-start draws) unless its importance-sampling ESS as a proposal is below this; then Gaussians
@@ -37,7 +38,7 @@ class Settings(NamedTuple):
     """Training settings (see :class:`numpyro_pinn.PINNSampler` for the meaning of each)."""
 
     num_steps: int = 6000
-    min_steps: int = 1000
+    min_steps: int = 0
     chunk_size: int = 250
     batch_size: int = 1024
     learning_rate: float = 2e-3
@@ -236,23 +237,48 @@ def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw
     return (new if keep else res.state.params), ft
 
 
+def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-5, atol: float = 1e-5,
+                  batch: int = 8192) -> Callable:
+    """A compiled ``f(rng_key, num) -> (x, log_weights)`` drawing ``num`` weighted particles from
+    a fitted transport (see :func:`draw`).
+
+    Particles are drawn in batches of one fixed size (``min(num, batch)`` at the first call; a
+    shorter last batch is padded and cut), so repeated calls reuse one compiled solve: keep the
+    function to draw again without recompiling.
+    """
+    d = fitted.warm_start.mean.shape[0]
+    if through_prior:
+        one = lambda k, n: sample_mod.prior_draws(k, fitted.target, n)
+    else:
+        mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
+        t0, t1 = fitted.config.t_span
+        one = lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1)
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def batch_fn(key, n):
+        fd = one(key, n)
+        return fitted.target.to_x(fd.y), fd.log_weights + fitted.target.log_Z0
+
+    size = []  # the batch size, fixed at the first call
+
+    def f(rng_key, num: int):
+        if not size:
+            size.append(min(int(num), batch))
+        n = size[0]
+        xs, lws = [], []
+        for i, start in enumerate(range(0, num, n)):
+            x, lw = batch_fn(jax.random.fold_in(rng_key, i), n)
+            xs.append(x[: num - start])
+            lws.append(lw[: num - start])
+        return jnp.concatenate(xs), jnp.concatenate(lws)
+
+    return f
+
+
 def draw(rng_key, fitted: Fitted, num: int, rtol: float = 1e-5, atol: float = 1e-5, batch: int = 8192,
          through_prior: bool = False):
     """``num`` weighted particles from a fitted transport: ``(x, log_weights)`` with ``log_weights``
     relative to the true normaliser (so ``logmeanexp(log_weights)`` estimates ``log Z``).
-    ``through_prior=True``: draws of the transport's prior itself, weighted against the target."""
-    d = fitted.warm_start.mean.shape[0]
-    if through_prior:
-        f = jax.jit(lambda k, n: sample_mod.prior_draws(k, fitted.target, n), static_argnums=1)
-    else:
-        mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
-        t0, t1 = fitted.config.t_span
-        f = jax.jit(lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1),
-                    static_argnums=1)
-    xs, lws = [], []
-    for i, start in enumerate(range(0, num, batch)):
-        n = min(batch, num - start)
-        fd = f(jax.random.fold_in(rng_key, i), n)
-        xs.append(fitted.target.to_x(fd.y))
-        lws.append(fd.log_weights + fitted.target.log_Z0)
-    return jnp.concatenate(xs), jnp.concatenate(lws)
+    ``through_prior=True``: draws of the transport's prior itself, weighted against the target.
+    Each call compiles anew: to draw repeatedly, keep a :func:`draw_function`."""
+    return draw_function(fitted, through_prior, rtol, atol, batch)(rng_key, num)

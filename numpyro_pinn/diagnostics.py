@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se"]
+__all__ = ["ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
+
+#: PSIS fits its generalised Pareto distribution to at least this many of the largest weights.
+PSIS_MIN_TAIL = 5
 
 
 def ess(log_weights) -> float:
@@ -43,11 +46,15 @@ def pareto_k(log_weights) -> float:
     PSIS fits a generalised Pareto distribution to the largest ``M = min(n / 5, 3 sqrt(n))``
     weights; when those are all equal (bounded weights with a flat top, e.g. an exact transport
     whose log weights are constant) the fit is undefined and ArviZ reports ``inf``. Such weights
-    have no tail at all, so this returns 0 for them instead of a false alarm.
+    have no tail at all, so this returns 0 for them instead of a false alarm. With fewer than
+    :data:`PSIS_MIN_TAIL` tail weights (fewer than 25 finite weights) there is nothing to fit: NaN.
     """
     lw = np.asarray(log_weights, dtype=np.float64)
+    lw = lw[np.isfinite(lw)]
     n = lw.size
     m = int(np.ceil(min(0.2 * n, 3 * np.sqrt(n))))
+    if m < PSIS_MIN_TAIL:
+        return float("nan")
     top = np.sort(lw)[-(m + 1):]
     if n > 1 and top[-1] - top[0] <= 1e-12 * max(1.0, abs(top[-1])):
         return 0.0

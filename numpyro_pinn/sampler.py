@@ -19,6 +19,9 @@ from numpyro_pinn.warmstart import WarmStart
 __all__ = ["PINNSampler"]
 
 PARETO_K_WARN = 0.7
+#: Default ``num_particles`` is ``max(num_samples, MIN_PARTICLES)``: the weights' diagnostics
+#: (ESS, log Z, k-hat) need particles even when few draws are asked for.
+MIN_PARTICLES = 100
 # DPS: forward-noised warm-start draws are samples of the forward process's marginals, exactly the
 # distribution on which u matters; trajectories of its probability-flow ODE are stiff at small t
 # (speeds of 20-30 on GMM-9) and cheap fixed-step paths of them fly off.
@@ -58,7 +61,8 @@ class PINNSampler(SamplerSurface):
     num_samples
         Number of equal-weight (resampled) draws returned by :meth:`get_samples`.
     num_particles
-        Number of weighted ODE particles drawn (default: ``num_samples``).
+        Number of weighted ODE particles drawn (default: ``num_samples``, at least
+        :data:`MIN_PARTICLES`). The Pareto k-hat needs at least 25; with fewer it is NaN.
     warm_start
         ``"smc"`` (default: Newton + Laplace, then BlackJAX adaptive tempered SMC from a
         broad Gaussian around the mode mixed with a defensive one around the initial point,
@@ -70,7 +74,8 @@ class PINNSampler(SamplerSurface):
         Training: at most ``num_steps`` Adam steps (in jitted chunks of at most 250) on
         ``batch_size`` collocation points,
         stopping once the ESS of a monitor batch reaches ``target_ess`` (``None``: run all
-        steps) after ``min_steps``. ``optimizer`` (an ``optax.GradientTransformation``)
+        steps) after ``min_steps`` (default 0: the base distribution alone may already reach it,
+        and then no step is taken; ``diagnostics["num_train_steps"]`` says how many were). ``optimizer`` (an ``optax.GradientTransformation``)
         replaces the default (clipped Adam, cosine decay from ``learning_rate``).
         ``collocation`` sets the mix of uniform / bridge / trajectory points (default: 0 / 0.3 / 0.7
         for the ODE family, 0 / 1 / 0 for ``"dps"``);
@@ -166,7 +171,7 @@ class PINNSampler(SamplerSurface):
         num_particles: Optional[int] = None,
         warm_start: Union[str, WarmStart, Any] = "smc",
         num_steps: int = 6000,
-        min_steps: int = 1000,
+        min_steps: int = 0,
         batch_size: int = 1024,
         learning_rate: float = 2e-3,
         optimizer=None,
@@ -190,11 +195,14 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`dps_sampler` must be 'ode' or 'sde'; got {dps_sampler!r}.")
         if transport is not None and transport.name != method:
             raise ValueError(f"transport {type(transport).__name__} does not match method={method!r}.")
-        for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size)):
-            if not isinstance(val, (int, np.integer)) or val <= 0:
-                raise ValueError(f"`{name}` must be a positive integer; got {val!r}.")
-        if num_particles is not None and num_particles <= 1:
-            raise ValueError(f"`num_particles` must be > 1; got {num_particles!r}.")
+        for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size),
+                          ("gn_steps", gn_steps)):
+            _check_count(name, val, 1)
+        _check_count("min_steps", min_steps, 0)
+        if num_particles is not None:
+            _check_count("num_particles", num_particles, 2)
+        if not domain_scale > 0:
+            raise ValueError(f"`domain_scale` must be positive; got {domain_scale!r}.")
         if not learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
         if prior not in ("auto", "gaussian", "mixture", "draws"):
@@ -212,7 +220,7 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`prior_fallback` must be True or False; got {prior_fallback!r}.")
         self.method = method
         self.num_samples = int(num_samples)
-        self.num_particles = int(num_particles or num_samples)
+        self.num_particles = int(num_particles or max(num_samples, MIN_PARTICLES))
         self.warm_start = warm_start
         self.settings = core.Settings(
             num_steps=int(num_steps), min_steps=int(min(min_steps, num_steps)), batch_size=int(batch_size),
@@ -229,6 +237,7 @@ class PINNSampler(SamplerSurface):
         self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))
         self.progress_bar = progress_bar
         self._fitted: Optional[core.Fitted] = None
+        self._draw_fns: dict = {}
 
     @in_sampler_precision
     def run(self, rng_key: jax.Array, *args, init_params: Any = None, **kwargs) -> "PINNSampler":
@@ -259,10 +268,12 @@ class PINNSampler(SamplerSurface):
         fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
                                     progress_bar=self.progress_bar)
         t2 = time.perf_counter()
-        x, lw = core.draw(k_draw, fitted, self.num_particles)
+        self._draw_fns = {}
+        self._fitted = fitted
+        x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
         self._through_prior, ess_pair = False, {}
         if self.prior_fallback and isinstance(fitted.config, ode.ODETransport):
-            xp, lwp = core.draw(jax.random.fold_in(k_draw, 3), fitted, self.num_particles, through_prior=True)
+            xp, lwp = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
             ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
             if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
                 x, lw, self._through_prior = xp, lwp, True
@@ -279,7 +290,7 @@ class PINNSampler(SamplerSurface):
         self._diag.update(
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
             num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
-            final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])),
+            final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
                              + self.num_particles * (2 if ess_pair else 1)
                              + (fitted.finetune or {}).get("target_evals", 0)),
@@ -295,6 +306,12 @@ class PINNSampler(SamplerSurface):
                           "ODE particles, importance-resampled",
         )
         return self
+
+    def _draw(self, key, num: int, through_prior: bool):
+        """Weighted particles through the draw function compiled once per proposal."""
+        if through_prior not in self._draw_fns:
+            self._draw_fns[through_prior] = core.draw_function(self._fitted, through_prior=through_prior)
+        return self._draw_fns[through_prior](key, num)
 
     @property
     def _sde(self) -> bool:
@@ -314,7 +331,7 @@ class PINNSampler(SamplerSurface):
                 f"{n_failed} of {lw_np.size} particles have no importance weight: their ODE solve did not reach "
                 "the target within the solver's step limit (a stiff flow, e.g. where the target is very "
                 "narrow) or met a non-finite value. They are dropped, which biases the draws and log Z "
-                "against those regions; train longer or use another method/prior.", RuntimeWarning, stacklevel=3)
+                "against those regions; train longer or use another method/prior.", RuntimeWarning, stacklevel=4)
         if not np.any(np.isfinite(lw_np)):
             raise RuntimeError("Every importance weight is non-finite: the transport failed; train longer or "
                                "pass a warm start from posterior draws.")
@@ -334,7 +351,7 @@ class PINNSampler(SamplerSurface):
             warnings.warn(
                 f"Pareto k-hat of the importance weights is {k:.2f} > {PARETO_K_WARN}: the weights (and the "
                 "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
-                "from posterior draws.", RuntimeWarning, stacklevel=3)
+                "from posterior draws.", RuntimeWarning, stacklevel=4)
         idx = _systematic_resample(key, self._lw, self.num_samples)
         self._idx = idx
         self._z = x[idx]
@@ -390,10 +407,11 @@ class PINNSampler(SamplerSurface):
         are not changed.
         """
         self._require_run()
+        _check_count("num", num, 1)
         k1, k2 = jax.random.split(rng_key)
         if self._sde and not weighted:
             return self._constrain(self._sde_draws(k1, int(num)))
-        x, lw = core.draw(k1, self._fitted, int(num), through_prior=self._through_prior)
+        x, lw = self._draw(k1, int(num), through_prior=self._through_prior)
         if weighted:
             return self._constrain(x), lw
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
@@ -407,10 +425,20 @@ class PINNSampler(SamplerSurface):
                    f"{d['transport_ess']:.4f}]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
-                f"Pareto k = {d['pareto_k']:.2f}, train {d['train_seconds']:.1f} s "
+                f"Pareto k = {_khat(d['pareto_k'])}, train {d['train_seconds']:.1f} s "
                 f"({d['num_train_steps']} steps), warm start {d['warmup_seconds']:.1f} s, "
                 f"sampling {d['sample_seconds']:.1f} s")
 
+
+
+def _khat(k: float) -> str:
+    return "n/a (not enough particles)" if np.isnan(k) else f"{k:.2f}"
+
+
+def _check_count(name: str, value, least: int) -> None:
+    """``value`` must be an integer (not a bool) of at least ``least``: a ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"`{name}` must be an integer >= {least}; got {value!r}.")
 
 
 def _control_variate(fitted: core.Fitted) -> Optional[str]:

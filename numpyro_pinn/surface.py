@@ -7,6 +7,7 @@ import functools
 from typing import Callable, Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.target import Target, from_model, from_potential
@@ -19,14 +20,22 @@ def in_sampler_precision(method):
     built with ``enable_x64=True``, and restore the user's setting afterwards.
 
     Every public method that evaluates the target or builds arrays from the results is wrapped,
-    so a run never leaves ``jax_enable_x64`` changed behind it.
+    so a run never leaves ``jax_enable_x64`` changed behind it. Arrays returned to a caller who
+    works in float32 are cast to it (float64 inside, float32 and int32 out).
     """
 
     @functools.wraps(method)
     def wrapped(self, *args, **kwargs):
+        outer_x64 = bool(jax.config.jax_enable_x64)
         scope = jax.enable_x64(True) if self.enable_x64 else contextlib.nullcontext()
         with scope:
-            return method(self, *args, **kwargs)
+            out = method(self, *args, **kwargs)
+            if outer_x64 or not self.enable_x64:
+                return out
+            # Hand arrays back in the user's precision, where they work without dtype warnings.
+            narrow = {jnp.dtype("float64"): jnp.float32, jnp.dtype("int64"): jnp.int32}
+            return jax.tree_util.tree_map(
+                lambda a: a.astype(narrow[a.dtype]) if isinstance(a, jax.Array) and a.dtype in narrow else a, out)
 
     return wrapped
 

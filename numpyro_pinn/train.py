@@ -66,7 +66,8 @@ def fit(
         ``refresh_paths(rng_key, params) -> paths`` for trajectory collocation.
     monitor
         ``monitor(rng_key, params) -> ess`` evaluated after each chunk once
-        ``min_steps`` are done; training stops when it reaches ``target_ess``.
+        ``min_steps`` are done (and before the first one when ``min_steps`` is 0); training stops
+        when it reaches ``target_ess``, after 0 steps if the untrained transport already does.
     """
 
     n_chunks = max(1, math.ceil(num_steps / chunk_size))
@@ -93,7 +94,13 @@ def fit(
     stopped = False
     done = 0
     try:
-        for c in range(n_chunks):
+        if monitor is not None and target_ess is not None and min_steps == 0:
+            # The base distribution (the untrained transport) may already be good enough.
+            rng_key, k_mon = jax.random.split(rng_key)
+            e = float(monitor(k_mon, state.params))
+            ess_hist.append((0, e))
+            stopped = e >= target_ess
+        for c in range(0 if stopped else n_chunks):
             rng_key, k_chunk, k_paths, k_mon = jax.random.split(rng_key, 4)
             new_state, chunk_losses = run_chunk(k_chunk, state, pool, done)
             chunk_losses = np.asarray(chunk_losses)[: num_steps - done]
@@ -117,7 +124,7 @@ def fit(
                 e = float(monitor(k_mon, state.params))
                 ess_hist.append((done, e))
                 msg["ess"] = f"{e:.4f}"
-                if target_ess is not None and e >= target_ess:
+                if target_ess is not None and e >= target_ess and done < num_steps:
                     stopped = True
             if bar is not None:
                 bar.update(len(chunk_losses))

@@ -113,3 +113,23 @@ def test_large_potential_offset_is_handled_in_float64():
     assert s._target.potential_fn(jnp.zeros(2)).dtype == jnp.float64
     assert s.diagnostics["ess"] > 0.99
     assert s.diagnostics["log_Z"] == pytest.approx(-1.0e6 + np.log(2 * np.pi), abs=2e-3)
+
+
+def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
+    """With the exact Laplace warm start of a Gaussian target the untrained transport (zero drift)
+    is exact: training stops after 0 steps. A second ``sample`` call of the same size compiles
+    nothing (JAX logs every compilation with ``jax_log_compiles``). Mutation: building a new
+    draw function per call fails it ("Compiling jit(batch_fn)")."""
+    import logging
+
+    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum((x - 1.0) ** 2), warm_start="laplace",
+                    num_samples=200, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(3))
+    d = s.diagnostics
+    assert d["num_train_steps"] == 0 and d["stopped_early"]
+    assert d["ess"] > 0.999 and abs(d["log_Z"] - 1.5 * np.log(2 * np.pi)) < 1e-3
+    s.sample(jax.random.PRNGKey(1), 300)
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG):
+        caplog.clear()
+        s.sample(jax.random.PRNGKey(2), 300)
+    compiles = [r.getMessage() for r in caplog.records if "ompil" in r.getMessage()]
+    assert not compiles, compiles[:3]

@@ -56,7 +56,9 @@ def test_potential_fn_errors():
     "kwargs, match",
     [({"num_samples": 0}, "num_samples"), ({"batch_size": -3}, "batch_size"), ({"method": "sde2"}, "method"),
      ({"learning_rate": 0.0}, "learning_rate"), ({"target_ess": 1.5}, "target_ess"),
-     ({"prior_fallback": "yes"}, "prior_fallback")],
+     ({"prior_fallback": "yes"}, "prior_fallback"), ({"min_steps": -100}, "min_steps"),
+     ({"num_particles": 600.5}, "num_particles"), ({"num_samples": 2.7}, "num_samples"),
+     ({"num_steps": True}, "num_steps"), ({"gn_steps": 0}, "gn_steps"), ({"domain_scale": 0.0}, "domain_scale")],
 )
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -93,3 +95,32 @@ def test_nan_loss_stops_with_advice_and_keeps_last_good_params():
     good = err.value.last_good_state.params
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(good))
     assert err.value.step >= 300
+
+
+def _gaussian_fit(**kwargs):
+    opts = dict(warm_start="laplace", num_steps=10, num_samples=50, progress_bar=False)
+    opts.update(kwargs)
+    return PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), **opts).run(KEY, init_params=jnp.zeros(2))
+
+
+def test_sample_counts_are_validated_and_one_draw_works():
+    s = _gaussian_fit(num_samples=1)
+    assert s.get_samples().shape == (1, 2)
+    assert s.diagnostics["num_particles"] == 100 and np.isfinite(s.diagnostics["pareto_k"])
+    for bad in (0, 2.7, -1, True):
+        with pytest.raises(ValueError, match="num"):
+            s.sample(KEY, bad)
+
+
+def test_too_few_particles_for_khat_say_so():
+    s = _gaussian_fit(num_particles=10)
+    assert np.isnan(s.diagnostics["pareto_k"])
+    assert "not enough particles" in s.summary_line()
+
+
+def test_stopped_early_only_before_num_steps():
+    """The target ESS of 1.0 is reached (ESS 1 - 1e-12) only at the end of all 10 steps, or
+    not at all: either way training was not stopped early."""
+    s = _gaussian_fit(target_ess=1.0, min_steps=5)
+    assert s.diagnostics["num_train_steps"] == 10
+    assert not s.diagnostics["stopped_early"]
