@@ -86,10 +86,11 @@ class SamplerSurface:
 
     def _constrain(self, z_flat: jax.Array):
         t = self._target
-        tree = jax.vmap(t.unravel_fn)(z_flat)
-        if t.postprocess_fn is None:
-            return tree
-        return jax.vmap(t.postprocess_fn)(tree)
+        if getattr(self, "_constrain_for", None) is not t:  # compiled once per target
+            post = t.postprocess_fn or (lambda tree: tree)
+            self._constrain_fn = jax.jit(jax.vmap(lambda z: post(t.unravel_fn(z))))
+            self._constrain_for = t
+        return self._constrain_fn(z_flat)
 
     def _group(self, tree, group_by_chain: bool):
         if not group_by_chain:
