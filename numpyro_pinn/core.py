@@ -242,9 +242,9 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
     """A compiled ``f(rng_key, num) -> (x, log_weights)`` drawing ``num`` weighted particles from
     a fitted transport (see :func:`draw`).
 
-    Particles are drawn in batches of one fixed size (``min(num, batch)`` at the first call; a
-    shorter last batch is padded and cut), so repeated calls reuse one compiled solve: keep the
-    function to draw again without recompiling.
+    Particles are drawn in equal batches of at most ``batch``, each rounded up to a multiple of
+    256 (the surplus is cut), so calls whose ``num`` rounds alike reuse one compiled solve: keep
+    the function to draw again without recompiling.
     """
     d = fitted.warm_start.mean.shape[0]
     if through_prior:
@@ -259,18 +259,12 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
         fd = one(key, n)
         return fitted.target.to_x(fd.y), fd.log_weights + fitted.target.log_Z0
 
-    size = []  # the batch size, fixed at the first call
-
     def f(rng_key, num: int):
-        if not size:
-            size.append(min(int(num), batch))
-        n = size[0]
-        xs, lws = [], []
-        for i, start in enumerate(range(0, num, n)):
-            x, lw = batch_fn(jax.random.fold_in(rng_key, i), n)
-            xs.append(x[: num - start])
-            lws.append(lw[: num - start])
-        return jnp.concatenate(xs), jnp.concatenate(lws)
+        chunks = -(-num // batch)
+        n = -(-num // (chunks * 256)) * 256
+        out = [batch_fn(jax.random.fold_in(rng_key, i), n) for i in range(chunks)]
+        x, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
+        return x, lw
 
     return f
 

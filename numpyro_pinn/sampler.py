@@ -75,8 +75,8 @@ class PINNSampler(SamplerSurface):
         ``batch_size`` collocation points,
         stopping once the ESS of a monitor batch reaches ``target_ess`` (``None``: run all
         steps) after ``min_steps`` (default 0: the base distribution alone may already reach it,
-        and then no step is taken; ``diagnostics["num_train_steps"]`` says how many were). ``optimizer`` (an ``optax.GradientTransformation``)
-        replaces the default (clipped Adam, cosine decay from ``learning_rate``).
+        and then no step is taken; ``diagnostics["num_train_steps"]`` says how many were).
+        ``optimizer`` (an ``optax.GradientTransformation``) replaces the default (clipped Adam, cosine decay from ``learning_rate``).
         ``collocation`` sets the mix of uniform / bridge / trajectory points (default: 0 / 0.3 / 0.7
         for the ODE family, 0 / 1 / 0 for ``"dps"``);
         ``domain_scale`` inflates the uniform box.
@@ -268,8 +268,7 @@ class PINNSampler(SamplerSurface):
         fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
                                     progress_bar=self.progress_bar)
         t2 = time.perf_counter()
-        self._draw_fns = {}
-        self._fitted = fitted
+        self._fitted, self._draw_fns = fitted, {}
         x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
         self._through_prior, ess_pair = False, {}
         if self.prior_fallback and isinstance(fitted.config, ode.ODETransport):
@@ -279,7 +278,6 @@ class PINNSampler(SamplerSurface):
                 x, lw, self._through_prior = xp, lwp, True
         jax.block_until_ready(lw)
         t3 = time.perf_counter()
-        self._fitted = fitted
         self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
         if self._sde:
             self._z = self._sde_draws(jax.random.fold_in(k_draw, 2), self.num_samples)
@@ -337,7 +335,7 @@ class PINNSampler(SamplerSurface):
                                "pass a warm start from posterior draws.")
         lw_np = np.where(np.isfinite(lw_np), lw_np, -np.inf)
         self._x, self._lw = x, jnp.asarray(lw_np)
-        k = diagnostics.pareto_k(lw_np[np.isfinite(lw_np)])
+        k = diagnostics.pareto_k(lw_np)
         self._diag = {
             "ess": diagnostics.ess(lw_np),
             "log_Z": diagnostics.log_evidence(lw_np),

@@ -14,6 +14,8 @@ from numpyro_pinn.target import Target, from_model, from_potential
 
 __all__ = ["SamplerSurface", "in_sampler_precision"]
 
+_NARROW = {jnp.dtype("float64"): jnp.float32, jnp.dtype("int64"): jnp.int32}
+
 
 def in_sampler_precision(method):
     """Run a sampler method with JAX's float64 switched on for its duration when the sampler was
@@ -33,9 +35,8 @@ def in_sampler_precision(method):
             if outer_x64 or not self.enable_x64:
                 return out
             # Hand arrays back in the user's precision, where they work without dtype warnings.
-            narrow = {jnp.dtype("float64"): jnp.float32, jnp.dtype("int64"): jnp.int32}
             return jax.tree_util.tree_map(
-                lambda a: a.astype(narrow[a.dtype]) if isinstance(a, jax.Array) and a.dtype in narrow else a, out)
+                lambda a: a.astype(_NARROW[a.dtype]) if isinstance(a, jax.Array) and a.dtype in _NARROW else a, out)
 
     return wrapped
 
@@ -78,19 +79,13 @@ class SamplerSurface:
                 raise ValueError("Model arguments were passed, but the sampler wraps a `potential_fn`.")
             target = from_potential(self.potential_fn, init_params)
         self._target = target
+        post = target.postprocess_fn or (lambda tree: tree)
+        self._constrain = jax.jit(jax.vmap(lambda z: post(target.unravel_fn(z))))  # compiled once per target
         return target
 
     def _require_run(self):
         if self._z is None:
             raise RuntimeError("No results yet: call `run(rng_key, ...)` first.")
-
-    def _constrain(self, z_flat: jax.Array):
-        t = self._target
-        if getattr(self, "_constrain_for", None) is not t:  # compiled once per target
-            post = t.postprocess_fn or (lambda tree: tree)
-            self._constrain_fn = jax.jit(jax.vmap(lambda z: post(t.unravel_fn(z))))
-            self._constrain_for = t
-        return self._constrain_fn(z_flat)
 
     def _group(self, tree, group_by_chain: bool):
         if not group_by_chain:

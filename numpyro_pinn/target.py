@@ -56,7 +56,7 @@ def float_dtype():
     return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
-def _as_float64(tree):
+def _as_float(tree):
     def cast(a):
         if isinstance(a, (jax.Array, np.ndarray)) and jnp.issubdtype(a.dtype, jnp.floating):
             return jnp.asarray(a, dtype=float_dtype())
@@ -88,7 +88,7 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
     """
     if init_params is None:
         raise ValueError("`init_params` is required with `potential_fn` (it fixes the shapes of the parameters).")
-    flat, unravel = ravel_pytree(_as_float64(jax.tree_util.tree_map(jnp.asarray, init_params)))
+    flat, unravel = ravel_pytree(_as_float(jax.tree_util.tree_map(jnp.asarray, init_params)))
     if flat.size == 0:
         raise ValueError("`init_params` has no elements: there is nothing to sample.")
     flat = flat.astype(float_dtype())
@@ -142,8 +142,8 @@ def from_model(
     from numpyro.infer.util import initialize_model
 
     model_kwargs = dict(model_kwargs or {})
-    model_args = _as_float64(tuple(model_args))
-    model_kwargs = _as_float64(model_kwargs)
+    model_args = _as_float(tuple(model_args))
+    model_kwargs = _as_float(model_kwargs)
     trace, latent = _latent_sites(model, model_args, model_kwargs)
     if not latent:
         raise ValueError(

@@ -417,3 +417,8 @@ def test_prior_fallback_keeps_the_better_proposal():
     t = PINNSampler(**kw, prior_fallback=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     assert t.diagnostics["proposal"] == "transport" and "prior_ess" not in t.diagnostics
     assert t.diagnostics["ess"] < 1.0
+
+
+def test_climb_batch_is_validated():
+    with pytest.raises(ValueError, match="climb_batch"):
+        mode_mixture(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), jnp.zeros((4, 2)), climb_batch=0)
