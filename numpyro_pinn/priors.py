@@ -188,7 +188,7 @@ def mode_mixture(
     x = draws[sub]  # evenly spaced: user draws concatenated by chain are all represented
     # XLA's CPU runtime has deadlocked (idle, never returning) on wide batches of these climbs,
     # whose Hessians batch many LAPACK calls (Gaussian-process potentials; CHANGELOG.md). One
-    # climb at a time never did, and is no slower on a CPU.
+    # climb at a time never did; it costs little on a CPU (CHANGELOG.md).
     if climb_batch is None:
         climb_batch = 1 if jax.default_backend() == "cpu" else 256
     if not isinstance(climb_batch, (int, np.integer)) or climb_batch < 1:
