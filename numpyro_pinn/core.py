@@ -4,7 +4,6 @@ No NumPyro import here; :class:`numpyro_pinn.PINNSampler` is the NumPyro-facing 
 """
 from __future__ import annotations
 
-import functools
 import time
 from typing import Any, Callable, NamedTuple, Optional, Union
 
@@ -22,7 +21,8 @@ from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc
 
-__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function"]
+__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function",
+           "proposal_function"]
 
 #: With ``prior="auto"`` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
 #: warm-start draws) unless its importance-sampling ESS as a proposal is below this; then Gaussians
@@ -237,6 +237,36 @@ def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw
     return (new if keep else res.state.params), ft
 
 
+def proposal_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-5,
+                      atol: float = 1e-5, dtype=None, potential_fn: Optional[Callable] = None) -> Callable:
+    """A pure, jittable ``f(rng_key, num) -> (x, log_weights)`` (``num`` static) drawing ``num``
+    weighted particles from a fitted transport in one batch (see :func:`draw`); what
+    :func:`draw_function` and :class:`numpyro_pinn.PINNKernel` build on.
+
+    The target is evaluated in the whitening's dtype (float64 after a run with x64), or in
+    ``dtype`` when given (e.g. float32, to trace it where x64 is off); ``potential_fn`` replaces
+    the fitted target's potential (the same one rebuilt in another precision)."""
+    d = fitted.warm_start.mean.shape[0]
+    t = fitted.target
+    if dtype is not None:
+        t = t._replace(mean=t.mean.astype(dtype), chol=t.chol.astype(dtype), log_Z0=t.log_Z0.astype(dtype))
+    if potential_fn is not None:
+        t = t._replace(potential_fn=potential_fn)
+    fitted = fitted._replace(target=t)
+    if through_prior:
+        one = lambda k, n: sample_mod.prior_draws(k, fitted.target, n)
+    else:
+        mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
+        t0, t1 = fitted.config.t_span
+        one = lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1)
+
+    def f(key, n):
+        fd = one(key, n)
+        return fitted.target.to_x(fd.y), fd.log_weights + fitted.target.log_Z0
+
+    return f
+
+
 def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-5, atol: float = 1e-5,
                   batch: int = 8192) -> Callable:
     """A compiled ``f(rng_key, num) -> (x, log_weights)`` drawing ``num`` weighted particles from
@@ -246,18 +276,7 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
     256 (the surplus is cut), so calls whose ``num`` rounds alike reuse one compiled solve: keep
     the function to draw again without recompiling.
     """
-    d = fitted.warm_start.mean.shape[0]
-    if through_prior:
-        one = lambda k, n: sample_mod.prior_draws(k, fitted.target, n)
-    else:
-        mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
-        t0, t1 = fitted.config.t_span
-        one = lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1)
-
-    @functools.partial(jax.jit, static_argnums=1)
-    def batch_fn(key, n):
-        fd = one(key, n)
-        return fitted.target.to_x(fd.y), fd.log_weights + fitted.target.log_Z0
+    batch_fn = jax.jit(proposal_function(fitted, through_prior, rtol, atol), static_argnums=1)
 
     def f(rng_key, num: int):
         chunks = -(-num // batch)

@@ -116,6 +116,11 @@ class ParallelTempering(SamplerSurface):
         }
         return self
 
+    @property
+    def _dropped_columns(self) -> tuple:
+        # PT's draws are Markov chains: n_eff applies, and r_hat once there are chains to compare.
+        return () if self.num_chains > 1 else ("r_hat",)
+
     def summary_line(self) -> str:
         d = self._diag
         sw = d["swap_acceptance"]

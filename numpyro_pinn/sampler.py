@@ -9,8 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn import core, diagnostics
+from numpyro_pinn import core, diagnostics, serialization
 from numpyro_pinn.collocation import Collocation
+from numpyro_pinn.priors import GaussianMixture
+from numpyro_pinn.sample import whitened_target
+from numpyro_pinn.sharding import data_sharding
+from numpyro_pinn.train import TrainResult
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.transports import ode
 from numpyro_pinn.transports.dps import DPSTransport, reverse_sde
@@ -218,6 +222,13 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"`target_ess` must be in (0, 1] or None; got {target_ess!r}.")
         if not isinstance(prior_fallback, (bool, np.bool_)):
             raise ValueError(f"`prior_fallback` must be True or False; got {prior_fallback!r}.")
+        self._init_args = dict(
+            method=method, dps_sampler=dps_sampler, num_samples=num_samples, num_particles=num_particles,
+            warm_start=warm_start if isinstance(warm_start, str) else "smc", num_steps=num_steps,
+            min_steps=min_steps, batch_size=batch_size, learning_rate=learning_rate, target_ess=target_ess,
+            collocation=None if collocation is None else list(collocation), domain_scale=domain_scale,
+            finetune=finetune, gn_steps=gn_steps, prior=prior, prior_skew=prior_skew,
+            prior_fallback=prior_fallback, progress_bar=progress_bar, enable_x64=enable_x64)
         self.method = method
         self.num_samples = int(num_samples)
         self.num_particles = int(num_particles or max(num_samples, MIN_PARTICLES))
@@ -414,6 +425,97 @@ class PINNSampler(SamplerSurface):
             return self._constrain(x), lw
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
         return self._constrain(x[_systematic_resample(k2, lw, int(num))])
+
+    def proposal_function(self, dtype=None, potential_fn: Optional[Callable] = None) -> Callable:
+        """The trained proposal as a pure, jittable ``f(rng_key, num) -> (x, log_weights)`` (``num``
+        static): ``num`` flat unconstrained particles and their importance log weights ``log q -
+        log p`` in one batch (a failed ODE solve gives NaN). It is what :meth:`sample` and
+        :class:`~numpyro_pinn.PINNKernel` draw from. The target is evaluated in float64 (call it
+        inside ``jax.enable_x64(True)``) unless ``dtype`` says otherwise (``jnp.float32`` where x64
+        is off); ``potential_fn`` replaces the trained-on potential by the same one rebuilt
+        elsewhere (:meth:`flat_target`)."""
+        self._require_run()
+        return core.proposal_function(self._fitted, through_prior=self._through_prior, dtype=dtype,
+                                      potential_fn=potential_fn)
+
+    def save(self, path: str) -> None:
+        """Write the trained sampler to the file ``path``: the transport's configuration and
+        parameters, the whitening and base distribution, the warm start, the weighted particles, the
+        diagnostics and a format version, as arrays and plain data (no pickled code).
+
+        The model and its data are not saved: pass them again to :meth:`load`. A custom
+        ``optimizer`` and ``devices`` are not saved either (the loaded sampler uses the defaults).
+        """
+        self._require_run()
+        f = self._fitted
+        tr = f.train
+        meta = {
+            "sampler": self._init_args, "transport": serialization.transport_to_dict(self.transport),
+            "fitted_transport": serialization.transport_to_dict(f.config),
+            "warm_start": {"method": f.warm_start.method, "num_evals": int(f.warm_start.num_evals)},
+            "train": {"ess_history": [[int(i), float(e)] for i, e in tr.ess_history], "num_steps": int(tr.num_steps),
+                      "seconds": float(tr.seconds), "stopped_early": bool(tr.stopped_early)},
+            "finetune": f.finetune, "prior_evals": int(f.prior_evals), "through_prior": bool(self._through_prior),
+            "diagnostics": self._diag, "latent": serialization.latent_layout(self._target),
+            "resampled": self._idx is not None,
+        }
+        base = f.target.prior
+        arrays = {
+            "params": f.params,
+            "whitening": {"mean": f.target.mean, "chol": f.target.chol, "log_Z0": f.target.log_Z0},
+            "base": None if base is None else base._asdict(),
+            "warm_start": {"mean": f.warm_start.mean, "chol": f.warm_start.chol, "log_Z": f.warm_start.log_Z,
+                           "draws": f.warm_start.draws},
+            "losses": tr.losses,
+            "results": {"x": self._x, "log_weights": self._lw, "z": self._z,
+                        "idx": self._idx if self._idx is not None else np.zeros(0, np.int32)},
+        }
+        serialization.write(path, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str, model: Optional[Callable] = None, *args, potential_fn: Optional[Callable] = None,
+             init_params: Any = None, rng_key: Optional[jax.Array] = None, **kwargs) -> "PINNSampler":
+        """Load a sampler written by :meth:`save`, for ``model`` with its arguments ``*args,
+        **kwargs`` (or ``potential_fn`` with ``init_params``), as after :meth:`run`.
+
+        ``sample(key, n)`` then gives the same draws as the saved sampler's for the same key, and
+        ``get_samples``, ``diagnostics`` and ``print_summary`` its results. A model whose latent
+        sites or their shapes differ from the saved one raises a ``ValueError`` naming them; the
+        data are not checked (the draws are weighted against the potential built from the data
+        passed here, which should be the data the sampler was trained on). ``rng_key`` only seeds
+        the model's initialisation.
+        """
+        meta, arrays = serialization.read(path)
+        init_args = dict(meta["sampler"])
+        if init_args.get("collocation") is not None:
+            init_args["collocation"] = Collocation(*init_args["collocation"])
+        self = cls(model, potential_fn=potential_fn, transport=serialization.transport_from_dict(meta["transport"]),
+                   **init_args)
+        self._restore(meta, arrays, jax.random.PRNGKey(0) if rng_key is None else rng_key, args, kwargs, init_params)
+        return self
+
+    @in_sampler_precision
+    def _restore(self, meta, arrays, rng_key, args, kwargs, init_params) -> None:
+        target = self._build_target(rng_key, args, kwargs, init_params)
+        serialization.check_layout(meta["latent"], target)
+        a = jax.tree_util.tree_map(jnp.asarray, arrays)
+        w = a["whitening"]
+        base = None if a["base"] is None else GaussianMixture(**a["base"])
+        wt = whitened_target(target.potential_fn, w["mean"], w["chol"], w["log_Z0"], base,
+                             data_sharding(self.settings.devices))
+        warm = WarmStart(a["warm_start"]["mean"], a["warm_start"]["chol"], a["warm_start"]["log_Z"],
+                         a["warm_start"]["draws"], meta["warm_start"]["method"], meta["warm_start"]["num_evals"])
+        tr = meta["train"]
+        train = TrainResult(None, np.asarray(arrays["losses"]), [tuple(h) for h in tr["ess_history"]],
+                            tr["num_steps"], tr["seconds"], tr["stopped_early"])
+        config = serialization.transport_from_dict(meta["fitted_transport"])
+        self._fitted = core.Fitted(config, a["params"], wt, warm, train, None, meta["finetune"],
+                                   meta["prior_evals"])
+        self._draw_fns, self._through_prior = {}, meta["through_prior"]
+        res = a["results"]
+        self._x, self._lw, self._z = res["x"], res["log_weights"], res["z"]
+        self._idx = res["idx"] if meta["resampled"] else None
+        self._diag = meta["diagnostics"]
 
     def summary_line(self) -> str:
         d = self._diag

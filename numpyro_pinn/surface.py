@@ -62,26 +62,46 @@ class SamplerSurface:
         self._diag: dict = {}
         self._args: tuple = ()
         self._kwargs: dict = {}
+        self._init_params = None
 
     @property
     def sampler(self):
         """``az.from_numpyro`` reads ``mcmc.sampler.model``; the sampler is its own kernel."""
         return self
 
-    def _build_target(self, rng_key, args, kwargs, init_params) -> Target:
-        self._args, self._kwargs = args, kwargs
+    def _make_target(self, rng_key, args, kwargs, init_params) -> Target:
         if self.model is not None:
             if init_params is not None:
                 raise ValueError("`init_params` is only used with `potential_fn`; models initialise themselves.")
-            target = from_model(rng_key, self.model, args, kwargs)
-        else:
-            if args or kwargs:
-                raise ValueError("Model arguments were passed, but the sampler wraps a `potential_fn`.")
-            target = from_potential(self.potential_fn, init_params)
+            return from_model(rng_key, self.model, args, kwargs)
+        if args or kwargs:
+            raise ValueError("Model arguments were passed, but the sampler wraps a `potential_fn`.")
+        return from_potential(self.potential_fn, init_params)
+
+    def _build_target(self, rng_key, args, kwargs, init_params) -> Target:
+        self._args, self._kwargs, self._init_params = args, kwargs, init_params
+        target = self._make_target(rng_key, args, kwargs, init_params)
         self._target = target
-        post = target.postprocess_fn or (lambda tree: tree)
-        self._constrain = jax.jit(jax.vmap(lambda z: post(target.unravel_fn(z))))  # compiled once per target
+        self._constrain = jax.jit(jax.vmap(self.constrain_fn()))  # compiled once per target
         return target
+
+    def flat_target(self, rng_key: Optional[jax.Array] = None) -> Target:
+        """The flat unconstrained target (:class:`numpyro_pinn.target.Target`: potential, layout,
+        constraining) of the last run's model and arguments, rebuilt in the current JAX precision
+        (its data are float32 unless ``jax_enable_x64`` is on)."""
+        if self._target is None:
+            raise RuntimeError("No target yet: call `run(rng_key, ...)` first.")
+        key = jax.random.PRNGKey(0) if rng_key is None else rng_key
+        return self._make_target(key, self._args, self._kwargs, self._init_params)
+
+    def constrain_fn(self) -> Callable:
+        """``f(z)``: one flat unconstrained point ``(d,)`` to the model's constrained sites with its
+        deterministic sites (the parameter pytree for a ``potential_fn``); jittable."""
+        if self._target is None:
+            raise RuntimeError("No target yet: call `run(rng_key, ...)` first.")
+        target = self._target
+        post = target.postprocess_fn or (lambda tree: tree)
+        return lambda z: post(target.unravel_fn(z))
 
     def _require_run(self):
         if self._z is None:
@@ -124,17 +144,39 @@ class SamplerSurface:
     def summary_line(self) -> str:  # pragma: no cover - overridden
         return ""
 
+    #: Columns of numpyro's summary that :meth:`print_summary` drops. Resampled importance draws
+    #: are not a Markov chain: per-parameter ``n_eff`` and a single chain's ``r_hat`` say nothing
+    #: about them (their ESS is the weights' ESS in :meth:`summary_line`).
+    _dropped_columns: tuple = ("n_eff", "r_hat")
+
     @in_sampler_precision
     def print_summary(self, prob: float = 0.9, exclude_deterministic: bool = True) -> None:
-        """Print an ArviZ-style table of the draws plus the sampler's diagnostics."""
-        from numpyro.diagnostics import print_summary
+        """Print a table of the draws (mean, sd, median, ``prob`` credible interval) and the
+        sampler's own diagnostics (for :class:`~numpyro_pinn.PINNSampler`: the weights' ESS, log Z
+        and Pareto k-hat, which replace the per-parameter ``n_eff`` and ``r_hat`` of MCMC)."""
+        from numpyro.diagnostics import summary
 
         self._require_run()
         samples = self.get_samples(group_by_chain=True)
         if exclude_deterministic and self._target.postprocess_fn is not None:
             latent = set(self._target.unravel_fn(self._target.x0).keys())
             samples = {k: v for k, v in samples.items() if k in latent}
-        print_summary(samples, prob=prob, group_by_chain=True)
+        if not isinstance(samples, dict):
+            samples = {f"Param:{i}": v for i, v in enumerate(jax.tree_util.tree_leaves(samples))}
+        stats = summary({k: np.asarray(v) for k, v in samples.items()}, prob, group_by_chain=True)
+        rows = []
+        for name, st in stats.items():
+            st = {c: np.asarray(v) for c, v in st.items() if c not in self._dropped_columns}
+            for idx in np.ndindex(*next(iter(st.values())).shape):
+                label = name + (f"[{','.join(map(str, idx))}]" if idx else "")
+                rows.append((label, [float(v[idx]) for v in st.values()]))
+        columns = [c for c in next(iter(stats.values())) if c not in self._dropped_columns]
+        width = max([10] + [len(r[0]) for r in rows])
+        print()
+        print(f"{'':>{width}}" + "".join(f" {c:>9}" for c in columns))
+        for label, vals in rows:
+            print(f"{label:>{width}}" + "".join(f" {v:>9.2f}" for v in vals))
+        print()
         print(self.summary_line())
 
     @in_sampler_precision

@@ -64,6 +64,7 @@ def test_print_summary(fitted, capsys):
     fitted.print_summary()
     out = capsys.readouterr().out
     assert "alpha" in out and "ESS" in out and "log Z" in out and "Pareto k" in out
+    assert "r_hat" not in out and "n_eff" not in out  # resampled draws: not a Markov chain
 
 
 def test_arviz_from_numpyro_and_to_inference_data(fitted):
