@@ -37,14 +37,13 @@ def main():
     res = compare(post.model, *post.args, key=jax.random.PRNGKey(0), var_names=["mu", "tau", "theta"], **opts,
                   **post.kwargs)
     print("=== eight schools ===")
-    print(res.table.round(3).to_string())
-    print(f"wall time: PINN {res.pinn_seconds:.1f} s, NUTS {res.nuts_seconds:.1f} s")
+    print(res)
     print("saved", plot_compare(res, os.path.join(args.out_dir, "compare_eight_schools.png"), var_names=["mu", "tau"]))
 
     y = jnp.array([4.1, 3.8, 4.3])
     res2 = compare(two_modes, key=jax.random.PRNGKey(1), y=y, **opts)
     print("\n=== two modes: y ~ N(mu^2, 1) ===")
-    print(res2.table.round(3).to_string())
+    print(res2)
     x, lw = res2.pinn.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))
     p_pinn = float(np.sum(w * (np.asarray(x["mu"]) > 0)))

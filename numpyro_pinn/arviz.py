@@ -1,10 +1,12 @@
 """ArviZ conversion through ArviZ's own ``from_numpyro`` (InferenceData on arviz < 1, DataTree on >= 1)."""
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["to_inference_data"]
 
 
-def to_inference_data(sampler, **kwargs):
+def to_inference_data(sampler, **kwargs) -> Any:
     """``az.from_numpyro(sampler, **kwargs)`` plus the PINN diagnostics as ``sample_stats`` attributes.
 
     ``sample_stats`` holds ``log_weight`` and ``lp`` per draw; the attributes hold ``ess``,

@@ -34,6 +34,15 @@ class Comparison(NamedTuple):
     pinn_seconds: float
     nuts_seconds: float
 
+    def __str__(self) -> str:
+        """The whole table (every row and column, 3 decimals) and the wall times."""
+        import pandas as pd
+
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+            text = self.table.round(3).to_string()
+        return (f"{text}\nwall time: PINN {self.pinn_seconds:.1f} s, NUTS {self.nuts_seconds:.1f} s "
+                f"(ratio {self.pinn_seconds / self.nuts_seconds:.2f})")
+
 
 def _scalars(samples: dict, var_names: Optional[Sequence[str]]):
     out = {}
@@ -53,13 +62,16 @@ def _scalars(samples: dict, var_names: Optional[Sequence[str]]):
 
 def compare(model, *args, key: jax.Array, num_warmup: int = 1000, num_samples: int = 1000, num_chains: int = 4,
             var_names: Optional[Sequence[str]] = None, pinn_kwargs: Optional[dict] = None,
-            progress_bar: bool = False, **kwargs) -> Comparison:
+            progress_bar: bool = True, **kwargs) -> Comparison:
     """Run :class:`PINNSampler` and NUTS (``num_chains`` x ``num_warmup`` + ``num_samples``) on ``model``.
+
+    With ``progress_bar=True`` (default) each sampler shows its progress bar; ``print(result)``
+    prints the whole table.
 
     Examples
     --------
     >>> res = compare(model, x, y=y, key=jax.random.PRNGKey(0))  # doctest: +SKIP
-    >>> print(res.table.round(3))                                  # doctest: +SKIP
+    >>> print(res)                                                 # doctest: +SKIP
     >>> plot_compare(res, "compare.png")                           # doctest: +SKIP
     """
     import arviz as az
@@ -67,9 +79,13 @@ def compare(model, *args, key: jax.Array, num_warmup: int = 1000, num_samples: i
     from numpyro.infer import MCMC, NUTS
 
     k1, k2 = jax.random.split(key)
+    if progress_bar:
+        print("PINN sampler: warm start, training, drawing")
     t0 = time.perf_counter()
     pinn = PINNSampler(model, progress_bar=progress_bar, **(pinn_kwargs or {})).run(k1, *args, **kwargs)
     t_pinn = time.perf_counter() - t0
+    if progress_bar:
+        print(f"NUTS: {num_chains} chains x ({num_warmup} warm-up + {num_samples} draws)")
     t0 = time.perf_counter()
     nuts = MCMC(NUTS(model), num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                 chain_method="sequential", progress_bar=progress_bar)
@@ -108,8 +124,9 @@ def compare(model, *args, key: jax.Array, num_warmup: int = 1000, num_samples: i
     return Comparison(table, pinn, nuts, t_pinn, t_nuts)
 
 
-def plot_compare(result: Comparison, path: str, var_names: Optional[Sequence[str]] = None):
-    """Overlay both posteriors' marginal densities (ArviZ ``plot_density``) and save a PNG."""
+def plot_compare(result: Comparison, path: str, var_names: Optional[Sequence[str]] = None) -> str:
+    """Overlay both posteriors' marginal densities (ArviZ ``plot_density``), save a PNG to ``path``
+    and return ``path``."""
     import arviz as az
     import matplotlib
 

@@ -9,7 +9,7 @@ for a perfect transport); a poor transport gives a correct but slower-mixing cha
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -80,11 +80,11 @@ class PINNKernel(MCMCKernel):
         self._proposals: dict = {}
 
     @property
-    def model(self):
+    def model(self) -> Optional[Callable]:
         return self._sampler.model
 
     @property
-    def default_fields(self):
+    def default_fields(self) -> tuple:
         return ("z", "accept_prob", "accepted")
 
     def _block(self, key, dtype):
@@ -96,7 +96,7 @@ class PINNKernel(MCMCKernel):
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)  # a failed ODE solve is never accepted
         return x.astype(dtype), lw.astype(dtype)
 
-    def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
+    def init(self, rng_key, num_warmup, init_params, model_args, model_kwargs) -> PINNKernelState:
         dtype = jnp.zeros(()).dtype
         k_block, k_pick, k_run = jax.random.split(rng_key, 3)
         x, lw = self._block(k_block, dtype)
@@ -105,7 +105,7 @@ class PINNKernel(MCMCKernel):
         return PINNKernelState(x[j], lw[j], zero + 1.0, jnp.array(True), zero, jnp.array(0),
                                x, lw, jnp.array(self.block_size), k_run)
 
-    def sample(self, state, model_args, model_kwargs):
+    def sample(self, state, model_args, model_kwargs) -> PINNKernelState:
         key, k_block, k_acc = jax.random.split(state.rng_key, 3)
         props, plw, nxt = jax.lax.cond(
             state.next >= self.block_size,
@@ -121,9 +121,9 @@ class PINNKernel(MCMCKernel):
                                accept_prob.astype(state.accept_prob.dtype), accepted,
                                mean_acc.astype(state.mean_accept_prob.dtype), i, props, plw, nxt + 1, key)
 
-    def postprocess_fn(self, model_args, model_kwargs):
+    def postprocess_fn(self, model_args, model_kwargs) -> Callable:
         post = self._target.postprocess_fn or (lambda tree: tree)
         return lambda z: post(self._target.unravel_fn(z))
 
-    def get_diagnostics_str(self, state):
+    def get_diagnostics_str(self, state) -> str:
         return f"acc. prob={float(state.mean_accept_prob):.2f}"

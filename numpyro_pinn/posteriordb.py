@@ -229,6 +229,15 @@ def reference_values(samples: dict, param: str) -> np.ndarray:
     return np.asarray(samples[param])
 
 
+def numpyro_name(param: str) -> str:
+    """A Stan-named scalar (``"theta[1]"``, 1-based) under NumPyro's 0-based naming (``"theta[0]"``),
+    as ``print_summary`` and ArviZ show it."""
+    if "[" not in param:
+        return param
+    base, idx = param[:-1].split("[")
+    return f"{base}[{','.join(str(int(i) - 1) for i in idx.split(','))}]"
+
+
 def compare_to_reference(samples: dict, reference: dict, weights=None) -> dict:
     """Per parameter: ``(median - ref median) / ref sd`` and ``90% width / ref width - 1``.
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.tempering import KERNELS, evals_per_step, run_pt
+from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart import laplace, reference
 
 __all__ = ["ParallelTempering"]
@@ -38,6 +39,9 @@ class ParallelTempering(SamplerSurface):
         Steps of warm-up, kept draws per chain, independent chains, PT steps per kept draw.
     reference_scale, reference_floor
         The reference is ``N(mode, scale^2 Sigma_laplace + floor^2 I)``.
+    progress_bar
+        Show a tqdm bar over the PT steps (warm-up and sampling) with the mean swap acceptance and
+        the round trips so far (of the first chain), as ``numpyro.infer.MCMC`` does.
 
     Diagnostics (``.diagnostics``): ``swap_acceptance`` (per adjacent pair), ``round_trips``,
     ``log_Z`` (stepping stones, mean over chains) and ``log_Z_se`` (spread over chains), ``betas``,
@@ -53,17 +57,19 @@ class ParallelTempering(SamplerSurface):
     def __init__(self, model: Optional[Callable] = None, *, potential_fn: Optional[Callable] = None,
                  num_temperatures: int = 16, kernel: str = "hmc", num_warmup: int = 1000, num_samples: int = 1000,
                  num_chains: int = 4, thinning: int = 1, num_integration_steps: int = 8,
-                 reference_scale: float = 10.0, reference_floor: float = 0.0, enable_x64: bool = True):
+                 reference_scale: float = 10.0, reference_floor: float = 0.0, progress_bar: bool = True,
+                 enable_x64: bool = True):
         super().__init__(model, potential_fn, enable_x64)
         if kernel not in KERNELS:
             raise ValueError(f"`kernel` must be one of {sorted(KERNELS)}; got {kernel!r}.")
-        if num_temperatures < 2:
-            raise ValueError(f"`num_temperatures` must be >= 2; got {num_temperatures}.")
-        for name, val in (("num_warmup", num_warmup), ("num_samples", num_samples), ("num_chains", num_chains),
-                          ("thinning", thinning)):
-            if not isinstance(val, (int, np.integer)) or val < (0 if name == "num_warmup" else 1):
-                raise ValueError(f"`{name}` must be a {'non-negative' if name == 'num_warmup' else 'positive'} "
-                                 f"integer; got {val!r}.")
+        check_count("num_temperatures", num_temperatures, 2)
+        check_count("num_warmup", num_warmup, 0)
+        for name, val in (("num_samples", num_samples), ("num_chains", num_chains), ("thinning", thinning),
+                          ("num_integration_steps", num_integration_steps)):
+            check_count(name, val, 1)
+        check_positive("reference_scale", reference_scale)
+        check_positive("reference_floor", reference_floor, allow_zero=True)
+        self.progress_bar = progress_bar
         self.num_temperatures = int(num_temperatures)
         self.kernel = kernel
         self.num_warmup = int(num_warmup)
@@ -87,12 +93,21 @@ class ParallelTempering(SamplerSurface):
         m, L, logq_z = reference(target.potential_fn, lap, self.reference_scale, self.reference_floor)
         d = target.dim
 
+        total = self.num_warmup + self.num_samples * self._pt_thinning
+        bar, progress = _progress(total, self.num_chains, self.num_warmup) if self.progress_bar else (None, None)
+
         def one(key):
             return run_pt(key, logq_z, d, self.num_temperatures, self.kernel, self.num_warmup, self.num_samples,
-                          self.num_integration_steps, self._pt_thinning)[0]
+                          self.num_integration_steps, self._pt_thinning, progress=progress,
+                          progress_every=max(1, total // 100))[0]
 
-        res = jax.jit(jax.vmap(one))(jax.random.split(k_run, self.num_chains))
-        jax.block_until_ready(res)
+        try:
+            res = jax.jit(jax.vmap(one))(jax.random.split(k_run, self.num_chains))
+            jax.block_until_ready(res)
+        finally:
+            if bar is not None:
+                bar.update(total - bar.n)
+                bar.close()
         seconds = time.perf_counter() - t0
         z = res.draws.reshape(-1, d)
         self._z = m + z @ L.T
@@ -128,3 +143,20 @@ class ParallelTempering(SamplerSurface):
                 f"acceptance {sw.min():.2f}-{sw.max():.2f}, {d['round_trips']} round trips, log Z = {d['log_Z']:.4f} "
                 f"+- {d['log_Z_se']:.4f}, min bulk ESS {d['ess']:.3f}/draw, {d['target_evals']} target evals, "
                 f"{d['seconds']:.1f} s")
+
+
+def _progress(total: int, num_chains: int, num_warmup: int):
+    """A tqdm bar and the host callback that advances it (called once per chain per report: the
+    chains run vmapped in lockstep, so the first chain's values are shown)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=f"PT ({num_chains} chains)")
+
+    def progress(step, swap, round_trips):
+        step, swap, trips = np.ravel(step)[0], np.ravel(swap)[0], np.ravel(round_trips)[0]
+        if step + 1 > bar.n:
+            bar.update(int(step) + 1 - bar.n)
+            bar.set_postfix_str(f"{'warmup' if step < num_warmup else 'sample'} swap {float(swap):.2f}, "
+                                f"round trips {int(trips)}", refresh=False)
+
+    return bar, progress

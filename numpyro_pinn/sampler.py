@@ -18,6 +18,7 @@ from numpyro_pinn.train import TrainResult
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.transports import ode
 from numpyro_pinn.transports.dps import DPSTransport, reverse_sde
+from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart import WarmStart
 
 __all__ = ["PINNSampler"]
@@ -201,14 +202,12 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"transport {type(transport).__name__} does not match method={method!r}.")
         for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size),
                           ("gn_steps", gn_steps)):
-            _check_count(name, val, 1)
-        _check_count("min_steps", min_steps, 0)
+            check_count(name, val, 1)
+        check_count("min_steps", min_steps, 0)
         if num_particles is not None:
-            _check_count("num_particles", num_particles, 2)
-        if not domain_scale > 0:
-            raise ValueError(f"`domain_scale` must be positive; got {domain_scale!r}.")
-        if not learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be positive; got {learning_rate!r}.")
+            check_count("num_particles", num_particles, 2)
+        check_positive("domain_scale", domain_scale)
+        check_positive("learning_rate", learning_rate)
         if prior not in ("auto", "gaussian", "mixture", "draws"):
             raise ValueError(f"`prior` must be 'auto', 'gaussian', 'mixture' or 'draws'; got {prior!r}.")
         if prior in ("mixture", "draws") and method == "sde_diffusion":
@@ -376,7 +375,7 @@ class PINNSampler(SamplerSurface):
         return {"log_weight": np.asarray(self._lw[self._idx])}
 
     @in_sampler_precision
-    def get_weighted_samples(self):
+    def get_weighted_samples(self) -> tuple[Any, jax.Array]:
         """All weighted particles (constrained) and their log weights ``(samples, log_weights)``;
         ``logmeanexp(log_weights)`` estimates ``log Z``."""
         self._require_run()
@@ -407,7 +406,7 @@ class PINNSampler(SamplerSurface):
         return self._fitted.warm_start
 
     @in_sampler_precision
-    def sample(self, rng_key: jax.Array, num: int, weighted: bool = False):
+    def sample(self, rng_key: jax.Array, num: int, weighted: bool = False) -> Any:
         """Draw ``num`` new samples from the trained transport (no retraining).
 
         Returns equal-weight constrained draws (resampled from ``num`` weighted particles), or
@@ -416,7 +415,7 @@ class PINNSampler(SamplerSurface):
         are not changed.
         """
         self._require_run()
-        _check_count("num", num, 1)
+        check_count("num", num, 1)
         k1, k2 = jax.random.split(rng_key)
         if self._sde and not weighted:
             return self._constrain(self._sde_draws(k1, int(num)))
@@ -533,12 +532,6 @@ class PINNSampler(SamplerSurface):
 
 def _khat(k: float) -> str:
     return "n/a (not enough particles)" if np.isnan(k) else f"{k:.2f}"
-
-
-def _check_count(name: str, value, least: int) -> None:
-    """``value`` must be an integer (not a bool) of at least ``least``: a ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"`{name}` must be an integer >= {least}; got {value!r}.")
 
 
 def _control_variate(fitted: core.Fitted) -> Optional[str]:

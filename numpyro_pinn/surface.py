@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -65,7 +65,7 @@ class SamplerSurface:
         self._init_params = None
 
     @property
-    def sampler(self):
+    def sampler(self) -> "SamplerSurface":
         """``az.from_numpyro`` reads ``mcmc.sampler.model``; the sampler is its own kernel."""
         return self
 
@@ -119,7 +119,7 @@ class SamplerSurface:
         return self._z
 
     @in_sampler_precision
-    def get_samples(self, group_by_chain: bool = False):
+    def get_samples(self, group_by_chain: bool = False) -> Any:
         """Equal-weight draws, constrained, with deterministic sites (chain axis first if grouped)."""
         self._require_run()
         return self._group(self._constrain(self._z), group_by_chain)
@@ -180,7 +180,7 @@ class SamplerSurface:
         print(self.summary_line())
 
     @in_sampler_precision
-    def to_inference_data(self, **kwargs):
+    def to_inference_data(self, **kwargs) -> Any:
         """ArviZ data (``az.from_numpyro(self)``) with the diagnostics in ``sample_stats.attrs``."""
         from numpyro_pinn.arviz import to_inference_data
 

@@ -22,7 +22,7 @@ adds warm-up (step sizes and ladder) and sampling; :class:`ParallelTempering` in
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -222,11 +222,13 @@ class PTResult(NamedTuple):
 
 def run_pt(rng_key: jax.Array, logq: Callable, dim: int, num_temperatures: int = 16, kernel: str = "hmc",
            num_warmup: int = 1000, num_samples: int = 1000, num_integration_steps: int = 8,
-           thinning: int = 1):
+           thinning: int = 1, progress: Optional[Callable] = None, progress_every: int = 50):
     """Warm-up (step sizes every step; ladder after rounds of doubling length), then sampling.
 
     ``logq`` is the target log density in reference-whitened coordinates. Returns
     ``(PTResult, evals_per_step)`` where ``evals_per_step`` counts target evaluations of all replicas.
+    ``progress``, a host function ``progress(step, mean_swap_rate, round_trips)``, is called through
+    ``jax.debug.callback`` every ``progress_every`` PT steps (``step`` counts warm-up and sampling).
     """
     if num_temperatures < 2:
         raise ValueError(f"num_temperatures must be >= 2; got {num_temperatures}.")
@@ -246,32 +248,47 @@ def run_pt(rng_key: jax.Array, logq: Callable, dim: int, num_temperatures: int =
     if sum(rounds) < num_warmup:
         rounds.append(num_warmup - sum(rounds))
 
-    def scan_steps(step_fn, n_steps):
-        def body(st, k):
+    def report(step, st, swap_prob):
+        if progress is None:
+            return
+        jax.lax.cond(step % progress_every == 0,
+                     lambda: jax.debug.callback(progress, step, jnp.mean(swap_prob), st.round_trips),
+                     lambda: None)
+
+    def scan_steps(step_fn, n_steps, first):
+        def body(st, inp):
+            k, i = inp
             st, info = step_fn(k, st)
+            report(first + i, st, info.swap_prob)
             return st, info
 
-        return lambda key, st: jax.lax.scan(body, st, jax.random.split(key, n_steps))
+        return lambda key, st: jax.lax.scan(body, st, (jax.random.split(key, n_steps), jnp.arange(n_steps)))
 
     k_init, key = jax.random.split(rng_key)
     state = init(k_init, logq, betas0, step0, dim)
+    done = 0
     for n_round in rounds:
         key, sub = jax.random.split(key)
-        state, info = scan_steps(step_warm, n_round)(sub, state)
+        state, info = scan_steps(step_warm, n_round, done)(sub, state)
+        done += n_round
         betas = adapt_ladder(state.betas, 1.0 - jnp.mean(info.swap_prob, axis=0))
         state = state._replace(betas=betas, round_trips=jnp.zeros((), jnp.int32),
                                last_end=-jnp.ones(r, jnp.int32))
     key, sub = jax.random.split(key)
 
-    def body(st, k):
+    def body(st, inp):
+        k, i = inp
+
         def inner(s, kk):
             return step_samp(kk, s)
 
         st, info = jax.lax.scan(inner, st, jax.random.split(k, thinning))
         last = jax.tree_util.tree_map(lambda a: a[-1], info)
+        report(num_warmup + (i + 1) * thinning - 1, st, last.swap_prob)
         return st, (st.position[0], last, jnp.mean(info.swap_prob, 0), jnp.mean(info.accept, 0))
 
-    state, (draws, last, swap, acc) = jax.lax.scan(body, state, jax.random.split(sub, num_samples))
+    state, (draws, last, swap, acc) = jax.lax.scan(body, state, (jax.random.split(sub, num_samples),
+                                                                 jnp.arange(num_samples)))
     log_z = stepping_stones(state.betas, last.ell)
     res = PTResult(draws, state.betas, jnp.mean(swap, 0), jnp.mean(acc, 0), state.round_trips, log_z, last.ell)
     return res, per_rep * r

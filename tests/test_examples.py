@@ -25,5 +25,7 @@ def test_example_runs(script, args, tmp_path):
     assert "NUTS" in out.stdout and "wall time" in out.stdout
     if script.endswith("eight_schools.py"):
         assert "PINN (ode): ESS" in out.stdout
+        # One naming (NumPyro's, 0-based) in all three tables, reference values beside the errors.
+        assert "theta[7]" in out.stdout and "theta[8]" not in out.stdout and "ref mean" in out.stdout
     else:
         assert "P(mu > 0)" in out.stdout and len(list(tmp_path.glob("*.png"))) == 2

@@ -87,3 +87,19 @@ def test_pt_bad_arguments():
         ParallelTempering(potential_fn=potential, num_temperatures=1)
     with pytest.raises(ValueError, match="num_chains"):
         ParallelTempering(potential_fn=potential, num_chains=0)
+    for bad in ({"num_samples": 2.5}, {"thinning": True}, {"num_integration_steps": 0}, {"reference_scale": 0.0},
+                {"reference_floor": -1.0}, {"num_warmup": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            ParallelTempering(potential_fn=potential, **bad)
+
+
+def test_pt_progress_bar_and_summary_columns(capsys):
+    """The bar reaches every PT step and shows swap rates; one chain prints no R-hat, several do."""
+    U = lambda x: 0.5 * jnp.sum(x["x"] ** 2)
+    for chains in (1, 2):
+        pt = ParallelTempering(potential_fn=U, num_temperatures=3, num_warmup=40, num_samples=60,
+                               num_chains=chains).run(jax.random.PRNGKey(0), init_params={"x": jnp.zeros(1)})
+        pt.print_summary()
+        out, err = capsys.readouterr()
+        assert "100/100" in err and "swap" in err
+        assert ("r_hat" in out) == (chains > 1) and "n_eff" in out
