@@ -2,7 +2,7 @@
 on GMM-9 and Many-Well (d=5, m=5, delta=4): mode-weight error, ESS per target evaluation and per
 second, log Z error, in one run; plots quality against target evaluations and wall time.
 
-    python benchmarks/tempering.py [--out-dir docs] [--smc-particles 4000 40000] | tee benchmarks/out/tempering.txt
+    python benchmarks/tempering.py [--out-dir docs/figures] [--smc-particles 4000 40000] | tee benchmarks/out/tempering.txt
     python benchmarks/tempering.py --replot benchmarks/out/tempering.txt   # redraw the figure only
 """
 import argparse
@@ -84,7 +84,7 @@ def run_nuts(t, key):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--out-dir", default="docs")
+    p.add_argument("--out-dir", default="docs/figures")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smc-particles", type=int, nargs="+", default=[4000, 40000])
     p.add_argument("--pinn-particles", type=int, default=20000)

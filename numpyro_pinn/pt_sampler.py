@@ -43,6 +43,8 @@ class ParallelTempering(SamplerSurface):
         Show a tqdm bar over the PT steps (warm-up and sampling) with the mean swap acceptance and
         the round trips so far (of the first chain), as ``numpyro.infer.MCMC`` does.
 
+    Notes
+    -----
     Diagnostics (``.diagnostics``): ``swap_acceptance`` (per adjacent pair), ``round_trips``,
     ``log_Z`` (stepping stones, mean over chains) and ``log_Z_se`` (spread over chains), ``betas``,
     ``accept`` (per temperature), ``ess`` (min bulk ESS over parameters / draws), ``target_evals``,

@@ -79,6 +79,35 @@ def test_arviz_from_numpyro_and_to_inference_data(fitted):
     assert summ.shape[0] == 2
 
 
+def test_predictive_loo_compare_and_plots(fitted):
+    """The rest of the workflow on the draws: posterior predictive, PSIS-LOO, model comparison and
+    ArviZ's plots. The predictive mean must follow the data (slope 2 in the simulation)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from numpyro.infer import Predictive
+
+    pred = Predictive(model, fitted.get_samples())(jax.random.PRNGKey(7), X)["y"]
+    assert pred.shape == (1000, 30)
+    slope = np.polyfit(X, np.asarray(pred).mean(0), 1)[0]
+    assert abs(slope - np.polyfit(X, Y, 1)[0]) < 0.2
+    idata = fitted.to_inference_data()
+    loo = az.loo(idata)
+    assert np.isfinite(loo.elpd_loo if hasattr(loo, "elpd_loo") else loo["elpd_loo"])
+
+    def flat(x, y=None):  # no slope: must lose the comparison
+        alpha = numpyro.sample("alpha", dist.Normal(0, 5))
+        sigma = numpyro.sample("sigma", dist.HalfNormal(2))
+        numpyro.sample("y", dist.Normal(alpha + 0 * x, sigma), obs=y)
+
+    other = PINNSampler(flat, warm_start="laplace", num_samples=1000, progress_bar=False).run(
+        jax.random.PRNGKey(1), X, y=Y)
+    table = az.compare({"linear": idata, "flat": other.to_inference_data()})
+    assert list(table.index)[0] == "linear"
+    az.plot_trace(idata, var_names=["alpha"])
+    az.plot_posterior(idata, var_names=["beta"])
+
+
 def test_sample_more_without_retraining(fitted):
     more = fitted.sample(jax.random.PRNGKey(5), 300)
     assert more["alpha"].shape == (300,)

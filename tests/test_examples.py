@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
     "script, args",
     [("examples/eight_schools.py", ["--num-steps", "300", "--num-samples", "300", "--nuts-samples", "100",
                                     "--no-progress"]),
-     ("examples/compare_nuts.py", ["--num-steps", "300", "--nuts-samples", "100", "--out-dir", "{tmp}"])],
+     ("examples/compare_nuts.py", ["--num-steps", "300", "--nuts-samples", "100", "--out-dir", "{tmp}"]),
+     ("examples/model_choice.py", ["--num-samples", "500", "--no-progress"]),
+     ("examples/diagnostics_figures.py", ["--num-steps", "300", "--nuts-samples", "100", "--pt-samples", "200",
+                                          "--out-dir", "{tmp}"])],
 )
 def test_example_runs(script, args, tmp_path):
     args = [a.format(tmp=tmp_path) for a in args]
@@ -22,6 +25,12 @@ def test_example_runs(script, args, tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True, env=env,
                          timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
+    if script.endswith("model_choice.py"):
+        assert "exact log Bayes factor" in out.stdout
+        return
+    if script.endswith("diagnostics_figures.py"):
+        assert len(list(tmp_path.glob("*.png"))) == 3 and "PT (hmc" in out.stdout
+        return
     assert "NUTS" in out.stdout and "wall time" in out.stdout
     if script.endswith("eight_schools.py"):
         assert "PINN (ode): ESS" in out.stdout
