@@ -19,7 +19,7 @@ from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_l
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
-from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc
+from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc, with_log_Z
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function",
            "proposal_function"]
@@ -49,8 +49,6 @@ class Settings(NamedTuple):
     num_paths: int = 1024
     num_times: int = 33
     domain_scale: float = 1.25
-    rtol: float = 1e-5
-    atol: float = 1e-5
     finetune: Optional[str] = None
     prior: str = "auto"
     gn_steps: int = 10
@@ -103,8 +101,11 @@ def make_warm_start(
     if hasattr(warm_start, "unconstrained_draws"):
         diag = warm_start.diagnostics
         ws = from_draws(warm_start.unconstrained_draws(), log_Z=diag.get("log_Z"), method=type(warm_start).__name__)
-        return ws
-    return from_draws(jnp.asarray(warm_start))
+        return ws if diag.get("log_Z") is not None else with_log_Z(rng_key, potential_fn, ws)
+    ws = from_draws(jnp.asarray(warm_start))
+    if ws.mean.shape != x0.shape:
+        raise ValueError(f"warm start has dimension {ws.mean.shape[0]}, the target {x0.shape[0]}.")
+    return with_log_Z(rng_key, potential_fn, ws)
 
 
 def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None, prior=None) -> CollocationPool:

@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["TargetValues", "divergence", "laplacian", "log_prior", "fp_residual", "hjb_residual", "ode_residual"]
+__all__ = ["TargetValues", "divergence", "laplacian", "log_prior", "fp_residual", "hjb_residual"]
 
 
 class TargetValues(NamedTuple):
@@ -81,40 +81,3 @@ def hjb_residual(dt_phi, grad_phi, lap_phi, sigma2) -> jax.Array:
     if sigma2:
         r = r + 0.5 * sigma2 * lap_phi
     return r
-
-
-def ode_residual(
-    w_fn: Callable[[jax.Array, jax.Array], jax.Array],
-    mu_fn: Callable[[jax.Array, jax.Array], jax.Array],
-    log_z: jax.Array,
-    y: jax.Array,
-    t: jax.Array,
-    tv: TargetValues,
-    eps: jax.Array | None = None,
-    prior=None,
-) -> jax.Array:
-    """Residual of the log continuity equation at one point ``(y, t)``.
-
-    Parameters
-    ----------
-    w_fn, mu_fn
-        ``w(y, t) -> scalar`` and ``mu(y, t) -> (d,)``.
-    log_z
-        Learned log normaliser (a correction to the warm start's estimate).
-    tv
-        Target values at ``y`` (float32 is fine: the target is centred).
-    eps
-        Hutchinson probe for the divergence, or ``None`` for the exact divergence.
-    prior
-        The base distribution (:class:`numpyro_pinn.priors.GaussianMixture`), ``None`` for ``N(0, I)``.
-    """
-    w, (gw, dtw) = jax.value_and_grad(w_fn, argnums=(0, 1))(y, t)
-    mu = mu_fn(y, t)
-    div = divergence(lambda z: mu_fn(z, t), y, eps)
-    if prior is None:
-        lp, glp = log_prior(y), -y
-    else:
-        lp, glp = jax.value_and_grad(prior.log_prob)(y)
-    dt_v = tv.logq - log_z - lp + (1.0 - 2.0 * t) * w + t * (1.0 - t) * dtw
-    grad_v = t * tv.grad_logq + (1.0 - t) * glp + t * (1.0 - t) * gw
-    return fp_residual(dt_v, grad_v, None, mu, div, 0.0)

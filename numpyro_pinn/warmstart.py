@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from numpyro_pinn.priors import _component_log_pdf
 from numpyro_pinn.target import float_dtype
 
-__all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "reference"]
+__all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z", "reference"]
 
 
 class WarmStart(NamedTuple):
@@ -121,7 +121,8 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
 def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "draws") -> WarmStart:
     """Whitening from posterior draws ``(n, d)`` (their mean and covariance).
 
-    ``log_Z`` defaults to 0 (the learned ``log z`` then absorbs it).
+    ``log_Z`` defaults to 0; :func:`with_log_Z` estimates it from the target (as
+    :func:`numpyro_pinn.make_warm_start` does for draws).
     """
     draws = jnp.asarray(draws, dtype=float_dtype())
     if draws.ndim != 2 or draws.shape[0] < 2:
@@ -135,6 +136,27 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
         raise ValueError("warm-start draws have a singular covariance; pass more (or more spread) draws.")
     lz = jnp.asarray(0.0 if log_Z is None else log_Z, dtype=float_dtype())
     return WarmStart(mean, chol, lz, draws, method)
+
+
+def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: int = 2048) -> WarmStart:
+    """``ws`` with ``log_Z`` estimated by importance sampling from its own Gaussian
+    ``N(mean, chol chol^T)`` (``num`` target evaluations, counted in ``num_evals``).
+
+    The target is centred by ``log_Z`` before training, so that the learned ``log z`` is a small
+    correction: draws alone (e.g. from NUTS) carry no evidence, and a normaliser of -8 (or -1000 on
+    real data) left to the optimiser is learnt far too slowly, while the networks absorb it.
+    """
+    d = ws.mean.shape[0]
+    eps = jax.random.normal(rng_key, (num, d), dtype=ws.chol.dtype)
+    x = ws.mean + eps @ ws.chol.T
+    log_g = (-0.5 * jnp.sum(eps**2, axis=1) - jnp.sum(jnp.log(jnp.abs(jnp.diag(ws.chol))))
+             - 0.5 * d * jnp.log(2 * jnp.pi))
+    lw = -jax.vmap(potential_fn)(x) - log_g
+    lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
+    log_z = jax.scipy.special.logsumexp(lw) - jnp.log(num)
+    if not bool(jnp.isfinite(log_z)):
+        log_z = jnp.zeros((), ws.chol.dtype)
+    return ws._replace(log_Z=log_z, num_evals=ws.num_evals + num)
 
 
 def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, floor: float = 0.0):

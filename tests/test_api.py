@@ -55,9 +55,10 @@ def test_diagnostics_dict(fitted):
     d = fitted.diagnostics
     for k in ("ess", "log_Z", "log_Z_lower_bound", "pareto_k", "train_seconds", "sample_seconds", "target_evals"):
         assert k in d
-    assert 0 < d["ess"] <= 1
-    assert d["log_Z_lower_bound"] <= d["log_Z"] + 1e-9
-    assert d["target_evals"] > d["num_train_steps"]
+    assert d["ess"] > 0.9
+    # The warm start's tempered SMC estimates log Z independently (2,048 particles, se about 0.02 here).
+    assert abs(d["log_Z"] - float(fitted.warm_start_result.log_Z)) < 0.15
+    assert d["target_evals"] > d["num_train_steps"] * SETTINGS.get("batch_size", 1024)
 
 
 def test_print_summary(fitted, capsys):
@@ -111,9 +112,10 @@ def test_predictive_loo_compare_and_plots(fitted):
 def test_sample_more_without_retraining(fitted):
     more = fitted.sample(jax.random.PRNGKey(5), 300)
     assert more["alpha"].shape == (300,)
+    before = np.asarray(fitted.get_samples()["alpha"])
     x, lw = fitted.sample(jax.random.PRNGKey(6), 200, weighted=True)
-    assert lw.shape == (200,)
-    assert fitted.get_samples()["alpha"].shape == (1000,)  # stored results unchanged
+    assert lw.shape == (200,) and x["alpha"].shape == (200,)
+    np.testing.assert_array_equal(fitted.get_samples()["alpha"], before)  # stored results unchanged
 
 
 def test_same_key_same_result(fitted):

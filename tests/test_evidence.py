@@ -8,7 +8,7 @@ from numpyro_pinn import PINNSampler, bayes_factor
 
 def test_bayes_factor_of_two_conjugate_normal_models(conjugate_normal):
     """The exact Laplace start makes both evidences exact up to float error: the sign and
-    arithmetic of the factor are what is tested (mutation: b - a fails by 3.2 nats)."""
+    arithmetic of the factor are what is tested (swapping a and b would be off by 3.2 nats)."""
     a, b = conjugate_normal(1.0), conjugate_normal(10.0)
     fit = lambda cn, k: PINNSampler(cn.model, warm_start="laplace", num_samples=200, progress_bar=False).run(
         jax.random.PRNGKey(k), cn.y)

@@ -88,7 +88,6 @@ def test_each_method_recovers_log_z_and_a_tail_probability(method):
     assert d["ess"] >= ESS_FLOOR[method], d["ess"]
     # log Z: within 5 delta-method standard errors (plus float slack); the lower bound is below it.
     assert abs(d["log_Z"] - LOG_Z) <= 5 * d["log_Z_se"] + 0.01, (d["log_Z"], d["log_Z_se"])
-    assert d["log_Z_lower_bound"] <= d["log_Z"] + 1e-9
     # a tail probability from the resampled draws: 5 Monte Carlo standard errors at the weights' ESS
     x = np.asarray(mcmc.get_samples())
     se = np.sqrt(P_TRUE * (1 - P_TRUE) / (d["ess"] * n))

@@ -54,7 +54,6 @@ def test_normal_normal_conjugate():
     d = s.diagnostics
     assert d["ess"] > 0.9
     assert abs(d["log_Z"] - true_log_z) < 5 * d["log_Z_se"] + 1e-3
-    assert d["log_Z_lower_bound"] <= d["log_Z"] + 1e-9
     # Equal-weight draws agree with the weighted moments.
     draws = np.asarray(s.get_samples()["mu"])
     assert abs(draws.mean() - post_mean) < 5 * post_prec**-0.5 / np.sqrt(s.num_samples * d["ess"] / 2)
@@ -110,6 +109,55 @@ def test_beta_bernoulli_constrained_site():
     assert np.all((p > 0) & (p < 1))
     assert "logit_p" in s.get_samples()
     check_mean_sd(s, "p", true_mean, true_sd)
+    # Evidence in closed form, B(a + k, b + n - k) / B(a, b); mutation tried: log weights x 20
+    # (log Z then -8.34 against -7.83) fails here.
+    from scipy.special import betaln
+
+    d = s.diagnostics
+    true_log_z = betaln(a_post, b_post) - betaln(a, b)
+    assert abs(d["log_Z"] - true_log_z) < 5 * d["log_Z_se"] + 2e-3, (d["log_Z"], true_log_z)
+    assert d["ess"] > 0.9
+
+
+def _poor_start(cn, steps, seed=0, n=4000):
+    """The conjugate normal model from a base shifted by one posterior sd and 1.6 times too wide
+    (whitening by these draws), trained ``steps`` steps: a proposal the weights must correct."""
+    rng = np.random.default_rng(seed)
+    draws = (cn.mean + cn.sd + 1.6 * cn.sd * rng.standard_normal(4000))[:, None]
+    return PINNSampler(cn.model, warm_start=draws, num_steps=steps, min_steps=steps, target_ess=None,
+                       prior="gaussian", num_samples=n, prior_fallback=False, progress_bar=False).run(
+        jax.random.PRNGKey(seed), cn.y)
+
+
+def test_weights_and_resampling_correct_a_poor_proposal(conjugate_normal):
+    """One training step: the proposal is still poor (ESS about 0.6), so the weights carry the
+    answer. Weighted moments, resampled draws and log Z against the closed form. Mutations tried,
+    each fails here: resampling that ignores the weights (draws' mean 1.39 against 1.03); log
+    weights x 20 (ESS 0.15)."""
+    cn = conjugate_normal(1.0)
+    s = _poor_start(cn, 1)
+    d = s.diagnostics
+    assert 0.3 < d["ess"] < 0.9, d["ess"]  # the weights matter here
+    check_mean_sd(s, "mu", cn.mean, cn.sd)
+    draws = np.asarray(s.get_samples()["mu"])
+    n_eff = d["ess"] * s.num_samples / 2  # resampled draws repeat particles: a conservative count
+    assert abs(draws.mean() - cn.mean) < 5 * cn.sd / np.sqrt(n_eff), (draws.mean(), cn.mean)
+    assert abs(draws.std() / cn.sd - 1) < 5 / np.sqrt(2 * n_eff), (draws.std(), cn.sd)
+    assert abs(d["log_Z"] - cn.log_Z) < 5 * d["log_Z_se"] + 1e-3, (d["log_Z"], cn.log_Z)
+
+
+def test_training_improves_a_poor_start_and_keeps_log_z(conjugate_normal):
+    """300 steps from the same poor start: the transport must learn the shift and the contraction
+    (ESS above 0.97, 0.9999 measured; guards the training loss: with ``div mu`` dropped from the
+    residual the ESS is 0.76 and this fails), and its change-of-variables log density must make
+    log Z and the moments right (with the divergence dropped from the sampling ODE, log Z is
+    -7.62 against -8.08 and this fails)."""
+    cn = conjugate_normal(1.0)
+    s = _poor_start(cn, 300)
+    d = s.diagnostics
+    assert d["ess"] > 0.97, d["ess"]
+    check_mean_sd(s, "mu", cn.mean, cn.sd)
+    assert abs(d["log_Z"] - cn.log_Z) < 5 * d["log_Z_se"] + 1e-3, (d["log_Z"], cn.log_Z)
 
 
 MIX_MUS = np.array([[-4.0, -4.0], [4.0, 4.0], [4.0, -4.0]])
