@@ -19,7 +19,8 @@ from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_l
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
-from numpyro_pinn.warmstart import WarmStart, from_draws, laplace, pt, smc, with_log_Z
+from numpyro_pinn.warmstart import (PROPRIETY_RADII, WarmStart, flat_direction, from_draws, laplace, pt, smc,
+                                    with_log_Z)
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function",
            "proposal_function"]
@@ -80,10 +81,14 @@ def default_optimizer(s: Settings) -> optax.GradientTransformation:
 
 def make_warm_start(
     rng_key, potential_fn: Callable, x0: jax.Array, warm_start: Union[str, WarmStart, Any] = "smc",
-    smc_particles: int = 2048, smc_scale: float = 10.0,
+    smc_particles: int = 2048, smc_scale: float = 10.0, describe: Optional[Callable] = None,
 ) -> WarmStart:
     """Build the warm start: ``"smc"`` (default), ``"pt"``, ``"laplace"``, a :class:`WarmStart`, a fitted
-    sampler of this package (its draws and log Z), or unconstrained draws ``(n, d)``."""
+    sampler of this package (its draws and log Z), or unconstrained draws ``(n, d)``.
+
+    The string warm starts first check that the posterior is proper along every principal and
+    coordinate direction (:func:`numpyro_pinn.warmstart.flat_direction`) and raise a ``ValueError``
+    otherwise; ``describe(direction)`` names the sites a direction mostly lies in."""
     if isinstance(warm_start, WarmStart):
         return warm_start
     if isinstance(warm_start, str):
@@ -93,6 +98,16 @@ def make_warm_start(
         lap = laplace(potential_fn, x0)
         if not bool(jnp.all(jnp.isfinite(lap.chol))):
             raise ValueError("Laplace warm start failed (non-finite Hessian at the mode); pass posterior draws.")
+        flat = flat_direction(potential_fn, lap.mean, lap.chol)
+        if flat is not None:
+            v, rise = flat
+            where = describe(v) if describe is not None else f"coordinate {int(np.argmax(np.abs(v)))}"
+            raise ValueError(
+                f"The posterior looks improper (not integrable): along a direction mostly in {where}, the "
+                f"potential changes by less than the log of the distance ratio between each of the distances "
+                f"{', '.join(f'{r:g}' for r in PROPRIETY_RADII)} from the mode where it is finite (by {rise:.3g} "
+                "between the last two), so the density does not fall faster than 1/distance. Check for flat or improper priors (e.g. ImproperUniform) on "
+                "parameters the data do not constrain.")
         if warm_start == "laplace":
             return lap
         if warm_start == "pt":

@@ -271,7 +271,8 @@ class PINNSampler(SamplerSurface):
         k_target, k_ws, k_fit, k_draw = jax.random.split(rng_key, 4)
         target = self._build_target(k_target, args, kwargs, init_params)
         t0 = time.perf_counter()
-        ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start)
+        ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start,
+                                  describe=self.describe_direction)
         if ws.mean.shape != target.x0.shape:
             raise ValueError(f"warm start has dimension {ws.mean.shape[0]}, the target {target.dim}.")
         t1 = time.perf_counter()

@@ -85,6 +85,23 @@ class SamplerSurface:
         self._constrain = jax.jit(jax.vmap(self.constrain_fn()))  # compiled once per target
         return target
 
+    def coordinate_names(self) -> list:
+        """Names of the flat unconstrained coordinates (``"theta[3]"``, ``"sigma"``), in order."""
+        if self._target is None:
+            raise RuntimeError("No target yet: call `run(rng_key, ...)` first.")
+        names = []
+        for path, leaf in jax.tree_util.tree_flatten_with_path(self._target.unravel_fn(self._target.x0))[0]:
+            base = "".join(str(getattr(p, "key", getattr(p, "idx", p))) for p in path) or "x"
+            shape = np.shape(leaf)
+            names += [base + (f"[{','.join(map(str, i))}]" if shape else "") for i in np.ndindex(*shape)]
+        return names
+
+    def describe_direction(self, v) -> str:
+        """The sites a flat unconstrained direction ``v`` mostly lies in (for messages)."""
+        names, a = self.coordinate_names(), np.abs(np.asarray(v))
+        top = [i for i in np.argsort(-a)[:3] if a[i] >= 0.3 * a.max()]
+        return ", ".join(f"'{names[i]}'" for i in top)
+
     def flat_target(self, rng_key: Optional[jax.Array] = None) -> Target:
         """The flat unconstrained target (:class:`numpyro_pinn.target.Target`: potential, layout,
         constraining) of the last run's model and arguments, rebuilt in the current JAX precision

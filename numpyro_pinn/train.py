@@ -108,9 +108,9 @@ def fit(
                 bad = done + int(np.argmin(np.isfinite(chunk_losses)))
                 raise TrainingError(
                     f"PINN training diverged: the loss became non-finite at step {bad}. "
-                    "Try a smaller learning rate (e.g. `learning_rate=1e-4`), a larger or better-placed "
-                    "domain (`domain_scale=`), or a warm start from posterior draws (`warm_start=draws`). "
-                    "The last finite parameters are kept in `err.last_good_state`.",
+                    "Try a smaller learning rate (e.g. `learning_rate=1e-4`), another warm start "
+                    "(`warm_start='smc'`, or posterior draws, e.g. from NUTS), or a Gaussian base "
+                    "(`prior='gaussian'`). The last finite parameters are kept in `err.last_good_state`.",
                     last_good_state=state,
                     step=bad,
                 )

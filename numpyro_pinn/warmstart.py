@@ -17,11 +17,13 @@ from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from numpyro_pinn.priors import _component_log_pdf
 from numpyro_pinn.target import float_dtype
 
-__all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z", "reference"]
+__all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z", "reference",
+           "flat_direction"]
 
 
 class WarmStart(NamedTuple):
@@ -116,6 +118,44 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
     mode, chol, log_z, it = run(x0)
     it = int(it)
     return WarmStart(mode, chol, log_z, mode[None, :], "laplace", num_evals=(2 + d) * (it + 1))
+
+
+#: Distances from the mode (unconstrained units) at which :func:`flat_direction` evaluates the potential.
+PROPRIETY_RADII = (10.0, 100.0, 1e3, 1e4)
+
+
+def flat_direction(potential_fn: Callable, mode: jax.Array, chol: jax.Array):
+    """Look for a direction along which the density does not fall fast enough to be integrable.
+
+    Along each principal axis of ``chol chol^T`` and each coordinate axis, both ways, the potential
+    is evaluated at :data:`PROPRIETY_RADII` from ``mode``. A proper density must fall faster than
+    ``1 / r`` in every direction, so between the two largest radii where the potential is finite
+    it must rise by more than ``log(r2 / r1)``; a Cauchy tail rises by twice that, a flat direction
+    (an improper prior the data do not constrain) by nothing. A direction is reported when the
+    potential changes by less than that between every pair of consecutive radii where it is finite.
+
+    Returns
+    -------
+    ``None``, or ``(direction, rise)`` for the flattest offending direction.
+    """
+    d = mode.shape[0]
+    _, vecs = jnp.linalg.eigh(chol @ chol.T)
+    dirs = jnp.concatenate([vecs.T, -vecs.T, jnp.eye(d, dtype=mode.dtype), -jnp.eye(d, dtype=mode.dtype)])
+    radii = jnp.asarray(PROPRIETY_RADII, mode.dtype)
+    u = jax.jit(jax.vmap(lambda v: jax.vmap(lambda r: potential_fn(mode + r * v))(radii)))(dirs)
+    u = np.asarray(u)
+    worst = None
+    for k in range(dirs.shape[0]):
+        ok = np.flatnonzero(np.isfinite(u[k]))
+        if len(ok) < 2:
+            continue
+        rises = [float(u[k, j] - u[k, i]) for i, j in zip(ok[:-1], ok[1:])]
+        bounds = [np.log(PROPRIETY_RADII[j] / PROPRIETY_RADII[i]) for i, j in zip(ok[:-1], ok[1:])]
+        # Flat at every scale: |rise| below the 1/r rate between each pair of finite radii. (A
+        # potential that swings by far more is numerically meaningless that far out, not flat.)
+        if all(abs(r) < b for r, b in zip(rises, bounds)) and (worst is None or abs(rises[-1]) < abs(worst[1])):
+            worst = (np.asarray(dirs[k]), rises[-1])
+    return worst
 
 
 def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "draws") -> WarmStart:

@@ -125,3 +125,35 @@ def test_stopped_early_only_before_num_steps():
     s = _gaussian_fit(target_ess=1.0, min_steps=5)
     assert s.diagnostics["num_train_steps"] == 10
     assert not s.diagnostics["stopped_early"]
+
+
+def test_improper_posteriors_are_refused_in_the_warm_start():
+    """A flat prior with no data, and a scale with an improper flat prior and one observation (the
+    posterior of log sigma tends to a constant as sigma grows): both refused by the warm start, in
+    seconds, naming the site. Proper heavy tails (a Cauchy likelihood) and wide priors pass the check
+    (as do the 16 posteriordb posteriors, checked when the check was written)."""
+    from numpyro.distributions import constraints
+
+    from numpyro_pinn.target import from_model
+    from numpyro_pinn.warmstart import flat_direction, laplace
+
+    def flat():
+        numpyro.sample("a", dist.ImproperUniform(constraints.real, (), ()))
+
+    def scale_only(y):
+        s = numpyro.sample("sigma", dist.ImproperUniform(constraints.positive, (), ()))
+        numpyro.sample("y", dist.Normal(0.0, s), obs=y)
+
+    with pytest.raises(ValueError, match="improper.*'a'"):
+        PINNSampler(flat, progress_bar=False).run(KEY)
+    with pytest.raises(ValueError, match="improper.*'sigma'"):
+        PINNSampler(scale_only, progress_bar=False).run(KEY, jnp.array(0.7))
+
+    def proper(y):
+        m = numpyro.sample("m", dist.Normal(0.0, 1000.0))
+        c = numpyro.sample("c", dist.Cauchy(0.0, 1.0))
+        numpyro.sample("y", dist.Cauchy(m + 0.0 * c, 1.0), obs=y)
+
+    t = from_model(KEY, proper, (jnp.array([0.5]),))
+    lap = laplace(t.potential_fn, t.x0)
+    assert flat_direction(t.potential_fn, lap.mean, lap.chol) is None
