@@ -12,7 +12,6 @@ import time
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist

@@ -139,7 +139,7 @@ def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None, prior=None) -> C
 
 def fit_transport(
     rng_key, potential_fn: Callable, ws: WarmStart, settings: Settings = Settings(),
-    config: Any = ode.ODETransport(), progress_bar: bool = True,
+    config: Any = ode.ODETransport(), progress_bar: bool = True, checkpoint: Optional[str] = None,
 ) -> Fitted:
     """Train a transport (``ODETransport`` or ``DPSTransport``) for the target ``exp(-potential_fn)``
     whitened by ``ws``."""
@@ -202,9 +202,9 @@ def fit_transport(
         monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
     res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh if uses_paths else None,
               monitor=monitor,
-              target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar)
+              target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint)
     params, ft = res.state.params, None
-    if s.finetune == "gauss_newton":
+    if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals)
 

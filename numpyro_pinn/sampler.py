@@ -250,7 +250,8 @@ class PINNSampler(SamplerSurface):
         self._draw_fns: dict = {}
 
     @in_sampler_precision
-    def run(self, rng_key: jax.Array, *args, init_params: Any = None, **kwargs) -> "PINNSampler":
+    def run(self, rng_key: jax.Array, *args, init_params: Any = None, checkpoint: Optional[str] = None,
+            **kwargs) -> "PINNSampler":
         """Build the target, warm-start, train the transport and draw weighted particles.
 
         Parameters
@@ -261,6 +262,14 @@ class PINNSampler(SamplerSurface):
             Model arguments (as for ``MCMC.run``).
         init_params
             Required with ``potential_fn``: a pytree fixing the parameter shapes.
+        checkpoint
+            A file path for long trainings: the training state is written there after every chunk,
+            and a run with the same key and settings that finds it resumes from it (the warm start
+            is recomputed, deterministically), finishing as an uninterrupted run would.
+
+        Ctrl-C during training stops it after the current chunk's step: the run goes on to draw
+        from the transport as trained so far, with a warning, and ``diagnostics["interrupted"]``
+        is ``True`` (the importance weights still make the draws consistent; check ESS and k-hat).
 
         Returns
         -------
@@ -277,7 +286,13 @@ class PINNSampler(SamplerSurface):
             raise ValueError(f"warm start has dimension {ws.mean.shape[0]}, the target {target.dim}.")
         t1 = time.perf_counter()
         fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
-                                    progress_bar=self.progress_bar)
+                                    progress_bar=self.progress_bar, checkpoint=checkpoint)
+        if fitted.train.interrupted:
+            warnings.warn(
+                f"Training was interrupted (Ctrl-C) after {fitted.train.num_steps} of {self.settings.num_steps} "
+                "steps: the draws come from the transport trained so far, weighted (check ESS and Pareto k). "
+                + ("Run again with the same key and `checkpoint` to resume." if checkpoint else
+                   "Pass `checkpoint=path` to `run` to be able to resume."), RuntimeWarning, stacklevel=3)
         t2 = time.perf_counter()
         self._fitted, self._draw_fns = fitted, {}
         x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
@@ -299,6 +314,7 @@ class PINNSampler(SamplerSurface):
         self._diag.update(
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
             num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
+            interrupted=bool(fitted.train.interrupted),
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
                              + self.num_particles * (2 if ess_pair else 1)

@@ -6,7 +6,9 @@ progress bar.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from typing import Callable, NamedTuple, Optional
 
@@ -36,6 +38,7 @@ class TrainResult(NamedTuple):
     seconds: float
     stopped_early: bool
     pool: object = None  # the collocation pool at the end (trajectory points refreshed)
+    interrupted: bool = False  # stopped by KeyboardInterrupt: the parameters are the last finished chunk's
 
 
 def fit(
@@ -50,6 +53,7 @@ def fit(
     target_ess: Optional[float] = None,
     min_steps: int = 0,
     progress_bar: bool = True,
+    checkpoint: Optional[str] = None,
 ) -> TrainResult:
     """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
 
@@ -68,6 +72,14 @@ def fit(
         ``monitor(rng_key, params) -> ess`` evaluated after each chunk once
         ``min_steps`` are done (and before the first one when ``min_steps`` is 0); training stops
         when it reaches ``target_ess``, after 0 steps if the untrained transport already does.
+    checkpoint
+        A file path: after every chunk the training state (parameters, optimiser state, PRNG key,
+        collocation paths, losses, monitor history) is written there, and a call that finds a
+        checkpoint of the same run (same step counts and parameter shapes) resumes from it, so
+        that an interrupted run finishes as an uninterrupted one would with the same key.
+
+    A ``KeyboardInterrupt`` during a chunk stops training: the result keeps the last finished
+    chunk's parameters and says ``interrupted=True``.
     """
 
     n_chunks = max(1, math.ceil(num_steps / chunk_size))
@@ -91,16 +103,23 @@ def fit(
 
         bar = tqdm(total=num_steps, desc="PINN training", unit="step", leave=True)
     t0 = time.perf_counter()
-    stopped = False
-    done = 0
+    stopped = interrupted = False
+    done = first_chunk = 0
+    fingerprint = dict(num_steps=int(num_steps), chunk_size=int(chunk_size),
+                       shapes=[list(np.shape(a)) for a in jax.tree_util.tree_leaves(state)])
+    resumed = _read_checkpoint(checkpoint, fingerprint, state, pool, rng_key)
     try:
-        if monitor is not None and target_ess is not None and min_steps == 0:
+        if resumed is not None:
+            state, pool, rng_key, losses, ess_hist, done, first_chunk = resumed
+            if bar is not None:
+                bar.update(done)
+        elif monitor is not None and target_ess is not None and min_steps == 0:
             # The base distribution (the untrained transport) may already be good enough.
             rng_key, k_mon = jax.random.split(rng_key)
             e = float(monitor(k_mon, state.params))
             ess_hist.append((0, e))
             stopped = e >= target_ess
-        for c in range(0 if stopped else n_chunks):
+        for c in range(first_chunk, 0 if stopped else n_chunks):
             rng_key, k_chunk, k_paths, k_mon = jax.random.split(rng_key, 4)
             new_state, chunk_losses = run_chunk(k_chunk, state, pool, done)
             chunk_losses = np.asarray(chunk_losses)[: num_steps - done]
@@ -129,11 +148,50 @@ def fit(
             if bar is not None:
                 bar.update(len(chunk_losses))
                 bar.set_postfix(msg)
+            if checkpoint is not None:
+                _write_checkpoint(checkpoint, fingerprint, state, pool, rng_key, losses, ess_hist, done, c + 1)
             if stopped:
                 break
+    except KeyboardInterrupt:
+        # Python sees Ctrl-C between XLA calls: the state is the last finished chunk's.
+        interrupted = True
     finally:
         if bar is not None:
             bar.close()
     jax.block_until_ready(state)
     return TrainResult(state, np.concatenate(losses) if losses else np.zeros(0), ess_hist, done,
-                       time.perf_counter() - t0, stopped, pool)
+                       time.perf_counter() - t0, stopped, pool, interrupted)
+
+
+def _write_checkpoint(path, fingerprint, state, pool, rng_key, losses, ess_hist, done, next_chunk) -> None:
+    from flax import serialization
+
+    blob = {"fingerprint": json.dumps(fingerprint), "state": serialization.to_state_dict(state),
+            "paths": np.asarray(pool.paths), "rng_key": np.asarray(rng_key),
+            "losses": np.concatenate(losses) if losses else np.zeros(0), "ess_hist": json.dumps(ess_hist),
+            "done": int(done), "next_chunk": int(next_chunk), "chunk_lengths": [len(x) for x in losses]}
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as fh:  # written then renamed: an interrupted write never leaves half a file
+        fh.write(serialization.msgpack_serialize(blob))
+    os.replace(tmp, path)
+
+
+def _read_checkpoint(path, fingerprint, state, pool, rng_key):
+    """The saved training state when ``path`` holds a checkpoint of this run, else ``None``."""
+    if path is None or not os.path.exists(path):
+        return None
+    from flax import serialization
+
+    with open(path, "rb") as fh:
+        blob = serialization.msgpack_restore(fh.read())
+    if json.loads(blob["fingerprint"]) != json.loads(json.dumps(fingerprint)):
+        raise ValueError(f"The checkpoint {path} is of another run (other step counts or network shapes); "
+                         "delete it or pass another path.")
+    restored = serialization.from_state_dict(state, blob["state"])
+    restored = jax.tree_util.tree_map(lambda ref, a: jnp.asarray(a, dtype=jnp.asarray(ref).dtype), state, restored)
+    key = jnp.asarray(blob["rng_key"], dtype=jnp.asarray(rng_key).dtype)
+    flat, splits = np.asarray(blob["losses"]), np.cumsum(blob["chunk_lengths"])[:-1]
+    losses = [a for a in np.split(flat, splits)] if len(flat) else []
+    hist = [tuple(h) for h in json.loads(blob["ess_hist"])]
+    return (restored, pool._replace(paths=jnp.asarray(blob["paths"])), key, losses, hist, int(blob["done"]),
+            int(blob["next_chunk"]))

@@ -1,0 +1,129 @@
+"""The chunked training loop (numpyro_pinn.train): checkpoints, resuming, Ctrl-C."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A run of three 200-step chunks from a poor start (so that training is needed), whose first chunk
+# is written to the checkpoint file `sys.argv[1]`; the draws of `sample(key, 500)` go to argv[2].
+SCRIPT = """
+import sys, time, warnings
+sys.path.insert(0, {tests!r})
+import jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+from conftest import ConjugateNormal
+from numpyro_pinn import PINNSampler
+cn = ConjugateNormal(1.0)
+draws = (cn.mean + cn.sd + 1.6 * cn.sd * np.random.default_rng(0).standard_normal(4000))[:, None]
+s = PINNSampler(cn.model, warm_start=draws, num_steps=600, target_ess=None, prior="gaussian",
+                num_samples=500, progress_bar=False)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    s.run(jax.random.PRNGKey(0), cn.y, checkpoint=sys.argv[1] if sys.argv[1] != "-" else None)
+np.save(sys.argv[2], np.asarray(s.sample(jax.random.PRNGKey(1), 500)["mu"]))
+d = s.diagnostics
+print("steps", d["num_train_steps"], "interrupted", d["interrupted"],
+      "warned", any("interrupted" in str(w.message) for w in caught), flush=True)
+"""
+
+
+def _start(tmp_path, ckpt, out):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(tests=str(ROOT / "tests")))
+    return subprocess.Popen([sys.executable, str(script), ckpt, str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+
+
+def _wait_for(path, proc, timeout=600):
+    t0 = time.time()
+    while not os.path.exists(path):
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.time() - t0 < timeout
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_checkpoint_to_the_same_result(tmp_path):
+    """Killed (SIGKILL) after its first chunk's checkpoint, rerun with the same key: the same 600
+    steps and the same draws as a run never interrupted."""
+    ref = _start(tmp_path, "-", tmp_path / "ref.npy")
+    out, err = ref.communicate(timeout=900)
+    assert ref.returncode == 0, err[-2000:]
+    ckpt = str(tmp_path / "train.ckpt")
+    victim = _start(tmp_path, ckpt, tmp_path / "victim.npy")
+    _wait_for(ckpt, victim)
+    victim.kill()
+    victim.wait()
+    assert not (tmp_path / "victim.npy").exists()  # it really died before finishing
+    resumed = _start(tmp_path, ckpt, tmp_path / "resumed.npy")
+    out_r, err_r = resumed.communicate(timeout=900)
+    assert resumed.returncode == 0, err_r[-2000:]
+    assert "steps 600 interrupted False" in out_r
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "ref.npy"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training_returns_a_marked_partial_result(tmp_path):
+    ckpt = str(tmp_path / "train.ckpt")
+    proc = _start(tmp_path, ckpt, tmp_path / "partial.npy")
+    _wait_for(ckpt, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-2000:]
+    assert "interrupted True warned True" in out
+    steps = int(out.split("steps ")[1].split()[0])
+    assert 200 <= steps < 600
+    assert np.isfinite(np.load(tmp_path / "partial.npy")).all()
+
+
+def test_fit_resumes_from_a_checkpoint_and_refuses_another_runs(tmp_path):
+    """A counting kernel: a fit resumed from the checkpoint of its first 2 chunks takes only the
+    remaining steps and ends in the state of an uninterrupted fit; a checkpoint of a fit with other
+    step counts is refused. Mutation tried: resuming with the caller's PRNG key instead of the
+    saved one fails the state comparison."""
+    from typing import NamedTuple
+
+    import jax.numpy as jnp
+
+    from numpyro_pinn.collocation import CollocationPool
+    from numpyro_pinn.train import fit
+
+    class Info(NamedTuple):
+        loss: jax.Array
+
+    class State(NamedTuple):
+        params: jax.Array
+
+    def kernel(key, st, pool):
+        x = st.params + jax.random.uniform(key)
+        return State(x), Info(jnp.sum(x))
+
+    pool = CollocationPool(*(jnp.zeros(1),) * 5, jnp.zeros((2, 3, 1)))
+    s0, key = State(jnp.zeros(2)), jax.random.PRNGKey(0)
+    full = fit(key, kernel, s0, pool, 40, 10, progress_bar=False)
+    path = str(tmp_path / "ckpt")
+    calls = []
+
+    def stop_after_two(k, params):  # a monitor that interrupts the first attempt after 2 chunks
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return 0.0
+
+    part = fit(key, kernel, s0, pool, 40, 10, monitor=stop_after_two, min_steps=10, progress_bar=False,
+               checkpoint=path)
+    assert part.interrupted and part.num_steps == 20
+    resumed = fit(key, kernel, s0, pool, 40, 10, progress_bar=False, checkpoint=path)
+    assert resumed.num_steps == 40 and not resumed.interrupted
+    np.testing.assert_array_equal(resumed.state.params, full.state.params)
+    np.testing.assert_array_equal(resumed.losses, full.losses)
+    with pytest.raises(ValueError, match="another run"):
+        fit(key, kernel, s0, pool, 50, 10, progress_bar=False, checkpoint=path)
