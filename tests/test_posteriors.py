@@ -90,6 +90,12 @@ def test_linear_regression_conjugate_correlated():
     true_corr = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
     assert abs(corr - true_corr) < 5 * (1 - true_corr**2) / np.sqrt(n_eff)
     assert s.diagnostics["ess"] > 0.9
+    # Evidence in closed form: y ~ N(0, sigma^2 I + prior_sd^2 X X^T).
+    from scipy.stats import multivariate_normal
+
+    true_log_z = multivariate_normal(np.zeros(n), sigma**2 * np.eye(n) + prior_sd**2 * X @ X.T).logpdf(y)
+    d = s.diagnostics
+    assert abs(d["log_Z"] - true_log_z) < 5 * d["log_Z_se"] + 2e-3, (d["log_Z"], true_log_z)
 
 
 def test_beta_bernoulli_constrained_site():
