@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn import core, diagnostics, serialization
+from numpyro_pinn import tails
 from numpyro_pinn.collocation import Collocation
 from numpyro_pinn.priors import GaussianMixture
 from numpyro_pinn.sample import whitened_target
@@ -305,6 +306,14 @@ class PINNSampler(SamplerSurface):
         jax.block_until_ready(lw)
         t3 = time.perf_counter()
         self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
+        tail = tails.tail_check(target.potential_fn, x, lw)
+        if tail is not None and tail.heavier:
+            warnings.warn(
+                f"The posterior's tail is heavier than the proposal's along a direction mostly in "
+                f"{self.describe_direction(tail.direction)}: its density falls by only {tail.drop:.2g} nats from the "
+                f"proposal's farthest particles to {tails.FAR:g} times as far. The weights cannot see mass that "
+                "is never proposed: the sd and tail probabilities there are likely too small, however good "
+                "ESS and k-hat look. Check them against NUTS on this model.", RuntimeWarning, stacklevel=3)
         if self._sde:
             self._z = self._sde_draws(jax.random.fold_in(k_draw, 2), self.num_samples)
             self._idx = None
@@ -315,6 +324,8 @@ class PINNSampler(SamplerSurface):
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
             num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
             interrupted=bool(fitted.train.interrupted),
+            tail_drop=None if tail is None else tail.drop,
+            heavier_tail=None if tail is None or not tail.heavier else self.describe_direction(tail.direction),
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
                              + self.num_particles * (2 if ess_pair else 1)
