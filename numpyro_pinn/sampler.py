@@ -268,14 +268,17 @@ class PINNSampler(SamplerSurface):
             and a run with the same key and settings that finds it resumes from it (the warm start
             is recomputed, deterministically), finishing as an uninterrupted run would.
 
-        Ctrl-C during training stops it after the current chunk's step: the run goes on to draw
-        from the transport as trained so far, with a warning, and ``diagnostics["interrupted"]``
-        is ``True`` (the importance weights still make the draws consistent; check ESS and k-hat).
-
         Returns
         -------
         PINNSampler
             ``self``, so ``mcmc = PINNSampler(model).run(key)`` works.
+
+        Notes
+        -----
+        Ctrl-C during training stops it at the end of the current chunk's computation: the run goes
+        on to draw from the transport as trained so far, with a warning, and
+        ``diagnostics["interrupted"]`` is ``True`` (the importance weights still make the draws
+        consistent; check ESS and k-hat).
         """
         rng_key = jnp.asarray(rng_key)
         k_target, k_ws, k_fit, k_draw = jax.random.split(rng_key, 4)
