@@ -8,12 +8,12 @@ from numpyro_pinn.pt_sampler import ParallelTempering
 from numpyro_pinn.sampler import PINNSampler
 from numpyro_pinn.train import TrainingError
 from numpyro_pinn.transports.ode import ODETransport
-from numpyro_pinn.warmstart import WarmStart
+from numpyro_pinn.warmstart import PT, SMC, Laplace, WarmStart
 
 __all__ = [
     "PINNSampler", "ParallelTempering", "ODETransport", "Collocation", "WarmStart", "TrainingError", "Settings",
     "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
-    "PINNKernel", "bayes_factor", "BayesFactor",
+    "PINNKernel", "bayes_factor", "BayesFactor", "SMC", "Laplace", "PT",
 ]
 __version__ = "0.1.0"
 

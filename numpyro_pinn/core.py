@@ -13,14 +13,15 @@ import numpy as np
 import optax
 
 from numpyro_pinn import sample as sample_mod
+from numpyro_pinn import tails
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
 from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_log_weights, reweight
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
-from numpyro_pinn.warmstart import (PROPRIETY_RADII, WarmStart, flat_direction, from_draws, laplace, pt, smc,
-                                    with_log_Z)
+from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
+                                    laplace, with_log_Z)
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function",
            "proposal_function"]
@@ -58,6 +59,7 @@ class Settings(NamedTuple):
     devices: Any = None
     prior_skew_steps: int = 300
     prior_skew_components: bool = True  # False: fit the skew only to re-estimate the weights
+    heavy_tail: bool = True  # prior="auto": add a Student-t component when the base's tails are too light
 
 
 class Fitted(NamedTuple):
@@ -71,6 +73,7 @@ class Fitted(NamedTuple):
     pool: CollocationPool
     finetune: Optional[dict] = None
     prior_evals: int = 0  # target evaluations spent building the mixture prior / control variate
+    prior_seconds: float = 0.0  # seconds spent building it
 
 
 def default_optimizer(s: Settings) -> optax.GradientTransformation:
@@ -83,19 +86,25 @@ def make_warm_start(
     rng_key, potential_fn: Callable, x0: jax.Array, warm_start: Union[str, WarmStart, Any] = "smc",
     smc_particles: int = 2048, smc_scale: float = 10.0, describe: Optional[Callable] = None,
 ) -> WarmStart:
-    """Build the warm start: ``"smc"`` (default), ``"pt"``, ``"laplace"``, a :class:`WarmStart`, a fitted
-    sampler of this package (its draws and log Z), or unconstrained draws ``(n, d)``.
+    """Build the warm start: ``"smc"`` (default), ``"pt"``, ``"laplace"`` or their configuration objects
+    (:class:`~numpyro_pinn.warmstart.SMC`, :class:`~numpyro_pinn.warmstart.PT`,
+    :class:`~numpyro_pinn.warmstart.Laplace`), a :class:`WarmStart`, a fitted sampler of this package
+    (its draws and log Z), or unconstrained draws ``(n, d)``.
 
-    The string warm starts first check that the posterior is proper along every principal and
+    The string and object warm starts first check that the posterior is proper along every principal and
     coordinate direction (:func:`numpyro_pinn.warmstart.flat_direction`) and raise a ``ValueError``
     otherwise; ``describe(direction)`` names the sites a direction mostly lies in."""
     if isinstance(warm_start, WarmStart):
         return warm_start
     if isinstance(warm_start, str):
-        if warm_start not in ("smc", "pt", "laplace"):
+        named = {"smc": SMC(num_particles=smc_particles, scale=smc_scale), "pt": PT(scale=smc_scale),
+                 "laplace": Laplace()}
+        if warm_start not in named:
             raise ValueError(f"warm_start must be 'smc', 'pt', 'laplace', a WarmStart, a fitted sampler or draws; "
                              f"got {warm_start!r}.")
-        lap = laplace(potential_fn, x0)
+        warm_start = named[warm_start]
+    if isinstance(warm_start, (SMC, PT, Laplace)):
+        lap = laplace(potential_fn, x0, warm_start.max_iter if isinstance(warm_start, Laplace) else 200)
         if not bool(jnp.all(jnp.isfinite(lap.chol))):
             raise ValueError("Laplace warm start failed (non-finite Hessian at the mode); pass posterior draws.")
         flat = flat_direction(potential_fn, lap.mean, lap.chol)
@@ -108,11 +117,7 @@ def make_warm_start(
                 f"{', '.join(f'{r:g}' for r in PROPRIETY_RADII)} from the mode where it is finite (by {rise:.3g} "
                 "between the last two), so the density does not fall faster than 1/distance. Check for flat or improper priors (e.g. ImproperUniform) on "
                 "parameters the data do not constrain.")
-        if warm_start == "laplace":
-            return lap
-        if warm_start == "pt":
-            return pt(rng_key, potential_fn, lap, scale=smc_scale)
-        return smc(rng_key, potential_fn, lap, num_particles=smc_particles, scale=smc_scale, centre=x0)
+        return warm_start.build(rng_key, potential_fn, x0, lap)
     if hasattr(warm_start, "unconstrained_draws"):
         diag = warm_start.diagnostics
         ws = from_draws(warm_start.unconstrained_draws(), log_Z=diag.get("log_Z"), method=type(warm_start).__name__)
@@ -147,6 +152,7 @@ def fit_transport(
     s = settings
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
+    t_prior = time.perf_counter()
     prior = mixture = None
     prior_evals = 0
     if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
@@ -171,6 +177,12 @@ def fit_transport(
             if not s.prior_skew_components:
                 mixture = gaussian._replace(log_weights=mixture.log_weights)
         prior = mixture if config.mixture_role == "prior" else None
+    if s.heavy_tail and s.prior == "auto" and config.mixture_role == "prior":
+        check = tails.base_tail_check(jax.random.fold_in(k_pool, 5), potential_fn, ws.mean, ws.chol, prior)
+        prior_evals += 8 * d
+        if check is not None and check.heavier:
+            prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
+    t_prior = time.perf_counter() - t_prior
     if hasattr(config, "for_prior"):
         config = config.for_prior(prior)
     sharding = data_sharding(s.devices)
@@ -206,7 +218,7 @@ def fit_transport(
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
-    return Fitted(config, params, target, ws, res, pool, ft, prior_evals)
+    return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
 
 
 def _one_mode_mixture(key, potential_fn: Callable, ws: WarmStart, role: str, num: int = 2048):

@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
+__all__ = ["PARETO_K_WARN", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
 
+#: Pareto k-hat above this: the importance weights' variance may be infinite, and the samplers
+#: warn that their weights (and what is computed from them) are not trustworthy.
+PARETO_K_WARN = 0.7
 #: PSIS fits its generalised Pareto distribution to at least this many of the largest weights.
 PSIS_MIN_TAIL = 5
 

@@ -5,10 +5,9 @@ import math
 import warnings
 from typing import NamedTuple
 
-__all__ = ["BayesFactor", "bayes_factor"]
+from numpyro_pinn.diagnostics import PARETO_K_WARN
 
-#: Above this Pareto k-hat a sampler's log Z (and so a Bayes factor built on it) is not trustworthy.
-PARETO_K_WARN = 0.7
+__all__ = ["BayesFactor", "bayes_factor"]
 
 
 class BayesFactor(NamedTuple):

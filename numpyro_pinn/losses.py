@@ -24,6 +24,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from numpyro_pinn.gaussian import std_normal_log_prob
+
 __all__ = ["TargetValues", "divergence", "laplacian", "log_prior", "fp_residual", "hjb_residual"]
 
 
@@ -36,9 +38,7 @@ class TargetValues(NamedTuple):
     lap_logq: jax.Array | None = None
 
 
-def log_prior(y: jax.Array) -> jax.Array:
-    """Standard normal log density (the whitened prior)."""
-    return -0.5 * jnp.sum(y**2) - 0.5 * y.shape[-1] * jnp.log(2 * jnp.pi)
+log_prior = std_normal_log_prob  # the default base distribution N(0, I), in whitened coordinates
 
 
 def divergence(f: Callable[[jax.Array], jax.Array], y: jax.Array, eps: jax.Array | None) -> jax.Array:

@@ -9,6 +9,7 @@ are available (PINN-sampling paper, section 2); the importance weights stay exac
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, NamedTuple, Optional, Union
 
 import jax
@@ -16,13 +17,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol, std_normal_log_prob
+from numpyro_pinn.warmstart import find_mode
+
 __all__ = ["GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight",
            "log_prob", "sample", "proposal_log_weights"]
 
 
 class GaussianMixture(NamedTuple):
     """``sum_k w_k N(means_k, chols_k chols_k^T)`` in whitened coordinates (float32), optionally
-    with a sinh-arcsinh skew per component and axis.
+    with a sinh-arcsinh skew per component and axis, or Student-t components.
 
     ``labels`` assigns each warm-start draw to its component, so that bridge collocation paths
     start in the component of the draw they end at. With ``skews`` (``(K, d)``, set by
@@ -31,6 +35,11 @@ class GaussianMixture(NamedTuple):
     weight: each side keeps a Gaussian tail, of scale ``exp(+-skew)``); ``skews = 0`` is the
     Gaussian. Only the ODE family takes a skewed mixture (as its prior); DPS's closed-form noised
     mixture needs Gaussian components.
+
+    With ``dfs`` (``(K,)``), component ``k`` is a multivariate Student-t with ``dfs_k`` degrees of
+    freedom (``inf``: Gaussian), the law of ``means_k + chols_k u`` with ``u = z / sqrt(g / dfs_k)``,
+    ``g ~ chi^2(dfs_k)``: a heavy-tailed component keeps the weights bounded on a heavy-tailed
+    posterior (:func:`numpyro_pinn.tails.with_heavy_tail`).
     """
 
     means: jax.Array  # (K, d)
@@ -39,18 +48,30 @@ class GaussianMixture(NamedTuple):
     labels: jax.Array  # (n,) int32, component of each warm-start draw
     inv_chols: jax.Array  # (K, d, d) inverses of ``chols`` (matmuls, not batched triangular solves)
     skews: Optional[jax.Array] = None  # (K, d) sinh-arcsinh skew, None: Gaussian components
+    dfs: Optional[jax.Array] = None  # (K,) Student-t degrees of freedom (inf: Gaussian), None: all Gaussian
 
     def log_prob(self, y: jax.Array) -> jax.Array:
         """Log density at one point ``y`` of shape ``(d,)``."""
         return jax.scipy.special.logsumexp(
-            _component_log_prob(self.means, self.inv_chols, self.skews, y) + self.log_weights)
+            _component_log_prob(self.means, self.inv_chols, self.skews, y, self.dfs) + self.log_weights)
 
     def sample_components(self, rng_key: jax.Array, labels: jax.Array) -> jax.Array:
         """One draw from each given component, shape ``(len(labels), d)``."""
-        eps = jax.random.normal(rng_key, (labels.shape[0], self.means.shape[1]), dtype=jnp.float32)
+        k_z, k_g = jax.random.split(rng_key)
+        eps = jax.random.normal(k_z, (labels.shape[0], self.means.shape[1]), dtype=jnp.float32)
+        if self.dfs is not None:
+            eps = eps * _t_scale(k_g, self.dfs[labels])[:, None]
         if self.skews is not None:
             eps = _skew(eps, self.skews[labels])
         return self.means[labels] + jnp.einsum("nij,nj->ni", self.chols[labels], eps)
+
+
+def _t_scale(rng_key: jax.Array, dfs: jax.Array) -> jax.Array:
+    """``sqrt(df / g)``, ``g ~ chi^2(df)``, for each entry of ``dfs`` (1 where ``df`` is infinite)."""
+    finite = jnp.isfinite(dfs)
+    half = jnp.where(finite, 0.5 * dfs, 1.0)
+    g = 2.0 * jax.random.gamma(rng_key, half, dtype=jnp.float32)
+    return jnp.where(finite, jnp.sqrt(2.0 * half / g), 1.0)
 
 
 def _skew(z: jax.Array, skews: jax.Array) -> jax.Array:
@@ -66,8 +87,8 @@ def _stratified(means, chols, skews, z):
     return means[:, None, :] + jnp.einsum("kij,knj->kni", chols, u)
 
 
-def _component_log_prob(means, inv_chols, skews, y):
-    """``log N_k(y)`` (or of the skewed component) for every component at one point: ``(K,)``."""
+def _component_log_prob(means, inv_chols, skews, y, dfs=None):
+    """``log N_k(y)`` (or of the skewed or Student-t component) for every component at one point: ``(K,)``."""
     d = y.shape[-1]
     u = jnp.einsum("kij,kj->ki", inv_chols, y - means)
     logdet = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(inv_chols, axis1=1, axis2=2))), axis=1)
@@ -80,14 +101,52 @@ def _component_log_prob(means, inv_chols, skews, y):
         r = jnp.sqrt(1.0 + u**2)
         z2 = jnp.sum((u * ch - r * sh) ** 2, axis=1)
         logjac = jnp.sum(jnp.log(ch - u * sh / r), axis=1)
-    return -0.5 * z2 + logjac + logdet - 0.5 * d * jnp.log(2 * jnp.pi)
+    gauss = -0.5 * z2 - 0.5 * d * jnp.log(2 * jnp.pi)
+    if dfs is not None:
+        finite = jnp.isfinite(dfs)
+        nu = jnp.where(finite, dfs, 1.0)
+        gl = jax.scipy.special.gammaln
+        student = (gl(0.5 * (nu + d)) - gl(0.5 * nu) - 0.5 * d * jnp.log(nu * jnp.pi)
+                   - 0.5 * (nu + d) * jnp.log1p(z2 / nu))
+        gauss = jnp.where(finite, student, gauss)
+    return gauss + logjac + logdet
 
 
 def log_prob(prior: Optional[GaussianMixture], y: jax.Array) -> jax.Array:
     """Log density of the prior at one point (``None``: ``N(0, I)``)."""
     if prior is None:
-        return -0.5 * jnp.sum(y**2) - 0.5 * y.shape[-1] * jnp.log(2 * jnp.pi)
+        return std_normal_log_prob(y)
     return prior.log_prob(y)
+
+
+def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: Optional[float],
+           block: int = 64):
+    """Newton climbs from each row of ``x`` (:func:`numpyro_pinn.warmstart.find_mode`, at most 100
+    iterations each) in jitted blocks of ``block`` points taken in a random order, until done or
+    ``max_seconds`` have passed: ``(rows, modes, hessians, iterations)`` of the climbs made, the
+    rows of ``x`` climbed from in increasing order."""
+    from numpyro_pinn.stages import Deadline
+
+    deadline = Deadline.after(max_seconds)
+    n = x.shape[0]
+    block = max(block, climb_batch)
+    climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
+    run = jax.jit(lambda xb: jax.lax.map(climb, xb, batch_size=climb_batch))
+    order = np.random.default_rng(0).permutation(n)
+    done, outs = [], []
+    for start in range(0, n, block):
+        idx = order[start:start + block]
+        padded = np.concatenate([idx, np.full(block - len(idx), idx[-1])]) if n > block else idx
+        outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(idx)], run(x[padded])))
+        done.append(idx)
+        if deadline.passed() and start + block < n:
+            warnings.warn(f"The mode search used up its time budget ({max_seconds:g} s) after {start + len(idx)} of "
+                          f"{n} climbs; the base distribution is built from those.", RuntimeWarning, stacklevel=4)
+            break
+    done = np.concatenate(done)
+    back = np.argsort(done)
+    modes, hessians, iters = (np.concatenate(parts)[back] for parts in zip(*outs))
+    return np.sort(done), jnp.asarray(modes), jnp.asarray(hessians), jnp.asarray(iters)
 
 
 def _log_scales(chols: jax.Array) -> jax.Array:
@@ -112,7 +171,8 @@ def local_scale(prior: GaussianMixture) -> Callable[[jax.Array], jax.Array]:
     typical = jnp.exp(jnp.sum(jax.nn.softmax(prior.log_weights) * _log_scales(prior.chols)))
 
     def scale(y):
-        r = jax.nn.softmax(_component_log_prob(prior.means, prior.inv_chols, prior.skews, y) + prior.log_weights)
+        r = jax.nn.softmax(_component_log_prob(prior.means, prior.inv_chols, prior.skews, y, prior.dfs)
+                           + prior.log_weights)
         return jnp.einsum("k,kij->ij", r, prior.chols) / typical
 
     return scale
@@ -143,6 +203,7 @@ def mode_mixture(
     continuum: str = "none",
     return_evals: bool = False,
     climb_batch: Optional[int] = None,
+    max_seconds: Optional[float] = 300.0,
 ):
     """A Gaussian mixture prior with one component per mode of the warm-start draws.
 
@@ -167,7 +228,9 @@ def mode_mixture(
 
     ``climb_batch`` climbs run side by side (vectorised), the batches one after another; ``None``
     (default) means one at a time on a CPU, where wider batches have deadlocked XLA's runtime on
-    Gaussian-process potentials, and 256 on accelerators.
+    Gaussian-process potentials, and 256 on accelerators. The climbs run in jitted blocks, in a
+    random order; between blocks Ctrl-C is seen and the wall-clock budget ``max_seconds``
+    (``None``: none) is checked: when it runs out, the draws climbed so far decide, with a warning.
 
     Returns
     -------
@@ -180,7 +243,6 @@ def mode_mixture(
     """
     if continuum not in ("none", "draws"):
         raise ValueError(f"`continuum` must be 'none' or 'draws'; got {continuum!r}.")
-    from numpyro_pinn.warmstart import find_mode
 
     d = mean.shape[0]
     draws = jnp.asarray(draws)
@@ -193,8 +255,8 @@ def mode_mixture(
         climb_batch = 1 if jax.default_backend() == "cpu" else 256
     if not isinstance(climb_batch, (int, np.integer)) or climb_batch < 1:
         raise ValueError(f"`climb_batch` must be a positive integer or None; got {climb_batch!r}.")
-    climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
-    modes, hessians, iters = jax.jit(lambda x: jax.lax.map(climb, x, batch_size=climb_batch))(x)
+    rows, modes, hessians, iters = _climb(potential_fn, x, climb_batch, max_seconds)
+    sub, x = sub[rows], x[rows]
     evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
     out = lambda mix: (mix, evals) if return_evals else mix
     to_y = lambda a: np.asarray(jax.scipy.linalg.solve_triangular(chol, (a - mean).T, lower=True).T)
@@ -387,7 +449,7 @@ def draw_mixture(
                 keep = lw > np.log(1e-6)  # drop the components the refinement left without weight
                 best = (m[keep], c[keep], lw[keep] - float(jax.scipy.special.logsumexp(lw[keep])))
     means, chols, log_w = best
-    mix = _mixture(means, chols, log_w, jnp.argmax(_component_log_pdf(means, chols, y) + log_w, axis=1))
+    mix = _mixture(means, chols, log_w, jnp.argmax(gaussian_log_pdf(means, chols, y) + log_w, axis=1))
     return (mix, evals) if return_evals else mix
 
 
@@ -421,7 +483,6 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
         ``(means (P, d), chols (P, d, d))`` in whitened coordinates, or ``None`` when there are no
         points (or the mode search failed). With ``return_evals=True``, ``(that, num_evals)``.
     """
-    from numpyro_pinn.warmstart import _psd_inverse_chol, find_mode
 
     d = mean.shape[0]
     mode, _, it = jax.jit(lambda x0: find_mode(potential_fn, x0))(jnp.asarray(start, chol.dtype))
@@ -453,7 +514,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
             return (v * jnp.log(jnp.clip(jnp.abs(e), 1e-6, 1e12))) @ v.T
 
         def one(h, _):
-            c = _psd_inverse_chol(h)[0]
+            c = psd_inverse_chol(h)[0]
             hz = jax.vmap(hess)(x + eps @ c.T)
             hz = jnp.mean(jnp.where(jnp.all(jnp.isfinite(hz), (1, 2))[:, None, None], hz, 0.0), 0)
             e, v = jnp.linalg.eigh(0.5 * (logm(h) + logm(hz)))
@@ -497,7 +558,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     more, more_h = walk(-u, np.inf, beyond)
     pts, hs = jnp.stack(pts + more), jnp.stack(hs + more_h)
     hy = jnp.einsum("ji,pjk,kl->pil", chol, hs, chol)  # chol^T H chol: the Hessian in whitened coordinates
-    chols = jax.vmap(lambda h: _psd_inverse_chol(h)[0])(hy)
+    chols = jax.vmap(lambda h: psd_inverse_chol(h)[0])(hy)
     means = jax.scipy.linalg.solve_triangular(chol, (pts - mean).T, lower=True).T
     ok = np.asarray(jnp.all(jnp.isfinite(chols), axis=(1, 2)) & jnp.all(jnp.isfinite(means), axis=1))
     if not ok.any():
@@ -726,7 +787,7 @@ def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int) -> tuple[jax.A
 
     def em_step(_, c):
         means, chols, log_w = c
-        lr = _component_log_pdf(means, chols, y) + log_w
+        lr = gaussian_log_pdf(means, chols, y) + log_w
         r = jnp.exp(lr - lse(lr, 1, keepdims=True))
         nk = jnp.sum(r, 0) + 1e-9
         means = (r.T @ y) / nk[:, None]
@@ -782,18 +843,6 @@ def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, 
     return np.array([find(a) for a in range(k)])
 
 
-def _component_log_pdf(means: jax.Array, chols: jax.Array, y: jax.Array) -> jax.Array:
-    """``log N_k(y_n)`` for every draw and component, shape ``(n, K)`` (one component at a time)."""
-    d = y.shape[1]
-
-    def one(mc):
-        m, c = mc
-        z = jax.scipy.linalg.solve_triangular(c, (y - m).T, lower=True)
-        return -0.5 * jnp.sum(z**2, 0) - jnp.sum(jnp.log(jnp.abs(jnp.diag(c)))) - 0.5 * d * jnp.log(2 * jnp.pi)
-
-    return jax.lax.map(one, (means, chols)).T
-
-
 def refine(
     log_q: Callable, means: jax.Array, chols: jax.Array, log_weights: jax.Array, rng_key: jax.Array,
     iters: int = 6, draws_per_component: int = 512,
@@ -841,7 +890,7 @@ def _refine(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_compon
     def step(key, means, chols, log_w):
         eps = jax.random.normal(key, (k, n_k, d), means.dtype)
         y = (means[:, None, :] + jnp.einsum("kij,knj->kni", chols, eps)).reshape(-1, d)
-        lc = _component_log_pdf(means, chols, y)  # (n, K)
+        lc = gaussian_log_pdf(means, chols, y)  # (n, K)
         log_prop = lse(lc, 1) - jnp.log(k)  # equal draws from every component
         log_mix = lse(lc + log_w, 1)
         lq = log_q(y)

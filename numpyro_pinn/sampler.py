@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn import core, diagnostics, serialization
+from numpyro_pinn import core, diagnostics, serialization, stages
 from numpyro_pinn import tails
 from numpyro_pinn.collocation import Collocation
 from numpyro_pinn.priors import GaussianMixture
@@ -24,7 +24,6 @@ from numpyro_pinn.warmstart import WarmStart
 
 __all__ = ["PINNSampler"]
 
-PARETO_K_WARN = 0.7
 #: Default ``num_particles`` is ``max(num_samples, MIN_PARTICLES)``: the weights' diagnostics
 #: (ESS, log Z, k-hat) need particles even when few draws are asked for.
 MIN_PARTICLES = 100
@@ -72,8 +71,9 @@ class PINNSampler(SamplerSurface):
     warm_start
         ``"smc"`` (default: Newton + Laplace, then BlackJAX adaptive tempered SMC from a
         broad Gaussian around the mode mixed with a defensive one around the initial point,
-        :func:`numpyro_pinn.warmstart.smc`; robust for multimodal and heavy-tailed posteriors), ``"laplace"``
-        (cheaper, unimodal light-tailed posteriors only), a :class:`~numpyro_pinn.WarmStart`,
+        :class:`numpyro_pinn.SMC`; robust for multimodal and heavy-tailed posteriors), ``"laplace"``
+        (cheaper, unimodal light-tailed posteriors only), ``"pt"``, their configuration objects
+        (``SMC(max_seconds=...)``, :class:`~numpyro_pinn.Laplace`, :class:`~numpyro_pinn.PT`), a :class:`~numpyro_pinn.WarmStart`,
         or an array of unconstrained posterior draws ``(n, d)``. It sets the whitening
         (prior and domain) and the bridge collocation points.
     num_steps, min_steps, batch_size, learning_rate, optimizer, target_ess, collocation, domain_scale
@@ -113,6 +113,11 @@ class PINNSampler(SamplerSurface):
         ``"auto"`` the mode mixture when there are several modes, else the ``"draws"`` mixture (one
         mode, a ring or a ridge); ``"mixture"`` falls back to a kernel density estimate of the
         warm-start draws when there is one mode; ``diagnostics["control_variate"]`` says which.
+        With ``"auto"``, the ODE family's base also gets a Student-t component (weight
+        :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's density falls
+        too slowly beyond the base's reach (:func:`numpyro_pinn.tails.base_tail_check`, before
+        training), so that a heavy-tailed posterior's tails are proposed and their weights stay
+        bounded; ``diagnostics["heavy_tail_component"]`` says whether it did.
     prior_skew
         For the ODE family with a mixture prior: give each component a sinh-arcsinh skew per axis
         and refit it to the target (:func:`numpyro_pinn.priors.fit_skew`, 300 Adam steps on the
@@ -278,19 +283,26 @@ class PINNSampler(SamplerSurface):
         Ctrl-C during training stops it at the end of the current chunk's computation: the run goes
         on to draw from the transport as trained so far, with a warning, and
         ``diagnostics["interrupted"]`` is ``True`` (the importance weights still make the draws
-        consistent; check ESS and k-hat).
+        consistent; check ESS and k-hat). Ctrl-C in any other stage stops the run with a
+        :class:`~numpyro_pinn.stages.StageInterrupted` (a ``KeyboardInterrupt``) naming the stage;
+        the warm start's SMC and mode search see it between their jitted blocks.
         """
         rng_key = jnp.asarray(rng_key)
         k_target, k_ws, k_fit, k_draw = jax.random.split(rng_key, 4)
-        target = self._build_target(k_target, args, kwargs, init_params)
+        with stages.stage("building the model's potential"):
+            target = self._build_target(k_target, args, kwargs, init_params)
         t0 = time.perf_counter()
-        ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start,
-                                  describe=self.describe_direction)
+        with stages.stage("the warm start", "A cheaper warm start: warm_start='laplace' (one mode, light tails), "
+                          "posterior draws, or a time budget: warm_start=numpyro_pinn.SMC(max_seconds=60)."):
+            ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start,
+                                      describe=self.describe_direction)
         if ws.mean.shape != target.x0.shape:
             raise ValueError(f"warm start has dimension {ws.mean.shape[0]}, the target {target.dim}.")
         t1 = time.perf_counter()
-        fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
-                                    progress_bar=self.progress_bar, checkpoint=checkpoint)
+        with stages.stage("building the base distribution (before training)",
+                          "prior='gaussian' skips the mixture base distribution's construction."):
+            fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
+                                        progress_bar=self.progress_bar, checkpoint=checkpoint)
         if fitted.train.interrupted:
             warnings.warn(
                 f"Training was interrupted (Ctrl-C) after {fitted.train.num_steps} of {self.settings.num_steps} "
@@ -299,14 +311,9 @@ class PINNSampler(SamplerSurface):
                    "Pass `checkpoint=path` to `run` to be able to resume."), RuntimeWarning, stacklevel=3)
         t2 = time.perf_counter()
         self._fitted, self._draw_fns = fitted, {}
-        x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
-        self._through_prior, ess_pair = False, {}
-        if self.prior_fallback and isinstance(fitted.config, ode.ODETransport):
-            xp, lwp = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
-            ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
-            if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
-                x, lw, self._through_prior = xp, lwp, True
-        jax.block_until_ready(lw)
+        with stages.stage("drawing the particles", "The trained transport is lost; a smaller `num_particles` draws "
+                          "faster, and `run(..., checkpoint=path)` keeps the training."):
+            x, lw, ess_pair = self._draw_particles(k_draw)
         t3 = time.perf_counter()
         self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
         tail = tails.tail_check(target.potential_fn, x, lw)
@@ -333,11 +340,19 @@ class PINNSampler(SamplerSurface):
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
                              + self.num_particles * (2 if ess_pair else 1)
                              + (fitted.finetune or {}).get("target_evals", 0)),
+            stages={
+                "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
+                "base": {"seconds": fitted.prior_seconds, "target_evals": int(fitted.prior_evals)},
+                "training": {"seconds": fitted.train.seconds, "steps": n_train,
+                             "target_evals": int(n_train * s.batch_size + n_monitor)},
+                "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if ess_pair else 1)},
+            },
             proposal="prior" if self._through_prior else "transport", **ess_pair,
             finetune=fitted.finetune,
             warm_start=ws.method,
             prior_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
             prior_skewed=getattr(fitted.target.prior, "skews", None) is not None,
+            heavy_tail_component=getattr(fitted.target.prior, "dfs", None) is not None,
             control_variate=_control_variate(fitted),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
                            "particles)") if self._sde else "prior draws (the transport's ESS was lower), importance-resampled"
@@ -345,6 +360,19 @@ class PINNSampler(SamplerSurface):
                           "ODE particles, importance-resampled",
         )
         return self
+
+    def _draw_particles(self, k_draw):
+        """The run's weighted particles from the transport, or from its base distribution when
+        that has the higher ESS (``prior_fallback``): ``(x, log_weights, the two ESS)``."""
+        x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
+        self._through_prior, ess_pair = False, {}
+        if self.prior_fallback and isinstance(self._fitted.config, ode.ODETransport):
+            xp, lwp = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
+            ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
+            if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
+                x, lw, self._through_prior = xp, lwp, True
+        jax.block_until_ready(lw)
+        return x, lw, ess_pair
 
     def _draw(self, key, num: int, through_prior: bool):
         """Weighted particles through the draw function compiled once per proposal."""
@@ -386,9 +414,9 @@ class PINNSampler(SamplerSurface):
             "num_particles": int(lw_np.size),
             "num_failed_particles": n_failed,
         }
-        if k > PARETO_K_WARN:
+        if k > diagnostics.PARETO_K_WARN:
             warnings.warn(
-                f"Pareto k-hat of the importance weights is {k:.2f} > {PARETO_K_WARN}: the weights (and the "
+                f"Pareto k-hat of the importance weights is {k:.2f} > {diagnostics.PARETO_K_WARN}: the weights (and the "
                 "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
                 "from posterior draws.", RuntimeWarning, stacklevel=4)
         idx = _systematic_resample(key, self._lw, self.num_samples)
@@ -418,7 +446,12 @@ class PINNSampler(SamplerSurface):
         ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``,
         ``num_failed_particles`` (particles whose ODE solve did not reach the target: dropped, with a
         warning), ``prior_components`` (components of the transport's base distribution: 1
-        for ``N(0, I)``), ``prior_skewed`` (whether they are skewed: ``prior_skew``)...
+        for ``N(0, I)``), ``prior_skewed`` (whether they are skewed: ``prior_skew``),
+        ``heavy_tail_component`` (whether the base has a Student-t component: ``prior="auto"`` adds
+        one when the warm start's Gaussian has lighter tails than the posterior), ``tail_drop`` and
+        ``heavier_tail`` (the tail check of the final particles: :mod:`numpyro_pinn.tails`),
+        ``stages`` (seconds and target evaluations of the warm start, the base distribution's
+        construction, training and drawing)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
         start, the mixture prior's mode climbs, refinement and skew fit, every collocation point, the endpoints of the monitor and final particles, and

@@ -16,6 +16,7 @@ import numpy as np
 from flax import serialization
 
 from numpyro_pinn.transports import DPSTransport, ODETransport
+from numpyro_pinn.target import latent_sites
 
 __all__ = ["FORMAT_VERSION", "write", "read", "latent_layout", "check_layout", "transport_to_dict",
            "transport_from_dict"]
@@ -27,13 +28,7 @@ _TRANSPORTS = {"ODETransport": ODETransport, "DPSTransport": DPSTransport}
 
 def latent_layout(target) -> dict:
     """``{site path: (shape, dtype)}`` of a target's unconstrained parameters (one ``x0``)."""
-    leaves = jax.tree_util.tree_flatten_with_path(target.unravel_fn(target.x0))[0]
-    return {_site_name(path): [list(np.shape(v)), str(jnp.asarray(v).dtype)] for path, v in leaves}
-
-
-def _site_name(path) -> str:
-    parts = [str(getattr(p, "key", getattr(p, "idx", getattr(p, "name", p)))) for p in path]
-    return ".".join(parts) or "(the parameter array)"
+    return {name: [list(np.shape(v)), str(jnp.asarray(v).dtype)] for name, v in latent_sites(target)}
 
 
 def _np(tree):

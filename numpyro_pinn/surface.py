@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.target import Target, from_model, from_potential
+from numpyro_pinn.target import Target, from_model, from_potential, latent_sites
 
 __all__ = ["SamplerSurface", "in_sampler_precision"]
 
@@ -90,8 +90,7 @@ class SamplerSurface:
         if self._target is None:
             raise RuntimeError("No target yet: call `run(rng_key, ...)` first.")
         names = []
-        for path, leaf in jax.tree_util.tree_flatten_with_path(self._target.unravel_fn(self._target.x0))[0]:
-            base = "".join(str(getattr(p, "key", getattr(p, "idx", p))) for p in path) or "x"
+        for base, leaf in latent_sites(self._target):
             shape = np.shape(leaf)
             names += [base + (f"[{','.join(map(str, i))}]" if shape else "") for i in np.ndindex(*shape)]
         return names

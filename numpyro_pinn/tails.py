@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.gaussian import probe_directions
+
 __all__ = ["TailCheck", "tail_check", "EXTENT_QUANTILE", "FAR", "MIN_DROP"]
 
 #: The proposal's extent along a direction: this quantile of the particles' projections.
@@ -55,10 +57,7 @@ def tail_check(potential_fn: Callable, x, log_weights) -> Optional[TailCheck]:
     w = np.exp(lw - lw.max())
     w /= w.sum()
     centre = w @ x
-    d = x.shape[1]
-    cov = np.atleast_2d(np.cov(x.T))
-    _, vecs = np.linalg.eigh(cov)
-    dirs = np.concatenate([vecs.T, -vecs.T, np.eye(d), -np.eye(d)])
+    dirs = probe_directions(np.cov(x.T))
     proj = (x - centre) @ dirs.T  # (n, 4d)
     extent = np.quantile(proj, EXTENT_QUANTILE, axis=0)
     good = extent > 0
@@ -71,3 +70,49 @@ def tail_check(potential_fn: Callable, x, log_weights) -> Optional[TailCheck]:
     drop = np.where(np.isfinite(drop), drop, np.inf)  # non-finite far out: no mass there
     k = int(np.argmin(drop))
     return TailCheck(dirs[k], float(extent[k]), float(drop[k]), bool(drop[k] < MIN_DROP))
+
+
+#: The heavy-tailed component added by :func:`with_heavy_tail`: its weight in the base
+#: distribution, its degrees of freedom (1: Cauchy tails, heavier than any posterior with a finite
+#: mean, so the weights stay bounded) and its scale in whitened units.
+HEAVY_WEIGHT = 0.1
+HEAVY_DF = 1.0
+HEAVY_SCALE = 1.0
+
+
+def base_tail_check(rng_key, potential_fn: Callable, mean, chol, base, num: int = 4096) -> Optional[TailCheck]:
+    """:func:`tail_check` for a base distribution before training: ``num`` draws of ``base``
+    (a :class:`~numpyro_pinn.priors.GaussianMixture` or ``None`` for ``N(0, I)``, in the whitened
+    coordinates ``x = mean + chol y``), with equal weights. Costs ``8 d`` target evaluations."""
+    from numpyro_pinn import priors
+
+    d = mean.shape[0]
+    y = priors.sample(base, rng_key, num, d)
+    x = mean + y.astype(mean.dtype) @ chol.T
+    return tail_check(potential_fn, x, np.zeros(num))
+
+
+def with_heavy_tail(base, dim: int, num_draws: int, weight: float = HEAVY_WEIGHT, df: float = HEAVY_DF,
+                    scale: float = HEAVY_SCALE):
+    """``base`` (a :class:`~numpyro_pinn.priors.GaussianMixture`, or ``None`` for ``N(0, I)`` with
+    ``num_draws`` warm-start draws, all in its one component) with a
+    Student-t component (``df`` degrees of freedom, centre 0, scale ``scale * I``) of weight
+    ``weight`` added: a defensive component whose tails are heavier than the posterior's, so the
+    transport's proposal reaches the tails and the importance weights there stay bounded."""
+    from numpyro_pinn.priors import GaussianMixture
+
+    f32 = lambda a: jnp.asarray(a, jnp.float32)
+    if base is None:
+        eye = jnp.eye(dim, dtype=jnp.float32)[None]
+        base = GaussianMixture(jnp.zeros((1, dim), jnp.float32), eye, jnp.zeros(1, jnp.float32),
+                               jnp.zeros(num_draws, jnp.int32), eye)
+    k = base.means.shape[0]
+    chol = scale * jnp.eye(dim, dtype=jnp.float32)[None]
+    dfs = jnp.full((k,), jnp.inf, jnp.float32) if base.dfs is None else f32(base.dfs)
+    skews = None if base.skews is None else jnp.concatenate([f32(base.skews), jnp.zeros((1, dim), jnp.float32)])
+    return base._replace(
+        means=jnp.concatenate([f32(base.means), jnp.zeros((1, dim), jnp.float32)]),
+        chols=jnp.concatenate([f32(base.chols), chol]),
+        inv_chols=jnp.concatenate([f32(base.inv_chols), chol / scale**2]),
+        log_weights=jnp.concatenate([f32(base.log_weights) + jnp.log1p(-weight), jnp.log(f32([weight]))]),
+        skews=skews, dfs=jnp.concatenate([dfs, f32([df])]))

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["Target", "from_model", "from_potential", "float_dtype"]
+__all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites"]
 
 
 class Target(NamedTuple):
@@ -190,3 +190,11 @@ def _nonfinite_sites(trace) -> list[str]:
         if not bool(jnp.isfinite(lp)):
             bad.append(name)
     return bad
+
+
+def latent_sites(target: Target) -> list:
+    """``[(name, leaf)]``: the target's unconstrained parameters at ``x0`` as a pytree's leaves,
+    named by their path (``"mu"``, ``"theta"``, ``"a.b"`` for nested pytrees, ``"x"`` for a bare array)."""
+    leaves = jax.tree_util.tree_flatten_with_path(target.unravel_fn(target.x0))[0]
+    return [(".".join(str(getattr(p, "key", getattr(p, "idx", getattr(p, "name", p)))) for p in path) or "x", leaf)
+            for path, leaf in leaves]

@@ -27,6 +27,8 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from numpyro_pinn.gaussian import std_normal_log_prob
+
 __all__ = ["PTState", "PTInfo", "PTResult", "init", "build_kernel", "adapt_ladder", "run_pt",
            "stepping_stones", "evals_per_step", "KERNELS"]
 
@@ -76,8 +78,7 @@ class PTInfo(NamedTuple):
     ell: jax.Array
 
 
-def log_ref(z: jax.Array) -> jax.Array:
-    return -0.5 * jnp.sum(z**2) - 0.5 * z.shape[-1] * jnp.log(2 * jnp.pi)
+log_ref = std_normal_log_prob  # the reference: N(0, I) in the whitened coordinates
 
 
 def init(rng_key: jax.Array, logq: Callable, betas: jax.Array, step_size: float, dim: int) -> PTState:

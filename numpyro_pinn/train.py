@@ -191,7 +191,7 @@ def _read_checkpoint(path, fingerprint, state, pool, rng_key):
     restored = jax.tree_util.tree_map(lambda ref, a: jnp.asarray(a, dtype=jnp.asarray(ref).dtype), state, restored)
     key = jnp.asarray(blob["rng_key"], dtype=jnp.asarray(rng_key).dtype)
     flat, splits = np.asarray(blob["losses"]), np.cumsum(blob["chunk_lengths"])[:-1]
-    losses = [a for a in np.split(flat, splits)] if len(flat) else []
+    losses = list(np.split(flat, splits)) if len(flat) else []
     hist = [tuple(h) for h in json.loads(blob["ess_hist"])]
     return (restored, pool._replace(paths=jnp.asarray(blob["paths"])), key, losses, hist, int(blob["done"]),
             int(blob["next_chunk"]))

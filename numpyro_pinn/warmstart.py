@@ -13,17 +13,19 @@ and underestimates heavy tails, e.g. ``log tau`` in eight schools).
 """
 from __future__ import annotations
 
+import warnings
+import dataclasses
 from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.priors import _component_log_pdf
+from numpyro_pinn.gaussian import gaussian_log_pdf, probe_directions, psd_inverse_chol, std_normal_log_prob
 from numpyro_pinn.target import float_dtype
 
-__all__ = ["WarmStart", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z", "reference",
-           "flat_direction"]
+__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z",
+           "reference", "flat_direction"]
 
 
 class WarmStart(NamedTuple):
@@ -95,15 +97,6 @@ def find_mode(potential_fn: Callable, x0: jax.Array, max_iter: int = 200):
     return x, hess(x), it
 
 
-def _psd_inverse_chol(h):
-    """Cholesky factor of ``|H|^{-1}`` with eigenvalues floored (flat directions get scale 1e3)."""
-    e, v = jnp.linalg.eigh(h)
-    e = jnp.clip(jnp.abs(e), 1e-6, None)
-    cov = (v / e) @ v.T
-    cov = 0.5 * (cov + cov.T)
-    return jnp.linalg.cholesky(cov), jnp.sum(jnp.log(e))
-
-
 def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmStart:
     """Laplace approximation at the mode found by :func:`find_mode` from ``x0``."""
     d = x0.shape[0]
@@ -111,7 +104,7 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
     @jax.jit
     def run(x0):
         mode, h, it = find_mode(potential_fn, x0, max_iter)
-        chol, logdet_h = _psd_inverse_chol(h)
+        chol, logdet_h = psd_inverse_chol(h)
         log_z = -potential_fn(mode) + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * logdet_h
         return mode, chol, log_z, it
 
@@ -138,9 +131,7 @@ def flat_direction(potential_fn: Callable, mode: jax.Array, chol: jax.Array):
     -------
     ``None``, or ``(direction, rise)`` for the flattest offending direction.
     """
-    d = mode.shape[0]
-    _, vecs = jnp.linalg.eigh(chol @ chol.T)
-    dirs = jnp.concatenate([vecs.T, -vecs.T, jnp.eye(d, dtype=mode.dtype), -jnp.eye(d, dtype=mode.dtype)])
+    dirs = jnp.asarray(probe_directions(chol @ chol.T), mode.dtype)
     radii = jnp.asarray(PROPRIETY_RADII, mode.dtype)
     u = jax.jit(jax.vmap(lambda v: jax.vmap(lambda r: potential_fn(mode + r * v))(radii)))(dirs)
     u = np.asarray(u)
@@ -189,8 +180,7 @@ def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: i
     d = ws.mean.shape[0]
     eps = jax.random.normal(rng_key, (num, d), dtype=ws.chol.dtype)
     x = ws.mean + eps @ ws.chol.T
-    log_g = (-0.5 * jnp.sum(eps**2, axis=1) - jnp.sum(jnp.log(jnp.abs(jnp.diag(ws.chol))))
-             - 0.5 * d * jnp.log(2 * jnp.pi))
+    log_g = std_normal_log_prob(eps) - jnp.sum(jnp.log(jnp.abs(jnp.diag(ws.chol))))
     lw = -jax.vmap(potential_fn)(x) - log_g
     lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
     log_z = jax.scipy.special.logsumexp(lw) - jnp.log(num)
@@ -229,6 +219,8 @@ def smc(
     max_tempering_steps: int = 500,
     centre: Optional[jax.Array] = None,
     defensive: float = 0.2,
+    max_seconds: Optional[float] = 600.0,
+    block: int = 4,
 ) -> WarmStart:
     """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
@@ -251,11 +243,21 @@ def smc(
     reference, or, without ``centre``, in the whitened coordinates of the one Gaussian against
     ``N(0, I)`` (the same algorithm, without evaluating a mixture reference at every step).
 
+    The tempering steps run in jitted blocks of ``block``; between blocks Ctrl-C is seen and the
+    wall-clock budget ``max_seconds`` (``None``: none) is checked. When the budget or
+    ``max_tempering_steps`` runs out before the posterior is reached, a ``RuntimeWarning`` says so
+    and the warm start is the tempered particles' whitening (broader than the posterior, which the
+    transport can still use) with ``log Z`` by importance sampling (:func:`with_log_Z`); its
+    ``method`` says where SMC stopped.
+
     Returns
     -------
     WarmStart
         Whitening from the final particles' mean and covariance, ``log_Z`` from SMC.
     """
+    from numpyro_pinn.stages import Deadline
+
+    deadline = Deadline.after(max_seconds)
     import blackjax
     from blackjax.smc import adaptive_tempered, resampling
     from blackjax.smc.base import extend_params
@@ -272,8 +274,7 @@ def smc(
     if whitened:
         # One Gaussian reference: run in its whitened coordinates z (x = m + L z) against N(0, I),
         # which is the same algorithm at a fraction of the cost of a mixture reference in x.
-        def logref(z):
-            return -0.5 * jnp.sum(z**2) - 0.5 * d * jnp.log(2 * jnp.pi)
+        logref = std_normal_log_prob
 
         def loglik(z):
             val = logq_z(z) - logref(z)
@@ -285,7 +286,7 @@ def smc(
         ref_log_w = jnp.log(jnp.asarray([1.0 - w_def, w_def], m.dtype))
 
         def logref(x):
-            return jax.scipy.special.logsumexp(_component_log_pdf(ref_means, ref_chols, x[None])[0] + ref_log_w)
+            return jax.scipy.special.logsumexp(gaussian_log_pdf(ref_means, ref_chols, x[None])[0] + ref_log_w)
 
         def loglik(x):
             val = -potential_fn(x) - logref(x)
@@ -308,7 +309,7 @@ def smc(
         )
 
     @jax.jit
-    def run(key):
+    def init(key):
         k0, k1, key = jax.random.split(key, 3)
         z0 = jax.random.normal(k0, (num_particles, d), dtype=m.dtype)
         if whitened:
@@ -316,12 +317,16 @@ def smc(
         else:
             from_def = jax.random.uniform(k1, (num_particles, 1)) < w_def
             x0 = jnp.where(from_def, c_def + z0 @ L_def.T, m + z0 @ L.T)
-        state = adaptive_tempered.init(x0)
         step0 = jnp.asarray(1.0 / d**0.25, z0.dtype)
+        return adaptive_tempered.init(x0), key, step0, jnp.asarray(0.0, z0.dtype), jnp.asarray(0)
+
+    @jax.jit
+    def advance(carry):
+        stop = jnp.minimum(carry[-1] + block, max_tempering_steps)
 
         def cond(c):
             state, _, _, _, it = c
-            return (state.tempering_param < 1.0) & (it < max_tempering_steps)
+            return (state.tempering_param < 1.0) & (it < stop)
 
         def body(c):
             state, key, step_size, log_z, it = c
@@ -331,18 +336,30 @@ def smc(
             step_size = jnp.clip(step_size * jnp.exp(2.0 * (acc - 0.75)), 1e-4, 5.0)
             return state, key, step_size, log_z + info.log_likelihood_increment, it + 1
 
-        state, _, _, log_z, it = jax.lax.while_loop(cond, body, (state, key, step0, jnp.asarray(0.0, z0.dtype), 0))
-        return state.particles, log_z, it, state.tempering_param
+        return jax.lax.while_loop(cond, body, carry)
 
-    z, log_z, it, beta = run(rng_key)
-    if float(beta) < 1.0:
-        raise RuntimeError(
-            f"SMC warm start did not reach the posterior in {max_tempering_steps} tempering steps "
-            f"(tempering parameter {float(beta):.3g}); pass warm_start='laplace' or posterior draws."
-        )
-    ws = from_draws(m + z @ L.T if whitened else z, log_Z=float(log_z), method="smc")
-    n_evals = int(it) * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
-    return ws._replace(num_evals=start.num_evals + n_evals)
+    carry = init(rng_key)
+    while True:
+        carry = advance(carry)
+        beta, it = float(carry[0].tempering_param), int(carry[-1])
+        if beta >= 1.0 or it >= max_tempering_steps or deadline.passed():
+            break
+    z, log_z = carry[0].particles, carry[3]
+    x = m + z @ L.T if whitened else z
+    n_evals = it * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
+    if beta >= 1.0:
+        return from_draws(x, log_Z=float(log_z), method="smc")._replace(num_evals=start.num_evals + n_evals)
+    why = (f"its time budget ({max_seconds:g} s)" if it < max_tempering_steps
+           else f"its {max_tempering_steps} tempering steps")
+    warnings.warn(
+        f"The SMC warm start used up {why} at tempering parameter {beta:.3g} of 1 ({it} steps, "
+        f"{deadline.elapsed():.0f} s): the warm start is the tempered particles' whitening, broader than the "
+        "posterior, and training has more to learn. If the run ends with a low ESS, warm-start from posterior "
+        "draws (e.g. NUTS's) or raise the budget (`PINNSampler(warm_start=numpyro_pinn.SMC(max_seconds=...))`).",
+        RuntimeWarning, stacklevel=3)
+    ws = from_draws(x, method=f"smc (stopped at tempering parameter {beta:.3g})")
+    ws = with_log_Z(jax.random.fold_in(rng_key, 1), potential_fn, ws)
+    return ws._replace(num_evals=start.num_evals + n_evals + ws.num_evals)
 
 
 def pt(
@@ -369,3 +386,58 @@ def pt(
     ws = from_draws(draws, log_Z=float(res.log_Z), method="pt")
     n_evals = (num_warmup + num_samples) * evals_per_step(kernel, num_temperatures)
     return ws._replace(num_evals=start.num_evals + n_evals)
+
+
+@dataclasses.dataclass(frozen=True)
+class Laplace:
+    """Warm start: damped Newton to a mode and the Gaussian (Laplace) approximation there.
+
+    The cheapest warm start (tens to hundreds of target evaluations), for unimodal posteriors
+    with light tails; it sees one mode and underestimates heavy tails. ``max_iter`` bounds the
+    Newton iterations."""
+
+    max_iter: int = 200
+
+    def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
+        """The warm start from ``start``, the Laplace fit at ``x0``'s mode (which it is)."""
+        return start
+
+
+@dataclasses.dataclass(frozen=True)
+class SMC:
+    """Warm start (default): Laplace, then adaptive tempered SMC from a broad Gaussian around the
+    mode mixed with a defensive one around the model's initial point (:func:`smc`).
+
+    Finds the modes within a few ``scale`` Laplace widths and the real tails; costs
+    ``num_particles`` times about 50 target gradients per tempering step. Main arguments:
+    ``num_particles`` (more for many modes or high dimension), ``max_seconds`` (the wall-clock
+    budget; when it or ``max_tempering_steps`` runs out, the run goes on from the tempered
+    particles with a warning). Other arguments: ``scale`` (the reference's width in Laplace
+    widths)."""
+
+    num_particles: int = 2048
+    scale: float = 10.0
+    max_seconds: Optional[float] = 600.0
+    max_tempering_steps: int = 500
+
+    def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
+        """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``."""
+        return smc(rng_key, potential_fn, start, num_particles=self.num_particles, scale=self.scale, centre=x0,
+                   max_seconds=self.max_seconds, max_tempering_steps=self.max_tempering_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class PT:
+    """Warm start: Laplace, then a short non-reversible parallel-tempering run from the same broad
+    reference as :class:`SMC` (:func:`pt`); ``log Z`` by stepping stones. An alternative to SMC
+    for multimodal posteriors."""
+
+    num_temperatures: int = 16
+    num_warmup: int = 500
+    num_samples: int = 1000
+    scale: float = 10.0
+
+    def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
+        """The warm start from the Laplace fit ``start``."""
+        return pt(rng_key, potential_fn, start, num_temperatures=self.num_temperatures, num_warmup=self.num_warmup,
+                  num_samples=self.num_samples, scale=self.scale)

@@ -1,0 +1,44 @@
+"""Gaussian log densities, factors and axes shared by the warm starts, base distributions,
+tempering, the tail and propriety checks and the PINN losses."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["std_normal_log_prob", "gaussian_log_pdf", "psd_inverse_chol", "probe_directions"]
+
+
+def std_normal_log_prob(y: jax.Array) -> jax.Array:
+    """``log N(y; 0, I)`` at one point ``y`` of shape ``(d,)`` (or over the last axis)."""
+    return -0.5 * jnp.sum(y**2, axis=-1) - 0.5 * y.shape[-1] * jnp.log(2 * jnp.pi)
+
+
+def gaussian_log_pdf(means: jax.Array, chols: jax.Array, y: jax.Array) -> jax.Array:
+    """``log N(y_n; means_k, chols_k chols_k^T)`` for every point and component, shape ``(n, K)``
+    (one component at a time: ``y`` ``(n, d)``, ``means`` ``(K, d)``, ``chols`` ``(K, d, d)`` lower)."""
+    def one(mc):
+        m, c = mc
+        z = jax.scipy.linalg.solve_triangular(c, (y - m).T, lower=True)
+        return std_normal_log_prob(z.T) - jnp.sum(jnp.log(jnp.abs(jnp.diag(c))))
+
+    return jax.lax.map(one, (means, chols)).T
+
+
+def psd_inverse_chol(h: jax.Array):
+    """``(L, log|det H|)``: the Cholesky factor ``L`` of ``|H|^{-1}`` for a symmetric ``H`` (a
+    Hessian), with eigenvalue magnitudes floored at 1e-6 (a flat direction gets scale 1e3)."""
+    e, v = jnp.linalg.eigh(h)
+    e = jnp.clip(jnp.abs(e), 1e-6, None)
+    cov = (v / e) @ v.T
+    cov = 0.5 * (cov + cov.T)
+    return jnp.linalg.cholesky(cov), jnp.sum(jnp.log(e))
+
+
+def probe_directions(cov) -> np.ndarray:
+    """Unit directions ``(4 d, d)`` along which to probe a density's tails: the principal axes of
+    ``cov`` and the coordinate axes, both ways."""
+    cov = np.atleast_2d(np.asarray(cov, dtype=np.float64))
+    _, vecs = np.linalg.eigh(cov)
+    eye = np.eye(cov.shape[0])
+    return np.concatenate([vecs.T, -vecs.T, eye, -eye])

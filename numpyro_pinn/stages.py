@@ -1,0 +1,53 @@
+"""Stage bookkeeping for a run: wall-clock budgets, and Ctrl-C that says where it stopped.
+
+Every iterative stage of a run (mode search, SMC, EM, skew fit, training) has an iteration bound;
+the long ones also run in host-side blocks of jitted work, between which they check a
+:class:`Deadline` and let Python see Ctrl-C (XLA does not interrupt a running computation, so a
+stage is only as prompt as its blocks are short).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import Iterator, NamedTuple, Optional
+
+__all__ = ["Deadline", "stage", "StageInterrupted"]
+
+
+class StageInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a stage of a run; the message names the stage and its elapsed time."""
+
+
+class Deadline(NamedTuple):
+    """A wall-clock budget started at ``start`` (``time.perf_counter``) of ``seconds`` (``None`` or
+    ``inf``: no limit)."""
+
+    start: float
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: Optional[float]) -> "Deadline":
+        if seconds is not None and not seconds >= 0:
+            raise ValueError(f"a time budget must be >= 0 seconds or None; got {seconds!r}.")
+        return cls(time.perf_counter(), math.inf if seconds is None else float(seconds))
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def passed(self) -> bool:
+        return self.elapsed() > self.seconds
+
+
+@contextlib.contextmanager
+def stage(name: str, advice: str = "") -> Iterator[Deadline]:
+    """Run a stage: a ``KeyboardInterrupt`` inside it becomes a :class:`StageInterrupted` whose
+    message names ``name`` and the seconds spent, followed by ``advice``."""
+    clock = Deadline.after(None)
+    try:
+        yield clock
+    except StageInterrupted:
+        raise
+    except KeyboardInterrupt:
+        raise StageInterrupted(f"Interrupted (Ctrl-C) during {name}, after {clock.elapsed():.1f} s. {advice}".strip()) \
+            from None
