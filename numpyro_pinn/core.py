@@ -60,6 +60,7 @@ class Settings(NamedTuple):
     prior_skew_steps: int = 300
     prior_skew_components: bool = True  # False: fit the skew only to re-estimate the weights
     heavy_tail: bool = True  # prior="auto": add a Student-t component when the base's tails are too light
+    train_max_seconds: Optional[float] = None  # training's wall-clock budget (None: only num_steps bounds it)
 
 
 class Fitted(NamedTuple):
@@ -214,7 +215,8 @@ def fit_transport(
         monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
     res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh if uses_paths else None,
               monitor=monitor,
-              target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint)
+              target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
+              max_seconds=s.train_max_seconds)
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)

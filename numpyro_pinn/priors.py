@@ -351,6 +351,7 @@ def draw_mixture(
     path_spacing: float = 0.5,
     path_weight: float = 0.2,
     return_evals: bool = False,
+    max_seconds: Optional[float] = 300.0,
 ):
     """A Gaussian mixture prior fitted to the warm-start draws, for targets with one mode that is
     far from Gaussian (``prior="draws"``).
@@ -385,6 +386,9 @@ def draw_mixture(
     +0.006 and its importance-sampling ESS from 0.037 to 0.65 (20,000 draws; a few heavy weights
     decide it: 0.95 on other draw sets; ``benchmarks/draws_prior.py``). ``path_points=0`` turns it off.
 
+    The search over component counts stops at the wall-clock budget ``max_seconds`` (``None``:
+    none), with a warning, keeping the best mixture so far.
+
     Returns
     -------
     GaussianMixture
@@ -412,8 +416,16 @@ def draw_mixture(
         sizes = [int(min(num_components, k_max))]
     else:
         raise ValueError(f"`num_components` must be a positive integer or 'auto'; got {num_components!r}.")
+    from numpyro_pinn.stages import Deadline
+
+    deadline = Deadline.after(max_seconds)
     best, best_score, evals = None, -np.inf, 0
     for k in sizes:
+        if best is not None and deadline.passed():
+            warnings.warn(f"The draws mixture's search used up its time budget ({max_seconds:g} s) before trying "
+                          f"{k} components; it keeps the best so far ({best[0].shape[0]}).", RuntimeWarning,
+                          stacklevel=2)
+            break
         key, k_em, k_ref = jax.random.split(key, 3)
         fit = _em_fit(y, k, k_em, em_iters)
         iters = search_iters if len(sizes) > 1 else refine_iters

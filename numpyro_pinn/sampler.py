@@ -344,7 +344,8 @@ class PINNSampler(SamplerSurface):
                 "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
                 "base": {"seconds": fitted.prior_seconds, "target_evals": int(fitted.prior_evals)},
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
-                             "target_evals": int(n_train * s.batch_size + n_monitor)},
+                             "target_evals": int(n_train * s.batch_size + n_monitor),
+                             "stopped_by": fitted.train.stopped_by},
                 "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if ess_pair else 1)},
             },
             proposal="prior" if self._through_prior else "transport", **ess_pair,
@@ -517,8 +518,10 @@ class PINNSampler(SamplerSurface):
             "fitted_transport": serialization.transport_to_dict(f.config),
             "warm_start": {"method": f.warm_start.method, "num_evals": int(f.warm_start.num_evals)},
             "train": {"ess_history": [[int(i), float(e)] for i, e in tr.ess_history], "num_steps": int(tr.num_steps),
-                      "seconds": float(tr.seconds), "stopped_early": bool(tr.stopped_early)},
-            "finetune": f.finetune, "prior_evals": int(f.prior_evals), "through_prior": bool(self._through_prior),
+                      "seconds": float(tr.seconds), "stopped_early": bool(tr.stopped_early),
+                      "stopped_by": tr.stopped_by},
+            "finetune": f.finetune, "prior_evals": int(f.prior_evals), "prior_seconds": float(f.prior_seconds),
+            "through_prior": bool(self._through_prior),
             "diagnostics": self._diag, "latent": serialization.latent_layout(self._target),
             "resampled": self._idx is not None,
         }
@@ -570,10 +573,11 @@ class PINNSampler(SamplerSurface):
                          a["warm_start"]["draws"], meta["warm_start"]["method"], meta["warm_start"]["num_evals"])
         tr = meta["train"]
         train = TrainResult(None, np.asarray(arrays["losses"]), [tuple(h) for h in tr["ess_history"]],
-                            tr["num_steps"], tr["seconds"], tr["stopped_early"])
+                            tr["num_steps"], tr["seconds"], tr["stopped_early"],
+                            stopped_by=tr.get("stopped_by", "num_steps"))
         config = serialization.transport_from_dict(meta["fitted_transport"])
         self._fitted = core.Fitted(config, a["params"], wt, warm, train, None, meta["finetune"],
-                                   meta["prior_evals"])
+                                   meta["prior_evals"], meta.get("prior_seconds", 0.0))
         self._draw_fns, self._through_prior = {}, meta["through_prior"]
         res = a["results"]
         self._x, self._lw, self._z = res["x"], res["log_weights"], res["z"]

@@ -39,6 +39,7 @@ class TrainResult(NamedTuple):
     stopped_early: bool
     pool: object = None  # the collocation pool at the end (trajectory points refreshed)
     interrupted: bool = False  # stopped by KeyboardInterrupt: the parameters are the last finished chunk's
+    stopped_by: str = "num_steps"  # "target_ess", "num_steps", "time budget" or "interrupted"
 
 
 def fit(
@@ -54,6 +55,7 @@ def fit(
     min_steps: int = 0,
     progress_bar: bool = True,
     checkpoint: Optional[str] = None,
+    max_seconds: Optional[float] = None,
 ) -> TrainResult:
     """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
 
@@ -78,9 +80,16 @@ def fit(
         checkpoint of the same run (same step counts and parameter shapes) resumes from it, so
         that an interrupted run finishes as an uninterrupted one would with the same key.
 
+    max_seconds
+        A wall-clock budget (``None``: none), checked after each chunk: past it, training stops
+        with ``stopped_by="time budget"``.
+
     A ``KeyboardInterrupt`` during a chunk stops training: the result keeps the last finished
     chunk's parameters and says ``interrupted=True``.
     """
+    from numpyro_pinn.stages import Deadline
+
+    deadline = Deadline.after(max_seconds)
 
     n_chunks = max(1, math.ceil(num_steps / chunk_size))
     length = max(1, math.ceil(num_steps / n_chunks))
@@ -103,7 +112,7 @@ def fit(
 
         bar = tqdm(total=num_steps, desc="PINN training", unit="step", leave=True)
     t0 = time.perf_counter()
-    stopped = interrupted = False
+    stopped = interrupted = timed_out = False
     done = first_chunk = 0
     fingerprint = dict(num_steps=int(num_steps), chunk_size=int(chunk_size),
                        shapes=[list(np.shape(a)) for a in jax.tree_util.tree_leaves(state)])
@@ -152,6 +161,9 @@ def fit(
                 _write_checkpoint(checkpoint, fingerprint, state, pool, rng_key, losses, ess_hist, done, c + 1)
             if stopped:
                 break
+            if deadline.passed() and done < num_steps:
+                stopped = timed_out = True
+                break
     except KeyboardInterrupt:
         # Python sees Ctrl-C between XLA calls: the state is the last finished chunk's.
         interrupted = True
@@ -159,8 +171,10 @@ def fit(
         if bar is not None:
             bar.close()
     jax.block_until_ready(state)
+    by = ("interrupted" if interrupted else "time budget" if timed_out else "target_ess" if stopped
+          else "num_steps")
     return TrainResult(state, np.concatenate(losses) if losses else np.zeros(0), ess_hist, done,
-                       time.perf_counter() - t0, stopped, pool, interrupted)
+                       time.perf_counter() - t0, stopped, pool, interrupted, by)
 
 
 def _write_checkpoint(path, fingerprint, state, pool, rng_key, losses, ess_hist, done, next_chunk) -> None:

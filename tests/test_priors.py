@@ -6,7 +6,8 @@ import pytest
 
 from numpyro_pinn import PINNSampler
 from numpyro_pinn.diagnostics import ess, log_evidence
-from numpyro_pinn.priors import (_component_log_pdf, _mixture, draw_mixture, log_prob, mode_mixture, path_components,
+from numpyro_pinn.gaussian import gaussian_log_pdf
+from numpyro_pinn.priors import (_mixture, draw_mixture, log_prob, mode_mixture, path_components,
                                  proposal_log_weights, refine, sample)
 
 MUS = jnp.array([[-4.0, 0.0], [4.0, 1.0]])
@@ -105,7 +106,7 @@ def test_refine_fits_a_gaussian_mixture_target():
     cov_true = np.array([[[0.25, 0.0], [0.0, 2.25]], [[1.0, 0.6], [0.6, 1.0]]])
     chol_true = jnp.asarray(np.linalg.cholesky(cov_true))
     log_q = lambda y: jax.scipy.special.logsumexp(
-        _component_log_pdf(jnp.asarray(mu_true), chol_true, y) + jnp.log(jnp.asarray(w_true)), axis=1)
+        gaussian_log_pdf(jnp.asarray(mu_true), chol_true, y) + jnp.log(jnp.asarray(w_true)), axis=1)
     means0 = jnp.asarray(mu_true + 0.4)
     chols0 = jnp.stack([jnp.eye(2), jnp.eye(2)])
     m, c, lw = refine(log_q, means0, chols0, jnp.log(jnp.array([0.5, 0.5])), jax.random.PRNGKey(3))
@@ -125,7 +126,7 @@ def test_refine_fixes_mode_weights_in_high_dimension():
     d = 40
     mu = jnp.zeros((2, d)).at[0, 0].set(-3.0).at[1, 0].set(3.0)
     chols = jnp.stack([jnp.eye(d), jnp.eye(d)])
-    log_q = lambda y: jax.scipy.special.logsumexp(_component_log_pdf(mu, chols, y), axis=1)
+    log_q = lambda y: jax.scipy.special.logsumexp(gaussian_log_pdf(mu, chols, y), axis=1)
     _, _, lw = refine(log_q, mu, chols, jnp.log(jnp.array([0.35, 0.65])), jax.random.PRNGKey(0))
     np.testing.assert_allclose(np.exp(lw), [0.5, 0.5], atol=0.05)
 

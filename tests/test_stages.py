@@ -83,3 +83,14 @@ def test_ctrl_c_in_the_warm_start_stops_the_run_naming_it():
         err = e
     assert isinstance(err, StageInterrupted), repr(err)
     assert re.search(r"during the warm start.*warm_start='laplace'", str(err)), str(err)
+
+
+def test_draws_mixture_search_past_its_time_budget_keeps_the_best_so_far():
+    from numpyro_pinn.priors import draw_mixture
+
+    pot = lambda x: 0.5 * jnp.sum(x**2)
+    draws = jax.random.normal(jax.random.PRNGKey(0), (400, 2))
+    with pytest.warns(RuntimeWarning, match=r"search used up its time budget \(0 s\) before trying 2 components"):
+        mix = draw_mixture(pot, jnp.zeros(2), jnp.eye(2), draws, rng_key=jax.random.PRNGKey(1), max_seconds=0.0,
+                           path_points=0)
+    assert mix.means.shape[0] == 1

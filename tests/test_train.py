@@ -127,3 +127,27 @@ def test_fit_resumes_from_a_checkpoint_and_refuses_another_runs(tmp_path):
     np.testing.assert_array_equal(resumed.losses, full.losses)
     with pytest.raises(ValueError, match="another run"):
         fit(key, kernel, s0, pool, 50, 10, progress_bar=False, checkpoint=path)
+
+
+def test_training_past_its_time_budget_stops_after_the_chunk_and_says_so():
+    """A toy kernel (one parameter walking to 0); with a zero budget training stops after its first
+    chunk, before num_steps, and says why; without one it runs every step."""
+    from typing import NamedTuple
+
+    import jax.numpy as jnp
+
+    from numpyro_pinn.collocation import CollocationPool
+    from numpyro_pinn.train import fit
+
+    class Info(NamedTuple):
+        loss: jax.Array
+
+    def kernel(key, state, pool):
+        return state * 0.9, Info(state**2)
+
+    pool = CollocationPool(*(jnp.zeros(1) for _ in range(6)))
+    res = fit(jax.random.PRNGKey(0), kernel, jnp.ones(()), pool, 100, 10, progress_bar=False, max_seconds=0.0)
+    assert res.num_steps == 10 and res.stopped_early and res.stopped_by == "time budget"
+    res = fit(jax.random.PRNGKey(0), kernel, jnp.ones(()), pool, 100, 10, progress_bar=False)
+    assert res.num_steps == 100 and not res.stopped_early and res.stopped_by == "num_steps"
+    np.testing.assert_allclose(float(res.state), 0.9**100, rtol=1e-4)
