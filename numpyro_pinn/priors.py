@@ -3,8 +3,8 @@
 The default prior is ``N(0, I)``, represented by ``None`` everywhere (a fast path). For targets
 with several well-separated modes, :func:`mode_mixture` builds a Gaussian mixture with one
 component per mode found by the warm start: the transport then only reshapes each component
-locally and never has to split one Gaussian into many narrow modes (which the PINN learns slowly:
-see the Many-Well row in BENCHMARKS.md). The method allows any prior whose log density and draws
+locally and never has to split one Gaussian into many narrow modes, which the PINN learns slowly.
+The method allows any prior whose log density and draws
 are available (PINN-sampling paper, section 2); the importance weights stay exact.
 """
 from __future__ import annotations
@@ -216,15 +216,12 @@ def mode_mixture(
     components holding under ``min_weight`` of the draws are folded into the nearest one. Weights,
     means and covariances are then fitted to the target by :func:`refine` (``refine_iters``
     importance-sampling EM steps, ``refine_draws`` draws per component and step); the fractions of
-    warm-start draws are the fallback if that fails. (The fractions carry the warm start's
-    mode-weight error: on Many-Well d=5, fractions of 2,048 SMC draws ranged 0.021-0.046 for modes
-    of weight 1/32; and a few dozen draws per mode give a noisy covariance: the unrefined prior's own
-    importance-sampling ESS there is 0.29, the refined one's 0.85: ``benchmarks/prior_quality.py``.)
+    warm-start draws are the fallback if that fails (they carry the warm start's mode-weight
+    error, and a few dozen draws per mode give a noisy covariance).
 
     ``continuum="draws"``: when the climbs end at more than ``max_components`` distinct points (a
     ring or a ridge of maxima rather than separate modes) and no mode mixture results, return
-    :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``; on
-    the four rings of the DPS benchmark the ODE PINN's ESS went from 0.55 to 0.87 at 3,000 steps).
+    :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``).
 
     ``climb_batch`` climbs run side by side (vectorised), the batches one after another; ``None``
     (default) means one at a time on a CPU, where wider batches have deadlocked XLA's runtime on
@@ -359,9 +356,8 @@ def draw_mixture(
     ``num_components`` full-covariance components are fitted to the whitened draws by EM (starting
     from randomly chosen draws), then to the target itself by :func:`refine` (mixture population
     Monte Carlo), which also moves components into regions the draws under-represent. Each draw is
-    labelled with its most responsible component. On Neal's funnel (d = 10) the importance-sampling
-    ESS of such a mixture fitted (EM only) to exact draws is 0.38 with 8 components, against 0.0009
-    for one Gaussian (``benchmarks/funnel_diagnosis.py``): the transport then only corrects it.
+    labelled with its most responsible component. On a funnel, a few components are a far better
+    proposal than one Gaussian, and the transport then only corrects them.
 
     With ``num_components="auto"`` (default) the number is chosen by the target itself: ``K = 1, 2,
     4, ...`` up to ``search_max_components`` (and ``max_components``, and at most one component
@@ -369,9 +365,7 @@ def draw_mixture(
     ``E_mix[log q - log mix]`` (``log Z`` minus the reverse KL divergence, on fresh draws); the
     search stops once doubling ``K`` gains
     less than ``min_gain`` nats, and the best mixture is refined further. A ring of maxima needs
-    many components where a funnel needs few: on the four rings of the DPS benchmark (SMC warm
-    start) the prior's IS ESS is 0.43 with 4 components and 0.92 with the 64 chosen (lower bound
-    -2.68 -> -0.05), ``benchmarks/draws_prior.py``.
+    many components where a funnel needs few.
 
     Where the target's mode lies far from the draws (more than a local standard deviation), the
     draws can miss the region between them: a funnel's mode is deep in its neck, where a quarter of
@@ -381,10 +375,7 @@ def draw_mixture(
     fewer where the total would pass ``max_components``; total weight ``path_weight``) are then
     added to the fitted mixture before its final refinement; the components refinement leaves
     without weight are dropped, and the result is kept only if it scores higher than the mixture
-    without them. On Neal's funnel (d = 10, SMC warm start) this
-    takes the prior's own lower-bound error from -0.83 to -0.03, its IS log Z error from -0.29 to
-    +0.006 and its importance-sampling ESS from 0.037 to 0.65 (20,000 draws; a few heavy weights
-    decide it: 0.95 on other draw sets; ``benchmarks/draws_prior.py``). ``path_points=0`` turns it off.
+    without them. ``path_points=0`` turns it off.
 
     The search over component counts stops at the wall-clock budget ``max_seconds`` (``None``:
     none), with a warning, keeping the best mixture so far.
@@ -615,11 +606,7 @@ def fit_skew(
     ``sum_k w_k E_k[.]``) and maximised by ``steps`` Adam steps (cosine decay from
     ``learning_rate``) in one jitted scan. The fitted mixture is returned only if it scores higher
     than ``mixture`` on ``eval_draws`` fresh draws per component (the same draws for both), so the
-    prior never gets worse by this measure. Measured on the targets of the benchmarks
-    (``benchmarks/prior_quality.py``, SMC warm start, 20,000 draws): importance-sampling ESS of the
-    prior as a proposal, Many-Well d=5 0.85 -> 0.98 (lower-bound error -0.065 -> -0.007),
-    Many-Well d=50 (delta = 2) lower bound -0.40 -> -0.05 (per-axis scales, see ``full``;
-    ``benchmarks/out/prior_quality.txt``).
+    prior never gets worse by this measure.
 
     Parameters
     ----------
@@ -636,11 +623,7 @@ def fit_skew(
         factor and fit a scale per axis (``chols_k diag(s_k)``, ``d`` parameters) besides the mean
         and the skews. ``None`` (default): full when ``d (d + 1) / 2 <= draws_per_component``. In
         high dimension the full refit turns the gradient noise of a few draws into random
-        distortions of every component in every direction: on Many-Well d=50
-        (``benchmarks/prior_quality.py``) the full refit's lower-bound error is -0.12 (ESS 0.62),
-        the per-axis one's -0.05 (ESS 0.75), the same as the five wells' alone (Many-Well d=5 with
-        delta = 2: -0.05); on Many-Well d=5 (delta = 4) the full refit is the better one (-0.007
-        against -0.020).
+        distortions of every component in every direction, and the per-axis fit is the better one.
 
     Returns
     -------
@@ -724,9 +707,8 @@ def reweight(
     over their stratified proposal ``mean_k N_k``, and iterated ``iters`` times on those draws (each
     iteration costs no target evaluation). The mode weights of :func:`mode_mixture` come from the
     warm start's per-mode evidence, estimated with Gaussian components; once :func:`fit_skew` has
-    fitted the components' shapes, importance sampling from them gives far more accurate weights
-    (on Many-Well d=50, 32 modes of equal mass 0.03125, the weights range over 0.028-0.038 before
-    this step and 0.030-0.033 after it). The weights matter beyond their share of the lower bound:
+    fitted the components' shapes, importance sampling from them gives far more accurate weights.
+    The weights matter beyond their share of the lower bound:
     a transport that cannot move mass between modes has importance-sampling ESS at most
     ``1 / sum_k m_k^2 / w_k`` for true mode masses ``m_k``. The new weights are kept only if they raise the importance-sampling estimate of
     ``E_q[log mix]`` on a second, independent set of draws of the same size, so this step never makes

@@ -28,8 +28,8 @@ __all__ = ["PINNSampler"]
 #: (ESS, log Z, k-hat) need particles even when few draws are asked for.
 MIN_PARTICLES = 100
 # DPS: forward-noised warm-start draws are samples of the forward process's marginals, exactly the
-# distribution on which u matters; trajectories of its probability-flow ODE are stiff at small t
-# (speeds of 20-30 on GMM-9) and cheap fixed-step paths of them fly off.
+# distribution on which u matters; trajectories of its probability-flow ODE are stiff at small t,
+# and cheap fixed-step paths of them fly off.
 DPS_COLLOCATION = Collocation(uniform=0.0, bridge=1.0, trajectory=0.0)
 
 
@@ -89,61 +89,50 @@ class PINNSampler(SamplerSurface):
     transport
         Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))``.
     prior
-        The transport's base distribution in whitened coordinates. ``"auto"`` (default) and
-        ``"mixture"``: one Gaussian per mode that the warm-start draws climb to
-        (:func:`numpyro_pinn.priors.mode_mixture`), ``N(0, I)`` when there is one mode (with
-        ``"auto"``, unless it is far from Gaussian: below); ``"gaussian"``: always ``N(0, I)``; ``"draws"``:
-        Gaussians fitted to the warm-start draws by EM and then to the target
-        (:func:`numpyro_pinn.priors.draw_mixture`, with Laplace components along the way to the
-        mode when the draws lie far from it: :func:`numpyro_pinn.priors.path_components`), for one
-        mode that is far from Gaussian (Neal's funnel, d = 10, 6,000 steps: IS log Z error -0.007,
-        lower-bound error -0.15, ESS 0.60, against -1.33, -1.53 and 0.049 with ``N(0, I)``;
-        BENCHMARKS.md). With many separated modes, splitting one Gaussian is slow to learn
-        (Many-Well d=5: ESS 0.0015 with ``N(0, I)``, 0.97 with the mixture, BENCHMARKS.md). With
-        ``"auto"``, a ring or ridge of maxima (more than 64 distinct maxima climbed to) gets the
-        ``"draws"`` mixture instead of ``N(0, I)`` (four rings: ESS 0.55 -> 0.87 at 3,000 steps), and
-        so does one mode far from Gaussian: when ``N(0, I)``'s importance-sampling ESS as a proposal
-        is below :data:`numpyro_pinn.core.FAR_FROM_GAUSSIAN_ESS` (0.1) and the mixture's lower bound
-        is higher (Neal's funnel: ESS 0.015; of the 16 posteriordb posteriors only kilpisjarvi_mod, a
-        near-degenerate regression, is below 0.1, at 0.074: ``benchmarks/gaussian_ess.py``).
-        ``"draws"`` chooses its number of components against the target (up to 64:
-        :func:`numpyro_pinn.priors.draw_mixture`). ``method="dps"`` and ``"sde_diffusion"`` always start
-        from ``N(0, I)`` (the stationary law of their noising diffusion); for ``"dps"`` the mixture is
-        the control variate of ``u`` instead (:class:`numpyro_pinn.transports.DPSTransport`): with
-        ``"auto"`` the mode mixture when there are several modes, else the ``"draws"`` mixture (one
-        mode, a ring or a ridge); ``"mixture"`` falls back to a kernel density estimate of the
-        warm-start draws when there is one mode; ``diagnostics["control_variate"]`` says which.
-        With ``"auto"``, the ODE family's base also gets a Student-t component (weight
-        :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's density falls
-        too slowly beyond the base's reach (:func:`numpyro_pinn.tails.base_tail_check`, before
-        training), so that a heavy-tailed posterior's tails are proposed and their weights stay
-        bounded; ``diagnostics["heavy_tail_component"]`` says whether it did.
+        The transport's base distribution (in the warm start's whitened coordinates).
+
+        - ``"auto"`` (default): decides from the warm start. Several separated modes get one
+          Gaussian per mode (:func:`numpyro_pinn.priors.mode_mixture`): the transport then only
+          reshapes each mode, while splitting one Gaussian into many modes is slow to learn. A
+          ring or ridge of maxima, or one mode far from Gaussian (``N(0, I)``'s importance-sampling
+          ESS below :data:`numpyro_pinn.core.FAR_FROM_GAUSSIAN_ESS`, e.g. a funnel), gets the
+          ``"draws"`` mixture when it scores higher. Otherwise ``N(0, I)``. The ODE family's base
+          also gets a Student-t component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy
+          tails) when the posterior's density falls too slowly beyond the base's reach
+          (:func:`numpyro_pinn.tails.base_tail_check`), so that heavy tails are proposed and
+          their weights stay bounded; ``diagnostics["heavy_tail_component"]`` says so.
+        - ``"mixture"``: the mode mixture when there are several modes, else ``N(0, I)``.
+        - ``"gaussian"``: always ``N(0, I)``, the cheapest; for unimodal, near-Gaussian posteriors.
+        - ``"draws"``: Gaussians fitted to the warm-start draws by EM and then to the target, with
+          their number chosen against the target (up to 64,
+          :func:`numpyro_pinn.priors.draw_mixture`) and Laplace components along the way to the
+          mode when the draws lie far from it (:func:`numpyro_pinn.priors.path_components`); for
+          one mode far from Gaussian, such as hierarchical funnels.
+
+        ``method="dps"`` and ``"sde_diffusion"`` always start from ``N(0, I)`` (the stationary law
+        of their noising diffusion); for ``"dps"`` the mixture is the control variate of ``u``
+        instead (:class:`numpyro_pinn.transports.DPSTransport`): with ``"auto"`` the mode mixture
+        when there are several modes, else the ``"draws"`` mixture; ``"mixture"`` falls back to a
+        kernel density estimate of the warm-start draws when there is one mode;
+        ``diagnostics["control_variate"]`` says which.
     prior_skew
-        For the ODE family with a mixture prior: give each component a sinh-arcsinh skew per axis
-        and refit it to the target (:func:`numpyro_pinn.priors.fit_skew`, 300 Adam steps on the
-        mixture's lower bound, kept only if that rises). A mode of a real posterior is rarely
-        symmetric, and what the prior does not capture the transport must learn (Many-Well d=5:
-        the prior's own importance-sampling ESS 0.85 -> 0.98), then re-estimate the mixture's
-        weights by importance sampling from the fitted components
+        For the ODE family with a mixture base: give each component a sinh-arcsinh skew per axis
+        fitted to the target (:func:`numpyro_pinn.priors.fit_skew`, kept only if the mixture's
+        lower bound rises), then re-estimate the weights by importance sampling
         (:func:`numpyro_pinn.priors.reweight`: the transport hardly moves mass between modes, so
-        the weights bound its ESS). ``False``: Gaussian components with the warm start's weights.
-        At the default budget the skewed prior is the better start (Many-Well d=50 at 6,000 steps:
-        ESS 0.76 against 0.15), but the transport learns little on top of it in high dimension:
-        after 40,000 steps 0.79 against 0.974 from Gaussian components (BENCHMARKS.md), so for long
-        training in high dimension compare with ``False``, and better, ``"weights"``: fit the
-        skewed components only to re-estimate the weights and train from the Gaussian components
-        with those weights (Many-Well d=50, 40,000 steps: ESS 0.9931, lower-bound error -0.0042,
-        against 0.974 / -0.013 for ``False``; ``benchmarks/gaussian_reweighted.py``; 60,000
-        steps: ESS 0.9956, lower-bound error -0.0023).
+        the weights bound its ESS). Real posteriors' modes are rarely symmetric, and what the base
+        does not capture the transport must learn. ``False``: Gaussian components with the warm
+        start's weights. ``"weights"``: the skew fit only re-estimates the weights, and training
+        starts from the Gaussian components; for long trainings in high dimension, where the
+        transport learns more from Gaussian components than from skewed ones (BENCHMARKS.md).
     prior_fallback
-        For the ODE family: also weight ``num_particles`` draws of the transport's prior itself
+        For the ODE family: also weight ``num_particles`` draws of the base distribution itself
         against the target (``num_particles`` more target evaluations, no ODE solves) and keep them
-        instead of the transport's particles if their ESS is higher. A prior fitted to the target
-        by importance sampling can be a better proposal than a transport that has not learnt its
-        finest scales: on Neal's funnel (d = 10) the draws mixture alone has ESS 0.95, and training
-        lowers it (BENCHMARKS.md). ``diagnostics`` reports ``proposal`` (``"transport"`` or
-        ``"prior"``) and both ESS (``transport_ess``, ``prior_ess``); ``sample`` then draws from
-        the same proposal. ``False``: always the transport.
+        if their ESS is higher than the transport's: a base fitted to the target by importance
+        sampling can beat a transport that has not learnt its finest scales (e.g. on a funnel).
+        ``diagnostics`` reports ``proposal`` (``"transport"`` or ``"prior"``) and both ESS
+        (``transport_ess``, ``prior_ess``); ``sample`` then draws from the same proposal.
+        ``False``: always the transport.
     finetune, gn_steps
         ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
         Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the

@@ -20,17 +20,15 @@ plug-in (first-order) form
 ``xhat_k = mu_k + sqrt(a_t) S_k (a_t S_k + (1 - a_t) I)^-1 (y - sqrt(a_t) mu_k)`` the posterior mean
 of ``Y_0`` under component ``k``: exact at ``t = 0`` (``xhat_k = y``), exact wherever ``r`` is
 locally constant, and it carries the mode structure, the mixing weights and the target's own shape
-through the noising, so that the network only learns a small correction. On the 9-mode mixture the
-untrained plug-in already gives a probability-flow ESS of 0.998 (training loss 0.004), where the
-first version (``control_variate="kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density
-estimate with a hand-set switch-off ``c_t``) started at ESS 0.10 (loss 150) and had not recovered
-after 3,000 steps (0.008). With a single mode, or a ring or ridge of maxima, the mixture is fitted to
+through the noising, so that the network only learns a small correction (the alternative,
+``control_variate="kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density estimate with a
+hand-set switch-off ``c_t``, leaves the network far more to learn). With a single mode, or a ring or ridge of maxima, the mixture is fitted to
 the warm-start draws and the target (:func:`numpyro_pinn.priors.draw_mixture`, which chooses its
 number of components; ``PINNSampler(prior="auto")``); the KDE form remains as
 ``control_variate="kde"``. The price: each evaluation of ``u`` evaluates the target at ``K`` points
 (one per component), its Laplacian the target's Hessian there, and ``r`` the mixture at those ``K``
-points (``K^2`` component densities): on the four rings (``K = 64``, d = 2) a training step of 1,024
-points takes about 0.5 s on 2 CPU cores, against 0.01 s for the ODE PINN.
+points (``K^2`` component densities): with many components a training step costs tens of times
+the ODE PINN's (BENCHMARKS.md, DPS section).
 
 Samples come from the reverse diffusion driven by the score ``grad u``: the probability-flow ODE
 ``dy/dt = -beta (y + grad u)`` integrated from ``N(0, I)`` at ``t = 1`` to ``t = 0`` with its
@@ -84,14 +82,10 @@ class DPSTransport:
         (:func:`numpyro_pinn.priors.mode_mixture`) when it finds several, else (one mode, or a ring
         or ridge of maxima) components fitted to the draws and the target
         (:func:`numpyro_pinn.priors.draw_mixture`). ``"kde"``: ``log m_t + c_t (log q - log m_0)``
-        over a kernel density estimate of the warm-start draws. (On GMM-9 the probability-flow ESS
-        was 0.999 after 1,000 steps with the plug-in mixture against 0.008 after 3,000 with the KDE.
-        The plug-in over a single ``N(0, I)`` component, i.e. ``log q`` rescaled, never smooths the
-        target's fine structure: on Rings its reverse-SDE KL was 2.3 against the KDE's 0.84. Over the
-        :func:`numpyro_pinn.priors.draw_mixture` fitted to the draws, the default for one mode or a
-        ring since 2026-12-01, the four rings' probability-flow ESS went from 0.0003 with the KDE to
-        0.93 after 500 steps, and Neal's funnel's reverse-SDE KL from 2.5 to 0.66, without the
-        probability flow's stiffness; BENCHMARKS.md.) ``PINNSampler(prior="draws")`` uses that mixture
+        over a kernel density estimate of the warm-start draws: the plug-in mixture is the better
+        control variate on every target of the DPS benchmark (BENCHMARKS.md); a single ``N(0, I)``
+        component would never smooth the target's fine structure, hence the draws mixture for one
+        mode. ``PINNSampler(prior="draws")`` uses that mixture
         even when there are several modes.
     kde_size, kde_bandwidth
         For ``control_variate="kde"``: number of warm-start draws in the KDE and its bandwidth as a

@@ -91,9 +91,8 @@ class ODETransport:
         Cholesky factors averaged by responsibility, over their typical size), so that a network
         of unit-size outputs moves a point by a fraction of its own component's width. Where the
         components differ in width by orders of magnitude (a funnel's neck against its mouth) an
-        unscaled drift of a size that matters in the mouth throws points out of the neck: on Neal's
-        funnel (d = 10, draws-mixture prior with a lower bound near -0.06 by itself) one Adam step
-        from the zero drift took the lower bound to -43 unscaled and to -0.15 scaled.
+        unscaled drift of a size that matters in the mouth throws points out of the neck after a
+        single Adam step.
         ``"none"``: ``mu = m``. ``"auto"`` (default): ``"prior"`` when the prior's component
         scales differ by more than a factor :data:`DRIFT_SCALE_SPREAD`, else
         ``"none"`` (resolved when training starts; ``N(0, I)`` and equal-sized components keep the

@@ -5,7 +5,7 @@ correction), the untrained network (zero last layer, so ``u`` is the control var
 the mean squared log-Fokker-Planck residual on one collocation batch (the training loss at step 0)
 and the ESS and log Z error of 4,000 probability-flow particles.
 
-    python benchmarks/dps_control_variate.py
+    python experiments/dps_control_variate.py
 """
 import datetime
 import os
@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import gmm9  # noqa: E402
 
 from numpyro_pinn import core  # noqa: E402

@@ -1,6 +1,6 @@
 """Many-Well with the ODE method under one training option, for ablations.
 
-    python benchmarks/mw5_options.py STEPS GN_STEPS WIDTH LEARNING_RATE [--dim 5] [--delta 4]
+    python experiments/mw5_options.py STEPS GN_STEPS WIDTH LEARNING_RATE [--dim 5] [--delta 4]
                                      [--hutchinson-above 16] [--num 20000] [--seed 0] [--batch 1024]
                                      [--paired-probes] [--no-skew | --skew-weights]
     # e.g. 6000 0 128 2e-3 (wider network), 6000 20 64 2e-3 (20 Gauss-Newton steps after Adam),
@@ -17,7 +17,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import many_well  # noqa: E402
 
 from numpyro_pinn import PINNSampler  # noqa: E402

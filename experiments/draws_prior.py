@@ -10,7 +10,7 @@ and the seconds the fit took.
 ``--path-points 0`` turns off the components along the way from the draws to the mode
 (``draw_mixture(path_points=...)``, default 64).
 
-    python benchmarks/draws_prior.py [--components 4 auto] [--targets rings funnel] [--path-points 64]
+    python experiments/draws_prior.py [--components 4 auto] [--targets rings funnel] [--path-points 64]
 """
 import argparse
 import datetime
@@ -22,7 +22,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from dps import funnel, rings  # noqa: E402
 
 from numpyro_pinn import priors  # noqa: E402

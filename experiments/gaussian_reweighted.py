@@ -9,7 +9,7 @@ from the *Gaussian* components with those weights. It patches ``numpyro_pinn.cor
 it runs on the code before that option existed; ``PINNSampler(prior_skew="weights")`` (added after
 the run in BENCHMARKS.md) builds the same prior.
 
-    python benchmarks/gaussian_reweighted.py STEPS [--dim 50] [--delta 2] [--num 20000]
+    python experiments/gaussian_reweighted.py STEPS [--dim 50] [--delta 2] [--num 20000]
 """
 import argparse
 import os
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import many_well  # noqa: E402
 
 import numpyro_pinn.core as core  # noqa: E402

@@ -7,10 +7,10 @@ distance of the closest well coordinate to its barrier at 0, and the mean log we
 log Z). A region with more weight than draws is one the prior under-covers, which the transport
 must then fill by moving mass there.
 
-    python benchmarks/prior_coverage.py
+    python experiments/prior_coverage.py
 """
 import os, sys, numpy as np, jax, jax.numpy as jnp
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import many_well
 from numpyro_pinn import priors
 from numpyro_pinn.core import make_warm_start

@@ -9,7 +9,7 @@ per target gives the same for the skewed mixture (``priors.fit_skew`` on the ref
 ``PINNSampler`` used by default from 2026-12-01) with the seconds its fit took, a third for the
 skewed mixture with its weights re-estimated (``priors.reweight``).
 
-    python benchmarks/prior_quality.py [--no-refine]
+    python experiments/prior_quality.py [--no-refine]
 """
 import argparse
 import os
@@ -19,7 +19,7 @@ import time
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import gmm9, many_well  # noqa: E402
 
 from numpyro_pinn import priors  # noqa: E402

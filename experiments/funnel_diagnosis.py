@@ -10,7 +10,7 @@
   ODE takes per particle (64 particles, solved together under ``vmap``, so the slowest sets the
   cost).
 
-    python benchmarks/funnel_diagnosis.py [--parts exact_ws gmm dps] [--steps 2000] [--dps-steps 100]
+    python experiments/funnel_diagnosis.py [--parts exact_ws gmm dps] [--steps 2000] [--dps-steps 100]
 """
 import argparse
 import datetime
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.special import logsumexp
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from paper_table import funnel, truth  # noqa: E402
 
 from numpyro_pinn import PINNSampler, core, priors  # noqa: E402
