@@ -259,7 +259,7 @@ def smc(
 
     deadline = Deadline.after(max_seconds)
     import blackjax
-    from blackjax.smc import adaptive_tempered, resampling
+    from blackjax.smc import adaptive_tempered, resampling, tempered
     from blackjax.smc.base import extend_params
 
     d = start.mean.shape[0]
@@ -338,15 +338,31 @@ def smc(
 
         return jax.lax.while_loop(cond, body, carry)
 
+    # BlackJAX moves the particles under the previous tempered distribution and then weights them
+    # towards the new one: the last step's particles follow the next-to-last distribution (broader
+    # than the posterior) and only their weights reach the posterior. Resample by those weights
+    # and move once more under the tempering parameter reached, so the draws follow it.
+    settle_kernel = tempered.build_kernel(logref, loglik, blackjax.hmc.build_kernel(), blackjax.hmc.init,
+                                          resampling.systematic)
+
+    @jax.jit
+    def settle(carry):
+        state, key, step_size, _, _ = carry
+        state = state._replace(tempering_param=jnp.asarray(state.tempering_param))
+        settled, _ = settle_kernel(jax.random.fold_in(key, 1), state, num_mcmc_steps, state.tempering_param,
+                                   params_from(state.particles, step_size))
+        return settled.particles
+
     carry = init(rng_key)
     while True:
         carry = advance(carry)
         beta, it = float(carry[0].tempering_param), int(carry[-1])
         if beta >= 1.0 or it >= max_tempering_steps or deadline.passed():
             break
-    z, log_z = carry[0].particles, carry[3]
+    z, log_z = settle(carry), carry[3]
+    it_evals = it + 1  # the settling moves cost one tempering step's evaluations
     x = m + z @ L.T if whitened else z
-    n_evals = it * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
+    n_evals = it_evals * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
     if beta >= 1.0:
         return from_draws(x, log_Z=float(log_z), method="smc")._replace(num_evals=start.num_evals + n_evals)
     why = (f"its time budget ({max_seconds:g} s)" if it < max_tempering_steps
