@@ -30,6 +30,7 @@ from dps import funnel  # noqa: E402
 
 from numpyro_pinn import PINNSampler, posteriordb  # noqa: E402
 from numpyro_pinn.core import make_warm_start  # noqa: E402
+from numpyro_pinn.diagnostics import normalised_weights  # noqa: E402
 from numpyro_pinn.tails import MIN_DROP, base_tail_check  # noqa: E402
 from numpyro_pinn.target import from_model  # noqa: E402
 
@@ -58,15 +59,12 @@ def cauchy_runs(seeds: int) -> None:
                 s = PINNSampler(cauchy, prior=prior, progress_bar=False).run(jax.random.PRNGKey(seed), jnp.array(0.5))
             secs = time.perf_counter() - t0
             x, lw = s.sample(jax.random.PRNGKey(99), 100_000, weighted=True)
-            x, lw = np.asarray(x["mu"]), np.asarray(lw)
-            ok = np.isfinite(lw)
-            w = np.exp(lw[ok] - lw[ok].max())
-            w /= w.sum()
-            sd = np.sqrt(np.sum(w * (x[ok] - np.sum(w * x[ok])) ** 2))
+            x, w = np.asarray(x["mu"]), normalised_weights(lw)
+            sd = np.sqrt(np.sum(w * (x - np.sum(w * x)) ** 2))
             d = s.diagnostics
             warned = sorted({str(c.message).split(":")[0][:40] for c in caught if issubclass(c.category, RuntimeWarning)})
             print(f"prior={prior:8s} seed {seed}: sd {sd:.3f} ({100 * (sd / sd_true - 1):+.1f}%), resampled sd "
-                  f"{np.std(np.asarray(s.get_samples()['mu'])):.3f}, P(|mu|>50) {np.sum(w * (np.abs(x[ok]) > 50)):.4f}, "
+                  f"{np.std(np.asarray(s.get_samples()['mu'])):.3f}, P(|mu|>50) {np.sum(w * (np.abs(x) > 50)):.4f}, "
                   f"ESS {d['ess']:.4f}, k-hat {d['pareto_k']:.2f}, heavy component {d['heavy_tail_component']}, "
                   f"final tail drop {d['tail_drop']:.1f}, {d['num_train_steps']} steps, {secs:.0f} s; warnings: {warned}",
                   flush=True)

@@ -4,13 +4,22 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["PARETO_K_WARN", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
+__all__ = ["PARETO_K_WARN", "normalised_weights", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
 
 #: Pareto k-hat above this: the importance weights' variance may be infinite, and the samplers
 #: warn that their weights (and what is computed from them) are not trustworthy.
 PARETO_K_WARN = 0.7
 #: PSIS fits its generalised Pareto distribution to at least this many of the largest weights.
 PSIS_MIN_TAIL = 5
+
+
+def normalised_weights(log_weights) -> np.ndarray:
+    """Importance weights summing to 1 (a non-finite log weight, a failed particle, gets 0): for
+    weighted estimates, e.g. ``np.sum(w * x)`` for a mean."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    lw = np.where(np.isfinite(lw), lw, -np.inf)
+    w = np.exp(lw - lw.max())
+    return w / w.sum()
 
 
 def ess(log_weights) -> float:
