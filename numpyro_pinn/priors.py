@@ -57,10 +57,9 @@ class GaussianMixture(NamedTuple):
 
     def sample_components(self, rng_key: jax.Array, labels: jax.Array) -> jax.Array:
         """One draw from each given component, shape ``(len(labels), d)``."""
-        k_z, k_g = jax.random.split(rng_key)
-        eps = jax.random.normal(k_z, (labels.shape[0], self.means.shape[1]), dtype=jnp.float32)
+        eps = jax.random.normal(rng_key, (labels.shape[0], self.means.shape[1]), dtype=jnp.float32)
         if self.dfs is not None:
-            eps = eps * _t_scale(k_g, self.dfs[labels])[:, None]
+            eps = eps * _t_scale(jax.random.fold_in(rng_key, 1), self.dfs[labels])[:, None]
         if self.skews is not None:
             eps = _skew(eps, self.skews[labels])
         return self.means[labels] + jnp.einsum("nij,nj->ni", self.chols[labels], eps)
