@@ -593,6 +593,7 @@ def fit_skew(
     eval_draws: int = 256,
     full: Optional[bool] = None,
     return_evals: bool = False,
+    max_seconds: Optional[float] = 300.0,
 ):
     """Give each component of ``mixture`` a sinh-arcsinh skew per axis and refit its mean and
     Cholesky factor to the target by maximising ``E_mix[log q - log mix]`` (``log Z`` minus the
@@ -623,6 +624,10 @@ def fit_skew(
         and the skews. ``None`` (default): full when ``d (d + 1) / 2 <= draws_per_component``. In
         high dimension the full refit turns the gradient noise of a few draws into random
         distortions of every component in every direction, and the per-axis fit is the better one.
+
+    max_seconds
+        Wall-clock budget (``None``: none), checked between blocks of at most 50 steps: past it
+        the fit stops with a warning and is kept if it scores higher.
 
     Returns
     -------
@@ -664,23 +669,43 @@ def fit_skew(
 
     opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.05))
 
+    # Blocks of at most 50 steps (equal lengths, the surplus masked): Ctrl-C and the time budget
+    # are seen between them.
+    n_blocks = max(1, -(-steps // 50))
+    length = max(1, -(-steps // n_blocks))
+
     @jax.jit
-    def fit(p, key):
-        def body(carry, kk):
+    def fit_block(p, st, keys, first):
+        def body(carry, xs):
             p, st = carry
+            kk, i = xs
             g = jax.grad(lambda q: -objective(q, jax.random.normal(kk, (k, draws_per_component, d), dtype)))(p)
-            upd, st = opt.update(g, st, p)
-            return (optax.apply_updates(p, upd), st), None
+            upd, new_st = opt.update(g, st, p)
+            active = first + i < steps
+            keep = lambda a, b: jnp.where(active, a, b)
+            return (jax.tree.map(keep, optax.apply_updates(p, upd), p), jax.tree.map(keep, new_st, st)), None
 
-        (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), jax.random.split(key, steps))
-        return p
+        (p, st), _ = jax.lax.scan(body, (p, st), (keys, jnp.arange(length)))
+        return p, st
 
+    from numpyro_pinn.stages import Deadline
+
+    deadline = Deadline.after(max_seconds)
     k_fit, k_eval = jax.random.split(rng_key)
-    fitted = fit(init, k_fit)
+    keys = jax.random.split(k_fit, max(steps, 1))
+    keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], n_blocks * length - keys.shape[0], axis=0)])
+    fitted, st, done = init, opt.init(init), 0
+    for b in range(n_blocks if steps > 0 else 0):
+        fitted, st = fit_block(fitted, st, keys[b * length:(b + 1) * length], b * length)
+        done = min(steps, (b + 1) * length)
+        if deadline.passed() and b + 1 < n_blocks:
+            warnings.warn(f"The skew fit used up its time budget ({max_seconds:g} s) after {(b + 1) * length} of "
+                          f"{steps} steps; it keeps that fit if it scores higher.", RuntimeWarning, stacklevel=2)
+            break
     z = jax.random.normal(k_eval, (k, eval_draws, d), dtype)
     score = jax.jit(objective)
     before, after = float(score(init, z)), float(score(fitted, z))
-    evals = steps * k * draws_per_component + 2 * k * eval_draws
+    evals = done * k * draws_per_component + 2 * k * eval_draws
     out = mixture
     if np.isfinite(after) and after > before and all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(fitted)):
         l, _ = unpack(fitted)

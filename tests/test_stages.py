@@ -94,3 +94,15 @@ def test_draws_mixture_search_past_its_time_budget_keeps_the_best_so_far():
         mix = draw_mixture(pot, jnp.zeros(2), jnp.eye(2), draws, rng_key=jax.random.PRNGKey(1), max_seconds=0.0,
                            path_points=0)
     assert mix.means.shape[0] == 1
+
+
+def test_skew_fit_past_its_time_budget_stops_after_a_block():
+    from numpyro_pinn.priors import fit_skew
+
+    pot = lambda x: -jnp.logaddexp(-0.5 * jnp.sum((x - 2.0) ** 2), -0.5 * jnp.sum((x + 2.0) ** 2))
+    draws = jnp.concatenate([jax.random.normal(jax.random.PRNGKey(1), (300, 2)) + s for s in (-2.0, 2.0)])
+    mix = mode_mixture(pot, jnp.zeros(2), 2.0 * jnp.eye(2), draws, rng_key=jax.random.PRNGKey(2))
+    with pytest.warns(RuntimeWarning, match=r"skew fit used up its time budget \(0 s\) after 50 of 300 steps"):
+        _, evals = fit_skew(pot, jnp.zeros(2), 2.0 * jnp.eye(2), mix, jax.random.PRNGKey(3), max_seconds=0.0,
+                            return_evals=True)
+    assert evals == 50 * 2 * 64 + 2 * 2 * 256
