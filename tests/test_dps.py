@@ -19,6 +19,7 @@ def _two_component_mixture():
                            jnp.zeros(1, jnp.int32), jnp.linalg.inv(chols))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("control_variate", ["mixture", "kde"])
 def test_score_at_time_zero_is_the_target_score(control_variate):
     """u(., 0) = log q exactly, with either control variate (both forms are exact at t = 0)."""
@@ -33,6 +34,7 @@ def test_score_at_time_zero_is_the_target_score(control_variate):
     np.testing.assert_allclose(s0, jax.vmap(jax.grad(tgt.logq))(ys), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_plugin_control_variate_is_the_exact_marginal_when_the_mixture_is_the_target():
     """When m_0 is the target, r = log q - log m_0 is constant and the plug-in u is the exact
     noised marginal: the log-Fokker-Planck residual vanishes at every time (untrained network)."""
@@ -143,6 +145,7 @@ def test_dps_bad_arguments():
         PINNSampler(potential_fn=mixture, method="ode", transport=DPSTransport())
 
 
+@pytest.mark.slow
 def test_dps_with_a_laplace_warm_start_falls_back_to_the_kde():
     """warm_start="laplace" has one draw: too few to fit a mixture to, so DPS's control variate is
     the KDE (no error; the ODE side of this is tests/test_priors.py's auto-prior test)."""

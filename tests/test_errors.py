@@ -77,6 +77,7 @@ def test_getters_before_run_raise():
         s.get_samples()
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_advice_and_keeps_last_good_params():
     def nan_after(n):
         def init(params):
@@ -104,6 +105,7 @@ def _gaussian_fit(**kwargs):
     return PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), **opts).run(KEY, init_params=jnp.zeros(2))
 
 
+@pytest.mark.slow
 def test_sample_counts_are_validated_and_one_draw_works():
     s = _gaussian_fit(num_samples=1)
     assert s.get_samples().shape == (1, 2)
@@ -113,12 +115,14 @@ def test_sample_counts_are_validated_and_one_draw_works():
             s.sample(KEY, bad)
 
 
+@pytest.mark.slow
 def test_too_few_particles_for_khat_say_so():
     s = _gaussian_fit(num_particles=10)
     assert np.isnan(s.diagnostics["pareto_k"])
     assert "not enough particles" in s.summary_line()
 
 
+@pytest.mark.slow
 def test_stopped_early_only_before_num_steps():
     """The target ESS of 1.0 is reached (ESS 1 - 1e-12) only at the end of all 10 steps, or
     not at all: either way training was not stopped early."""
@@ -127,6 +131,7 @@ def test_stopped_early_only_before_num_steps():
     assert not s.diagnostics["stopped_early"]
 
 
+@pytest.mark.slow
 def test_improper_posteriors_are_refused_in_the_warm_start():
     """A flat prior with no data, and a scale with an improper flat prior and one observation (the
     posterior of log sigma tends to a constant as sigma grows): both refused by the warm start, in

@@ -6,6 +6,7 @@ import pytest
 from numpyro_pinn import PINNSampler, bayes_factor
 
 
+@pytest.mark.slow
 def test_bayes_factor_of_two_conjugate_normal_models(conjugate_normal):
     """The exact Laplace start makes both evidences exact up to float error: the sign and
     arithmetic of the factor are what is tested (swapping a and b would be off by 3.2 nats)."""

@@ -28,6 +28,7 @@ def _check_moments(mcmc, cn):
     assert float(az.rhat(idata)["mu"]) < 1.05
 
 
+@pytest.mark.slow
 def test_good_transport_accepts_almost_everything_and_is_exact(conjugate_normal):
     cn = conjugate_normal(1.0)
     s = PINNSampler(cn.model, warm_start="laplace", num_samples=200, progress_bar=False).run(jax.random.PRNGKey(0), cn.y)

@@ -76,6 +76,7 @@ def _potential(x):
 ESS_FLOOR = {"ode": 0.8, "sde": 0.3, "anneal": 0.8, "sde_diffusion": 0.015, "ot": 0.7, "sb": 0.04}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", list(METHODS))
 def test_each_method_recovers_log_z_and_a_tail_probability(method):
     n = 2000

@@ -5,6 +5,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
@@ -20,6 +22,7 @@ print("ok", numpyro_pinn.__version__)
 """
 
 
+@pytest.mark.slow
 def test_wheel_installs_and_runs_outside_the_tree(tmp_path):
     # Built as a user would (pip's isolated build fetches the build backend from the package index).
     args = [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path / "dist")]

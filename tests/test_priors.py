@@ -20,6 +20,7 @@ def two_modes(x):
     return -jax.scipy.special.logsumexp(lp + jnp.log(W))
 
 
+@pytest.mark.slow
 def test_mode_mixture_finds_modes_weights_and_scales():
     rng = np.random.default_rng(0)
     # Draws with the WRONG mode weights (half and half): the evidences must correct them.
@@ -81,6 +82,7 @@ def test_mixture_prior_is_refused_where_the_prior_is_fixed():
         PINNSampler(potential_fn=two_modes, prior="kde")
 
 
+@pytest.mark.slow
 def test_modes_on_a_ring_or_ridge_are_one_mode():
     """A ring of maxima (and a ridge) gives no mixture: points along it are not separate modes."""
     ring = lambda x: 0.5 * (jnp.sqrt(jnp.sum(x**2)) - 2.0) ** 2 / 0.1**2
@@ -141,6 +143,7 @@ def _is_ess_and_log_z(prior, mean, chol, potential, n=4000):
     return ess(lw), log_evidence(lw)
 
 
+@pytest.mark.slow
 def test_draw_mixture_beats_one_gaussian_on_a_funnel():
     """prior='draws': a mixture fitted to (exact) draws of a 2-D funnel is a far better importance
     sampler of it than the draws' own Gaussian (N(0, I) in whitened coordinates), and its log Z is
@@ -179,6 +182,7 @@ def _ring(x):
     return 0.5 * (r - 2.0) ** 2 / 0.15**2 + jnp.log(2 * jnp.pi * 2.0 * 0.15 * jnp.sqrt(2 * jnp.pi))  # log Z ~ 0
 
 
+@pytest.mark.slow
 def test_draw_mixture_chooses_more_components_for_a_ring():
     """num_components='auto': a ring of maxima needs many components; the search, scored against the
     target, must find more than 4 and a far better importance sampler than 4, with the right log Z."""
@@ -203,6 +207,7 @@ def _funnel4_normalised(x):
             + 0.5 * jnp.log(2 * jnp.pi * 9.0) + 1.5 * jnp.log(2 * jnp.pi))  # log Z = 0
 
 
+@pytest.mark.slow
 def test_path_components_cover_a_funnel_neck_the_draws_miss():
     """A 4-d funnel whose draws all have v > 0 (as the SMC warm start's miss the neck): the mixture
     fitted to them puts too little mass at v < -2 (truth 0.2525) and biases log Z; with Laplace
@@ -248,6 +253,7 @@ def _funnel4(x):
     return 0.5 * v**2 / 9.0 + jnp.sum(0.5 * x[1:] ** 2 * jnp.exp(-v) + 0.5 * v)
 
 
+@pytest.mark.slow
 def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
     """prior='auto' with one mode: N(0, I) stays for a Gaussian target (proposal ESS ~1, only the check's
     2,048 evaluations spent); for a 4-d funnel (ESS ~0.001 < FAR_FROM_GAUSSIAN_ESS) the draws mixture
@@ -273,6 +279,7 @@ def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
     assert _one_mode_mixture(jax.random.PRNGKey(0), _funnel4, ws._replace(draws=ws.draws[:1]), "prior") == (None, 0)
 
 
+@pytest.mark.slow
 def test_skewed_mixture_density_matches_its_draws():
     """A skewed component's log_prob integrates to one and has the mean of its own draws."""
     from numpyro_pinn.priors import _mixture
@@ -292,6 +299,7 @@ def test_skewed_mixture_density_matches_its_draws():
     assert skew(z) > 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("full", [True, False])
 def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact(full):
     """Four modes of exp(-sum (x_i^2 - 3)^2), each steeper towards the barrier: the skewed prior's
@@ -329,6 +337,7 @@ def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact(full):
     assert abs(log_evidence(lw_s) - log_z) < 4 * se + 1e-4, (log_evidence(lw_s) - log_z, se)
 
 
+@pytest.mark.slow
 def test_reweight_recovers_mode_weights():
     """Two Gaussian modes of mass 0.25 / 0.75 (d = 3, 8 standard deviations apart) and a mixture
     with the right components but weights 0.5 / 0.5: reweighting finds 0.25 / 0.75. With the modes
@@ -361,6 +370,7 @@ def test_reweight_recovers_mode_weights():
     np.testing.assert_allclose(np.exp(np.asarray(again.log_weights)), w, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_prior_skew_weights_keeps_gaussian_components_with_reweighted_weights():
     """``prior_skew="weights"``: the skewed fit only re-estimates the mixture's weights; the prior the
     transport starts from has Gaussian components (``diagnostics["prior_skewed"]`` is False) and the
@@ -400,6 +410,7 @@ def test_drift_scale_follows_the_component_widths():
         ODETransport(drift_scale="local")
 
 
+@pytest.mark.slow
 def test_prior_fallback_keeps_the_better_proposal():
     """A Gaussian target with the exact Laplace warm start: the prior alone has equal weights (ESS 1),
     a briefly trained transport does not, so the prior's draws are kept (exact log Z, ESS 1), and

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,6 +43,7 @@ print("OK")
 """
 
 
+@pytest.mark.slow
 def test_run_restores_the_users_precision_and_float32_is_quiet():
     """Mutation: calling ``jax.config.update("jax_enable_x64", True)`` in ``run`` (the old
     behaviour) fails the first assertion after ``run``."""
@@ -65,6 +68,7 @@ print("OK", n)
 """
 
 
+@pytest.mark.slow
 def test_mode_climbs_on_a_gaussian_process_finish():
     """The climbs of 1,024 SMC draws on posteriordb's GP regression (batched Hessians of a
     Cholesky factorisation). Mutation: ``climb_batch=1024`` (the old single vmap) wedged XLA's CPU runtime

@@ -23,6 +23,7 @@ def _assert_same_draws(a, b, key, n=300):
         np.testing.assert_array_equal(xa[k], xb[k])
 
 
+@pytest.mark.slow
 def test_round_trip_gives_the_same_draws_and_results(tmp_path, conjugate_normal):
     cn = conjugate_normal(1.0)
     s = PINNSampler(cn.model, warm_start="laplace", num_samples=300, progress_bar=False).run(jax.random.PRNGKey(0), cn.y)
@@ -35,6 +36,7 @@ def test_round_trip_gives_the_same_draws_and_results(tmp_path, conjugate_normal)
     assert t.num_samples == 300 and t.settings == s.settings and t.transport == s.transport
 
 
+@pytest.mark.slow
 def test_a_model_with_other_sites_or_shapes_is_refused(tmp_path, conjugate_normal):
     cn = conjugate_normal(1.0)
     s = PINNSampler(cn.model, warm_start="laplace", num_samples=100, progress_bar=False).run(jax.random.PRNGKey(0), cn.y)

@@ -29,6 +29,7 @@ def test_stage_names_itself_in_a_keyboard_interrupt_and_deadlines_are_checked():
         Deadline.after(-1)
 
 
+@pytest.mark.slow
 def test_smc_past_its_time_budget_stops_and_says_so():
     """SMC from a reference 10 Laplace widths wide needs several tempering steps on a narrow
     Gaussian; with no time it stops after its first block, warns, and still returns a usable
@@ -47,6 +48,7 @@ def test_smc_past_its_time_budget_stops_and_says_so():
     assert full.method == "smc" and np.all(sd_full < 0.15) and np.all(sd > 1.5 * sd_full)
 
 
+@pytest.mark.slow
 def test_mode_search_past_its_time_budget_uses_the_climbs_made():
     """Two modes at -3 and +3; with no time the climbs stop after one block of 64 draws (in a
     random order, so both modes are among them) and the mixture is built from those."""

@@ -37,6 +37,7 @@ def test_weights_set_the_centre_and_too_few_particles_give_none():
     assert not tail_check(lambda z: 0.5 * jnp.sum(z**2), x, lw).heavier
 
 
+@pytest.mark.slow
 def test_student_t_components_have_the_right_density_and_draws():
     """A base with a Student-t component (``with_heavy_tail``): its log density is the mixture of
     N(0, I) and the multivariate t (scipy), and its draws follow it (quantiles of the radius within

@@ -93,6 +93,7 @@ def test_pt_bad_arguments():
             ParallelTempering(potential_fn=potential, **bad)
 
 
+@pytest.mark.slow
 def test_pt_progress_bar_and_summary_columns(capsys):
     """The bar reaches every PT step and shows swap rates; one chain prints no R-hat, several do."""
     U = lambda x: 0.5 * jnp.sum(x["x"] ** 2)

@@ -45,6 +45,7 @@ def test_divergence_exact_and_hutchinson_on_linear_field():
     assert abs(float(jnp.mean(est)) - float(jnp.trace(a))) < 5 * float(jnp.sqrt(var / 20000))
 
 
+@pytest.mark.slow
 def test_flow_log_density_on_linear_field_is_exact():
     """Change of variables through diffrax: y1 = e^a y0 and log p1 = log p0 - d a, so the
     importance weights of the target N(0, e^{2a}) are all exactly log Z."""
@@ -81,6 +82,7 @@ def test_find_mode_on_near_collinear_logistic_regression():
     np.testing.assert_allclose(mode, ols, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_smc_warm_start_covers_separated_modes_with_right_weights():
     mus = jnp.array([[-6.0, 0.0], [6.0, 0.0]])
     logw = jnp.log(jnp.array([0.3, 0.7]))
@@ -97,6 +99,7 @@ def test_smc_warm_start_covers_separated_modes_with_right_weights():
     assert abs(float(ws.log_Z)) < 0.15  # the target is normalised
 
 
+@pytest.mark.slow
 def test_smc_defensive_component_rescues_a_useless_laplace_fit():
     # Neal's funnel (d = 10, normalised): its only mode is at v = -40.5, deep in the neck, with widths
     # of 1e-9 across it; a reference built on that Laplace fit alone never reaches the bulk (log Z
@@ -188,6 +191,7 @@ def test_flow_marks_particles_whose_solve_stops_early():
     assert np.all(np.isnan(np.asarray(fd.log_weights)[slow]))
 
 
+@pytest.mark.slow
 def test_paired_probes_loss_is_unbiased_where_the_squared_hutchinson_residual_is_not():
     """ODETransport(paired_probes=True): over collocation keys, mean(r1 * r2) matches the loss with
     exact divergences at the same points, while mean(r_hat**2) exceeds it by the probe variance."""
