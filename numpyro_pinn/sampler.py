@@ -124,7 +124,7 @@ class PINNSampler(SamplerSurface):
         does not capture the transport must learn. ``False``: Gaussian components with the warm
         start's weights. ``"weights"``: the skew fit only re-estimates the weights, and training
         starts from the Gaussian components; for long trainings in high dimension, where the
-        transport learns more from Gaussian components than from skewed ones (BENCHMARKS.md).
+        transport learns more from Gaussian components than from skewed ones.
     prior_fallback
         For the ODE family: also weight ``num_particles`` draws of the base distribution itself
         against the target (``num_particles`` more target evaluations, no ODE solves) and keep them

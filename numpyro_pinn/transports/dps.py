@@ -28,7 +28,7 @@ number of components; ``PINNSampler(prior="auto")``); the KDE form remains as
 ``control_variate="kde"``. The price: each evaluation of ``u`` evaluates the target at ``K`` points
 (one per component), its Laplacian the target's Hessian there, and ``r`` the mixture at those ``K``
 points (``K^2`` component densities): with many components a training step costs tens of times
-the ODE PINN's (BENCHMARKS.md, DPS section).
+the ODE PINN's.
 
 Samples come from the reverse diffusion driven by the score ``grad u``: the probability-flow ODE
 ``dy/dt = -beta (y + grad u)`` integrated from ``N(0, I)`` at ``t = 1`` to ``t = 0`` with its
@@ -83,7 +83,7 @@ class DPSTransport:
         or ridge of maxima) components fitted to the draws and the target
         (:func:`numpyro_pinn.priors.draw_mixture`). ``"kde"``: ``log m_t + c_t (log q - log m_0)``
         over a kernel density estimate of the warm-start draws: the plug-in mixture is the better
-        control variate on every target of the DPS benchmark (BENCHMARKS.md); a single ``N(0, I)``
+        control variate on every target of the DPS benchmark; a single ``N(0, I)``
         component would never smooth the target's fine structure, hence the draws mixture for one
         mode. ``PINNSampler(prior="draws")`` uses that mixture
         even when there are several modes.
