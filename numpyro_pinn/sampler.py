@@ -288,7 +288,8 @@ class PINNSampler(SamplerSurface):
         if ws.mean.shape != target.x0.shape:
             raise ValueError(f"warm start has dimension {ws.mean.shape[0]}, the target {target.dim}.")
         t1 = time.perf_counter()
-        with stages.stage("building the base distribution (before training)",
+        # Training handles its own Ctrl-C (a marked partial result); this names the stages around it.
+        with stages.stage("fitting the transport (building its base distribution or fine-tuning it)",
                           "prior='gaussian' skips the mixture base distribution's construction."):
             fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
                                         progress_bar=self.progress_bar, checkpoint=checkpoint)

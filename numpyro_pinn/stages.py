@@ -27,9 +27,11 @@ class Deadline(NamedTuple):
     seconds: float
 
     @classmethod
-    def after(cls, seconds: Optional[float]) -> "Deadline":
-        if seconds is not None and not seconds >= 0:
-            raise ValueError(f"a time budget must be >= 0 seconds or None; got {seconds!r}.")
+    def after(cls, seconds: Optional[float], name: str = "max_seconds") -> "Deadline":
+        """A budget of ``seconds`` from now; ``name`` is the argument a bad value is reported as."""
+        ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0
+        if seconds is not None and not ok:
+            raise ValueError(f"`{name}`, a time budget, must be a number of seconds >= 0 or None; got {seconds!r}.")
         return cls(time.perf_counter(), math.inf if seconds is None else float(seconds))
 
     def elapsed(self) -> float:

@@ -89,7 +89,7 @@ def fit(
     """
     from numpyro_pinn.stages import Deadline
 
-    deadline = Deadline.after(max_seconds)
+    deadline = Deadline.after(max_seconds, "train_max_seconds")
 
     n_chunks = max(1, math.ceil(num_steps / chunk_size))
     length = max(1, math.ceil(num_steps / n_chunks))

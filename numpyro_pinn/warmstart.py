@@ -22,7 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.gaussian import gaussian_log_pdf, probe_directions, psd_inverse_chol, std_normal_log_prob
+from numpyro_pinn.stages import Deadline
 from numpyro_pinn.target import float_dtype
+from numpyro_pinn.validation import check_count, check_positive
 
 __all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z",
            "reference", "flat_direction"]
@@ -255,8 +257,6 @@ def smc(
     WarmStart
         Whitening from the final particles' mean and covariance, ``log_Z`` from SMC.
     """
-    from numpyro_pinn.stages import Deadline
-
     deadline = Deadline.after(max_seconds)
     import blackjax
     from blackjax.smc import adaptive_tempered, resampling, tempered
@@ -348,7 +348,6 @@ def smc(
     @jax.jit
     def settle(carry):
         state, key, step_size, _, _ = carry
-        state = state._replace(tempering_param=jnp.asarray(state.tempering_param))
         settled, _ = settle_kernel(jax.random.fold_in(key, 1), state, num_mcmc_steps, state.tempering_param,
                                    params_from(state.particles, step_size))
         return settled.particles
@@ -414,6 +413,9 @@ class Laplace:
 
     max_iter: int = 200
 
+    def __post_init__(self):
+        check_count("max_iter", self.max_iter, 1)
+
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
         """The warm start from ``start``, the Laplace fit at ``x0``'s mode (which it is)."""
         return start
@@ -436,6 +438,12 @@ class SMC:
     max_seconds: Optional[float] = 600.0
     max_tempering_steps: int = 500
 
+    def __post_init__(self):
+        check_count("num_particles", self.num_particles, 2)
+        check_count("max_tempering_steps", self.max_tempering_steps, 1)
+        check_positive("scale", self.scale)
+        Deadline.after(self.max_seconds)  # checks it
+
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
         """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``."""
         return smc(rng_key, potential_fn, start, num_particles=self.num_particles, scale=self.scale, centre=x0,
@@ -452,6 +460,12 @@ class PT:
     num_warmup: int = 500
     num_samples: int = 1000
     scale: float = 10.0
+
+    def __post_init__(self):
+        check_count("num_temperatures", self.num_temperatures, 2)
+        check_count("num_warmup", self.num_warmup, 0)
+        check_count("num_samples", self.num_samples, 1)
+        check_positive("scale", self.scale)
 
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
         """The warm start from the Laplace fit ``start``."""

@@ -108,3 +108,20 @@ def test_skew_fit_past_its_time_budget_stops_after_a_block():
         _, evals = fit_skew(pot, jnp.zeros(2), 2.0 * jnp.eye(2), mix, jax.random.PRNGKey(3), max_seconds=0.0,
                             return_evals=True)
     assert evals == 50 * 2 * 64 + 2 * 2 * 256
+
+
+def test_bad_budgets_and_warm_start_settings_are_refused_naming_the_argument():
+    from numpyro_pinn import PT, Laplace
+
+    with pytest.raises(ValueError, match="`max_seconds`, a time budget"):
+        SMC(max_seconds=-5)
+    with pytest.raises(ValueError, match="`num_particles` must be an integer >= 2"):
+        SMC(num_particles=1.5)
+    with pytest.raises(ValueError, match="`scale` must be a positive number"):
+        PT(scale=0)
+    with pytest.raises(ValueError, match="`max_iter` must be an integer >= 1"):
+        Laplace(max_iter=0)
+    with pytest.raises(ValueError, match="`train_max_seconds`, a time budget"):
+        from numpyro_pinn.train import fit
+
+        fit(jax.random.PRNGKey(0), None, None, None, 10, 10, progress_bar=False, max_seconds=-1)
