@@ -21,7 +21,7 @@ from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
-                                    laplace, with_log_Z)
+                                    around_initial_point, is_mode, laplace, with_log_Z)
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function",
            "proposal_function"]
@@ -104,9 +104,12 @@ def make_warm_start(
         warm_start = named[warm_start]
     if isinstance(warm_start, (SMC, PT, Laplace)):
         lap = laplace(potential_fn, x0, warm_start.max_iter if isinstance(warm_start, Laplace) else 200)
-        if not bool(jnp.all(jnp.isfinite(lap.chol))):
-            raise ValueError("Laplace warm start failed (non-finite Hessian at the mode); pass posterior draws.")
-        flat = flat_direction(potential_fn, lap.mean, lap.chol)
+        finite = bool(jnp.all(jnp.isfinite(lap.chol)))
+        if isinstance(warm_start, Laplace) and not finite:
+            raise ValueError("warm_start='laplace' failed (non-finite Hessian at the mode); use the default "
+                             "warm_start='smc' or pass posterior draws.")
+        probe = lap if finite else around_initial_point(x0, lap)
+        flat = flat_direction(potential_fn, probe.mean, probe.chol)
         if flat is not None:
             v, rise = flat
             where = describe(v) if describe is not None else f"coordinate {int(np.argmax(np.abs(v)))}"
@@ -116,6 +119,15 @@ def make_warm_start(
                 f"{', '.join(f'{r:g}' for r in PROPRIETY_RADII)} from the mode where it is finite (by {rise:.3g} "
                 "between the last two), so the density does not fall faster than 1/distance. Check for flat or improper priors (e.g. ImproperUniform) on "
                 "parameters the data do not constrain.")
+        if isinstance(warm_start, Laplace) and not is_mode(lap):
+            g = lap.chol @ (lap.chol.T @ jax.grad(potential_fn)(lap.mean))
+            where = describe(g) if describe is not None else f"coordinate {int(np.argmax(np.abs(g)))}"
+            raise ValueError(
+                f"warm_start='laplace' found no mode: Newton stopped where the density still rises (a Newton step "
+                f"predicts {lap.mode_gap / 2:.3g} nats more), along a direction mostly in {where}. Hierarchical "
+                "models whose density is unbounded down a funnel's neck (a heavy-tailed concentration or scale "
+                "hyperprior) have no mode; use the default warm_start='smc', which then starts from the model's "
+                "initial point.")
         return warm_start.build(rng_key, potential_fn, x0, lap)
     if hasattr(warm_start, "unconstrained_draws"):
         diag = warm_start.diagnostics

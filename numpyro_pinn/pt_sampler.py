@@ -11,7 +11,7 @@ import numpy as np
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.tempering import KERNELS, evals_per_step, run_pt
 from numpyro_pinn.validation import check_count, check_positive
-from numpyro_pinn.warmstart import laplace, reference
+from numpyro_pinn.warmstart import around_initial_point, is_mode, laplace, reference
 
 __all__ = ["ParallelTempering"]
 
@@ -92,7 +92,8 @@ class ParallelTempering(SamplerSurface):
         target = self._build_target(k_target, args, kwargs, init_params)
         t0 = time.perf_counter()
         lap = laplace(target.potential_fn, target.x0)
-        m, L, logq_z = reference(target.potential_fn, lap, self.reference_scale, self.reference_floor)
+        ref = lap if is_mode(lap) else around_initial_point(target.x0, lap)
+        m, L, logq_z = reference(target.potential_fn, ref, self.reference_scale, self.reference_floor)
         d = target.dim
 
         total = self.num_warmup + self.num_samples * self._pt_thinning

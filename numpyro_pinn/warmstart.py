@@ -26,8 +26,8 @@ from numpyro_pinn.stages import Deadline
 from numpyro_pinn.target import float_dtype
 from numpyro_pinn.validation import check_count, check_positive
 
-__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "laplace", "smc", "pt", "from_draws", "with_log_Z",
-           "reference", "flat_direction"]
+__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "laplace", "is_mode", "around_initial_point", "smc",
+           "pt", "from_draws", "with_log_Z", "reference", "flat_direction"]
 
 
 class WarmStart(NamedTuple):
@@ -47,6 +47,11 @@ class WarmStart(NamedTuple):
         Which warm start produced it.
     num_evals
         Number of points at which the potential or its gradient was evaluated.
+    mode_gap
+        For a Laplace fit, the Newton decrement ``g^T Sigma g`` at ``mean`` (twice the drop in the
+        potential a Newton step still predicts): about 0 at a mode, large where the density keeps
+        rising, as along the neck of a hierarchical model whose density is unbounded (see
+        :func:`is_mode`). 0 for other warm starts.
     """
 
     mean: jax.Array
@@ -55,6 +60,7 @@ class WarmStart(NamedTuple):
     draws: jax.Array
     method: str
     num_evals: int = 0
+    mode_gap: float = 0.0
 
 
 def find_mode(potential_fn: Callable, x0: jax.Array, max_iter: int = 200):
@@ -108,11 +114,37 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
         mode, h, it = find_mode(potential_fn, x0, max_iter)
         chol, logdet_h = psd_inverse_chol(h)
         log_z = -potential_fn(mode) + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * logdet_h
-        return mode, chol, log_z, it
+        g = chol.T @ jax.grad(potential_fn)(mode)
+        return mode, chol, log_z, it, jnp.sum(g * g)
 
-    mode, chol, log_z, it = run(x0)
-    it = int(it)
-    return WarmStart(mode, chol, log_z, mode[None, :], "laplace", num_evals=(2 + d) * (it + 1))
+    mode, chol, log_z, it, gap = run(x0)
+    it, gap = int(it), float(gap)
+    gap = gap if np.isfinite(gap) else float("inf")
+    return WarmStart(mode, chol, log_z, mode[None, :], "laplace", num_evals=(2 + d) * (it + 2), mode_gap=gap)
+
+
+#: Largest Newton decrement (:attr:`WarmStart.mode_gap`) at which a Laplace fit counts as a mode.
+MODE_GAP_MAX = 0.01
+
+
+def is_mode(start: WarmStart) -> bool:
+    """Whether the Laplace fit ``start`` sits at a mode: a Newton step from it would lower the
+    potential by less than ``MODE_GAP_MAX / 2`` nats (at a mode the decrement is at the level of
+    rounding error).
+
+    Hierarchical models with a heavy-tailed scale hyperprior (NumPyro's baseball example:
+    ``kappa ~ Pareto(1, 1.5)``, ``phi ~ Beta(m kappa, (1 - m) kappa)``) have a density that rises
+    without bound down the funnel's neck while its mass there vanishes; Newton then stops at the
+    edge of floating point (``log kappa`` near 35 in float64) with the gradient still large, and a
+    Gaussian there describes nothing of the posterior."""
+    return start.mode_gap <= MODE_GAP_MAX
+
+
+def around_initial_point(x0: jax.Array, start: WarmStart) -> WarmStart:
+    """The whitening ``N(x0, I)``: the reference :func:`smc` and :func:`pt` use (widened by their
+    ``scale``) when the Laplace fit ``start`` is not at a mode."""
+    return WarmStart(x0, jnp.eye(x0.shape[0], dtype=x0.dtype), jnp.zeros((), x0.dtype), x0[None, :],
+                     "initial point", num_evals=start.num_evals)
 
 
 #: Distances from the mode (unconstrained units) at which :func:`flat_direction` evaluates the potential.
@@ -445,9 +477,16 @@ class SMC:
         Deadline.after(self.max_seconds)  # checks it
 
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
-        """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``."""
-        return smc(rng_key, potential_fn, start, num_particles=self.num_particles, scale=self.scale, centre=x0,
-                   max_seconds=self.max_seconds, max_tempering_steps=self.max_tempering_steps)
+        """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``.
+
+        When ``start`` is not at a mode (:func:`is_mode`), the reference is ``N(x0, scale^2 I)``
+        alone, and the result's ``method`` says so."""
+        opts = dict(num_particles=self.num_particles, scale=self.scale, max_seconds=self.max_seconds,
+                    max_tempering_steps=self.max_tempering_steps)
+        if is_mode(start):
+            return smc(rng_key, potential_fn, start, centre=x0, **opts)
+        ws = smc(rng_key, potential_fn, around_initial_point(x0, start), **opts)
+        return ws._replace(method=f"{ws.method}, from the initial point (no mode found)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -468,6 +507,9 @@ class PT:
         check_positive("scale", self.scale)
 
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
-        """The warm start from the Laplace fit ``start``."""
-        return pt(rng_key, potential_fn, start, num_temperatures=self.num_temperatures, num_warmup=self.num_warmup,
-                  num_samples=self.num_samples, scale=self.scale)
+        """The warm start from the Laplace fit ``start`` (from ``N(x0, scale^2 I)`` when ``start`` is
+        not at a mode, :func:`is_mode`)."""
+        ref = start if is_mode(start) else around_initial_point(x0, start)
+        ws = pt(rng_key, potential_fn, ref, num_temperatures=self.num_temperatures, num_warmup=self.num_warmup,
+                num_samples=self.num_samples, scale=self.scale)
+        return ws if ref is start else ws._replace(method=f"{ws.method}, from the initial point (no mode found)")

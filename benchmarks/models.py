@@ -1,0 +1,178 @@
+"""Real models for `realworld.py` beyond posteriordb: NumPyro's own examples, a logistic regression
+on real data, and Gaussians with exact answers.
+
+Each case gives the model, its data, a ``new_data`` function (data of the same shapes, for the
+second-run timing) and, where the answer is exact, a reference summary. References for the other
+cases come from long NUTS runs (`make_references.py`, committed in `data/references.json`).
+
+Sources: `baseball` is `partially_pooled` of NumPyro's examples/baseball.py with the Efron-Morris
+data (first 45 at-bats); `ucbadmit` is `glmm` of NumPyro's examples/ucbadmit.py with the UC Berkeley
+1973 admissions; `ordinal` is an ordered-logistic regression with a Dirichlet prior on the category
+probabilities, as in NumPyro's ordinal-regression notebook, on simulated data; `breast_cancer` is
+the Bayesian logistic regression of the neural-sampler benchmark suites on the Wisconsin data
+(`data/breast_cancer.csv.gz`, see its header).
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from typing import Callable, NamedTuple, Optional
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from jax.scipy.special import logit
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Case(NamedTuple):
+    model: Callable
+    args: tuple
+    kwargs: dict
+    new_data: Callable  # seed -> (args, kwargs) of the same shapes
+    exact: Optional[dict] = None  # parameter -> {q05, q50, q95, sd}
+
+
+# --- baseball (NumPyro examples/baseball.py, partially pooled) -------------------------------------
+
+BASEBALL_HITS = np.array([18, 17, 16, 15, 14, 14, 13, 12, 11, 11, 10, 10, 10, 10, 10, 9, 8, 7.0])
+
+
+def partially_pooled(at_bats, hits=None):
+    m = numpyro.sample("m", dist.Uniform(0, 1))
+    kappa = numpyro.sample("kappa", dist.Pareto(1, 1.5))
+    with numpyro.plate("num_players", at_bats.shape[0]):
+        phi = numpyro.sample("phi", dist.Beta(m * kappa, (1 - m) * kappa))
+        return numpyro.sample("obs", dist.Binomial(at_bats, probs=phi), obs=hits)
+
+
+def baseball_new_data(seed):
+    rng = np.random.default_rng(seed)
+    return (jnp.full(18, 45.0),), {"hits": jnp.asarray(rng.binomial(45, BASEBALL_HITS / 45.0), float)}
+
+
+# --- ucbadmit (NumPyro examples/ucbadmit.py, glmm) -------------------------------------------------
+
+# Department A-F, then male (1) / female (0): admitted of applications.
+UCB_ADMIT = np.array([512, 89, 353, 17, 120, 202, 138, 131, 53, 94, 22, 24])
+UCB_APPLICATIONS = np.array([825, 108, 560, 25, 325, 593, 417, 375, 191, 393, 373, 341])
+UCB_DEPT = np.repeat(np.arange(6), 2)
+UCB_MALE = np.tile([1, 0], 6)
+
+
+def glmm(dept, male, applications, admit=None):
+    v_mu = numpyro.sample("v_mu", dist.Normal(0, jnp.array([4.0, 1.0])))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(jnp.ones(2)))
+    L_Rho = numpyro.sample("L_Rho", dist.LKJCholesky(2, concentration=2))
+    scale_tril = sigma[..., jnp.newaxis] * L_Rho
+    z = numpyro.sample("z", dist.Normal(jnp.zeros((6, 2)), 1))
+    v = jnp.dot(scale_tril, z.T).T
+    logits = v_mu[0] + v[dept, 0] + (v_mu[1] + v[dept, 1]) * male
+    numpyro.sample("admit", dist.Binomial(applications, logits=logits), obs=admit)
+
+
+def ucbadmit_new_data(seed):
+    rng = np.random.default_rng(seed)
+    admit = rng.binomial(UCB_APPLICATIONS, UCB_ADMIT / UCB_APPLICATIONS)
+    return (jnp.asarray(UCB_DEPT), jnp.asarray(UCB_MALE), jnp.asarray(UCB_APPLICATIONS, float)), \
+        {"admit": jnp.asarray(admit, float)}
+
+
+# --- ordinal regression with a Dirichlet prior on the category probabilities -----------------------
+
+def ordinal(X, nclasses, Y=None):
+    b_X_eta = numpyro.sample("b_X_eta", dist.Normal(0, 5))
+    p = numpyro.sample("p", dist.Dirichlet(jnp.ones(nclasses)))
+    cutpoints = logit(jnp.cumsum(p)[:-1])
+    with numpyro.plate("obs", X.shape[0]):
+        numpyro.sample("Y", dist.OrderedLogistic(X * b_X_eta, cutpoints), obs=Y)
+
+
+def ordinal_new_data(seed, n=1000):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=n)
+    latent = 1.5 * X + rng.logistic(size=n)
+    Y = np.digitize(latent, [-1.0, 1.0])  # three classes
+    return (jnp.asarray(X), 3), {"Y": jnp.asarray(Y)}
+
+
+# --- Bayesian logistic regression on the breast-cancer data (d = 31) -------------------------------
+
+def breast_cancer_data():
+    with gzip.open(os.path.join(HERE, "data", "breast_cancer.csv.gz"), "rt") as f:
+        a = np.loadtxt(f, delimiter=",", comments="#")
+    X = (a[:, :-1] - a[:, :-1].mean(0)) / a[:, :-1].std(0)
+    return X, a[:, -1]
+
+
+def logistic_regression(X, y=None):
+    intercept = numpyro.sample("intercept", dist.Normal(0, 5))
+    coef = numpyro.sample("coef", dist.Normal(jnp.zeros(X.shape[1]), 1))
+    numpyro.sample("y", dist.Bernoulli(logits=intercept + X @ coef), obs=y)
+
+
+def breast_cancer_new_data(seed):
+    X, y = breast_cancer_data()
+    idx = np.random.default_rng(seed).integers(0, len(y), len(y))
+    return (jnp.asarray(X[idx]),), {"y": jnp.asarray(y[idx])}
+
+
+# --- Gaussians and a one-parameter normal model with exact answers --------------------------------
+
+def normal_summary(mean, sd):
+    return {"q50": float(mean), "q05": float(mean - 1.6448536 * sd), "q95": float(mean + 1.6448536 * sd),
+            "sd": float(sd)}
+
+
+def gaussian_model(mean, scale_tril):
+    numpyro.sample("x", dist.MultivariateNormal(mean, scale_tril=scale_tril))
+
+
+def gaussian_case(d, condition=None, seed=0):
+    """``N(mu, Sigma)`` with random rotation; eigenvalues log-uniform over ``[1, condition]`` (or
+    gamma-distributed when ``condition`` is None)."""
+
+    def data(s):
+        rng = np.random.default_rng(s)
+        q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+        ev = (np.exp(rng.uniform(0, np.log(condition), d)) if condition else rng.gamma(4.0, 0.25, d))
+        cov = (q * ev) @ q.T
+        mu = rng.normal(size=d)
+        return (jnp.asarray(mu), jnp.asarray(np.linalg.cholesky(cov))), {}, mu, np.sqrt(np.diag(cov))
+
+    args, kwargs, mu, sd = data(seed)
+    exact = {f"x[{i}]": normal_summary(mu[i], sd[i]) for i in range(d)}
+    return Case(gaussian_model, args, kwargs, lambda s: data(s)[:2], exact)
+
+
+def normal_mean(y=None):
+    mu = numpyro.sample("mu", dist.Normal(0, 1))
+    numpyro.sample("y", dist.Normal(mu, 1), obs=y)
+
+
+def normal1_case():
+    y = jnp.asarray(np.random.default_rng(0).normal(0.5, 1.0, 4))
+    post_var = 1.0 / (1.0 + len(y))
+    m, s = float(jnp.sum(y)) * post_var, np.sqrt(post_var)
+    return Case(normal_mean, (), {"y": y},
+                lambda seed: ((), {"y": jnp.asarray(np.random.default_rng(seed).normal(0.5, 1.0, 4))}),
+                {"mu": normal_summary(m, s)})
+
+
+def cases() -> dict:
+    """The non-posteriordb cases of the real-model table, by name."""
+    X, y = breast_cancer_data()
+    return {
+        "baseball": Case(partially_pooled, (jnp.full(18, 45.0),), {"hits": jnp.asarray(BASEBALL_HITS)},
+                         baseball_new_data),
+        "ucbadmit": Case(glmm, (jnp.asarray(UCB_DEPT), jnp.asarray(UCB_MALE), jnp.asarray(UCB_APPLICATIONS, float)),
+                         {"admit": jnp.asarray(UCB_ADMIT, float)}, ucbadmit_new_data),
+        "ordinal": Case(ordinal, *ordinal_new_data(0), lambda s: ordinal_new_data(s + 1)),
+        "breast_cancer": Case(logistic_regression, (jnp.asarray(X),), {"y": jnp.asarray(y)}, breast_cancer_new_data),
+        "normal1": normal1_case(),
+        "gauss50": gaussian_case(50),
+        "gauss100_cond1e4": gaussian_case(100, condition=1e4),
+        "gauss200": gaussian_case(200),
+    }

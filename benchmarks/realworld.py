@@ -1,0 +1,154 @@
+"""Real models: PINN default settings beside NumPyro NUTS, in the same process, on the same data.
+
+For each posterior: the PINN's wall time for a first run (compilation included) and for a second run
+on new data of the same shapes (a new sampler); NUTS's wall time (4 chains x 1,000 warm-up + 1,000
+draws, sequential) and the ratio; the PINN's ESS and Pareto k-hat; its target evaluations per stage
+(warm start / base / training / drawing); both samplers' worst errors against the reference (median
+error in reference sds, 90%-width error); and both samplers' seconds per 1,000 effective draws (the
+PINN: ESS x particles; NUTS: the minimum bulk ESS).
+
+Posteriors: the 16 of posteriordb (Stan reference draws; the second run reuses their data), the
+models of `models.py` (NumPyro's baseball and ucbadmit examples, an ordinal regression, the
+breast-cancer logistic regression: references from `make_references.py`), a one-parameter normal
+model and Gaussians of d = 50, 100 (condition number 1e4) and 200 (exact answers).
+
+    python benchmarks/realworld.py                       # everything (hours on 2 CPU cores)
+    python benchmarks/realworld.py baseball normal1      # some of them
+    python benchmarks/realworld.py --list
+    python benchmarks/realworld.py --out benchmarks/out/realworld.md --no-second
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+import jax
+import numpy as np
+from numpyro.diagnostics import summary
+from numpyro.infer import MCMC, NUTS
+
+from numpyro_pinn import PINNSampler, posteriordb
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import models  # noqa: E402
+from make_references import OUT as REFERENCES, flatten  # noqa: E402
+
+OTHERS = ("baseball", "ucbadmit", "ordinal", "breast_cancer", "normal1", "gauss50", "gauss100_cond1e4", "gauss200")
+ALL = tuple(posteriordb.NAMES) + OTHERS
+
+
+def load(name):
+    """``(model, args, kwargs, reference summary, new_data)`` for a posterior of the table."""
+    if name in posteriordb.NAMES:
+        post = posteriordb.load(name)
+        ref = {posteriordb.numpyro_name(k): v for k, v in post.reference.items()}
+        return post.model, post.args, post.kwargs, ref, lambda seed: (post.args, post.kwargs)
+    case = models.cases()[name]
+    if case.exact is not None:
+        ref = case.exact
+    else:
+        refs = json.load(open(REFERENCES)) if os.path.exists(REFERENCES) else {}
+        if name not in refs:
+            raise SystemExit(f"No reference for {name}: run `python benchmarks/make_references.py {name}` first.")
+        ref = refs[name]["summary"]
+    return case.model, case.args, case.kwargs, ref, case.new_data
+
+
+def errors(samples: dict, ref: dict):
+    """Worst median error (reference sds) and worst relative 90%-width error, and where."""
+    draws = flatten(samples)
+    med, wid = [], []
+    for k, r in ref.items():
+        x = np.asarray(draws[k]).reshape(-1)
+        q05, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
+        med.append(((q50 - r["q50"]) / r["sd"], k))
+        wid.append(((q95 - q05) / (r["q95"] - r["q05"]) - 1.0, k))
+    return max(med, key=lambda t: abs(t[0])), max(wid, key=lambda t: abs(t[0]))
+
+
+def run_pinn(model, args, kwargs, seed):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        s = PINNSampler(model, progress_bar=False).run(jax.random.PRNGKey(seed), *args, **kwargs)
+        seconds = time.perf_counter() - t0
+    flagged = sorted({str(w.category.__name__) + ": " + str(w.message)[:90] for w in caught
+                      if issubclass(w.category, (RuntimeWarning, UserWarning))})
+    return s, seconds, flagged
+
+
+def run_nuts(model, args, kwargs, seed):
+    t0 = time.perf_counter()
+    mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4, chain_method="sequential",
+                progress_bar=False)
+    mcmc.run(jax.random.PRNGKey(seed), *args, **kwargs)
+    seconds = time.perf_counter() - t0
+    stats = summary(flatten(mcmc.get_samples(group_by_chain=True), group_by_chain=True), group_by_chain=True)
+    ess = min(float(v["n_eff"]) for v in stats.values() if np.isfinite(v["n_eff"]))
+    return mcmc, seconds, ess
+
+
+HEADER = ("| posterior | d | PINN s | PINN s, 2nd run | NUTS s | PINN/NUTS | ESS | k-hat | evals: warm / base / train / draw "
+          "| PINN worst median err (sd) | PINN worst 90% width err | NUTS worst median err | NUTS worst width err "
+          "| s per 1k eff. draws PINN / NUTS | floor met |\n|" + "---|" * 15)
+
+
+def row(name, seed, nuts=True, second=True):
+    model, args, kwargs, ref, new_data = load(name)
+    pinn, t_pinn, flagged = run_pinn(model, args, kwargs, seed)
+    t_second = run_pinn(model, *new_data(seed + 1), seed + 1)[1] if second else float("nan")
+    d = pinn.diagnostics
+    (mp, kp), (wp, kw) = errors(pinn.get_samples(), ref)
+    st = d["stages"]
+    evals = " / ".join(f"{st[k]['target_evals']:.2g}" for k in ("warm_start", "base", "training", "drawing"))
+    per_k_pinn = t_pinn / max(d["ess"] * d["num_particles"] / 1000.0, 1e-9)
+    if nuts:
+        mcmc, t_nuts, ess_nuts = run_nuts(model, args, kwargs, seed + 7)
+        (mn, _), (wn, _) = errors(mcmc.get_samples(), ref)
+        nuts_cells = (f"{t_nuts:.1f}", f"{t_pinn / t_nuts:.2f}", f"{mn:+.3f}", f"{wn:+.3f}",
+                      f"{per_k_pinn:.1f} / {t_nuts / (ess_nuts / 1000.0):.1f}")
+    else:
+        nuts_cells = ("-", "-", "-", "-", f"{per_k_pinn:.1f} / -")
+    ok = abs(mp) <= 0.1 and abs(wp) <= 0.1
+    cells = [name, str(pinn.unconstrained_draws().shape[1]), f"{t_pinn:.1f}",
+             f"{t_second:.1f}", nuts_cells[0], nuts_cells[1], f"{d['ess']:.3f}", f"{d['pareto_k']:.2f}", evals,
+             f"{mp:+.3f} ({kp})", f"{wp:+.3f} ({kw})", nuts_cells[2], nuts_cells[3], nuts_cells[4],
+             "yes" if ok else "NO"]
+    return "| " + " | ".join(cells) + " |", flagged
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("names", nargs="*", default=list(ALL))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--list", action="store_true", help="list the posteriors and stop")
+    p.add_argument("--no-nuts", action="store_true", help="skip NUTS (its columns show -)")
+    p.add_argument("--no-second", action="store_true", help="skip the second PINN run")
+    p.add_argument("--out", default=None, help="also append the rows to this markdown file")
+    args = p.parse_args()
+    if args.list:
+        print("\n".join(ALL))
+        return
+    unknown = [n for n in args.names if n not in ALL]
+    if unknown:
+        raise SystemExit(f"unknown posteriors {unknown}; --list shows them")
+    lines = [f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} CPU cores, "
+             f"{jax.devices()[0].device_kind}, jax {jax.__version__}, seed {args.seed}", "", HEADER]
+    print("\n".join(lines), flush=True)
+    for name in args.names:
+        line, flagged = row(name, args.seed, nuts=not args.no_nuts, second=not args.no_second)
+        lines.append(line)
+        print(line, flush=True)
+        for w in flagged:
+            print(f"    {name}: {w}", flush=True)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
