@@ -13,7 +13,7 @@ import numpy as np
 import optax
 
 from numpyro_pinn import sample as sample_mod
-from numpyro_pinn import tails
+from numpyro_pinn import stages, tails
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
 from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_log_weights, reweight
@@ -166,33 +166,36 @@ def fit_transport(
     t_prior = time.perf_counter()
     prior = mixture = None
     prior_evals = 0
-    if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
-        key = jax.random.fold_in(k_pool, 1)
-        if s.prior == "draws":
-            mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True)
-        else:  # a ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate)
-            cont = "draws" if s.prior == "auto" else "none"
-            mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum=cont,
-                                                return_evals=True)
-            if mixture is None and s.prior == "auto":
-                mixture, n = _one_mode_mixture(key, potential_fn, ws, config.mixture_role)
+    with stages.progress("Base distribution", progress_bar and (config.mixture_role is not None)):
+        if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
+            key = jax.random.fold_in(k_pool, 1)
+            if s.prior == "draws":
+                mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key,
+                                                    return_evals=True)
+            else:  # a ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate)
+                cont = "draws" if s.prior == "auto" else "none"
+                mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key,
+                                                    continuum=cont, return_evals=True)
+                if mixture is None and s.prior == "auto":
+                    mixture, n = _one_mode_mixture(key, potential_fn, ws, config.mixture_role)
+                    prior_evals += n
+            if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
+                gaussian = mixture
+                mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 3),
+                                      steps=s.prior_skew_steps, return_evals=True)
                 prior_evals += n
-        if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
-            gaussian = mixture
-            mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 3),
-                                  steps=s.prior_skew_steps, return_evals=True)
-            prior_evals += n
-            # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
-            mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 4), return_evals=True)
-            prior_evals += n
-            if not s.prior_skew_components:
-                mixture = gaussian._replace(log_weights=mixture.log_weights)
-        prior = mixture if config.mixture_role == "prior" else None
-    if s.heavy_tail and s.prior == "auto" and config.mixture_role == "prior":
-        check = tails.base_tail_check(jax.random.fold_in(k_pool, 5), potential_fn, ws.mean, ws.chol, prior)
-        prior_evals += 8 * d
-        if check is not None and check.heavier:
-            prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
+                # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
+                mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 4),
+                                      return_evals=True)
+                prior_evals += n
+                if not s.prior_skew_components:
+                    mixture = gaussian._replace(log_weights=mixture.log_weights)
+            prior = mixture if config.mixture_role == "prior" else None
+        if s.heavy_tail and s.prior == "auto" and config.mixture_role == "prior":
+            check = tails.base_tail_check(jax.random.fold_in(k_pool, 5), potential_fn, ws.mean, ws.chol, prior)
+            prior_evals += 8 * d
+            if check is not None and check.heavier:
+                prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
     t_prior = time.perf_counter() - t_prior
     if hasattr(config, "for_prior"):
         config = config.for_prior(prior)

@@ -124,7 +124,7 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
     iterations each) in jitted blocks of ``block`` points taken in a random order, until done or
     ``max_seconds`` have passed: ``(rows, modes, hessians, iterations)`` of the climbs made, the
     rows of ``x`` climbed from in increasing order."""
-    from numpyro_pinn.stages import Deadline
+    from numpyro_pinn.stages import Deadline, report
 
     deadline = Deadline.after(max_seconds)
     n = x.shape[0]
@@ -138,6 +138,7 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
         padded = np.concatenate([idx, np.full(block - len(idx), idx[-1])]) if n > block else idx
         outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(idx)], run(x[padded])))
         done.append(idx)
+        report(mode_climbs=f"{start + len(idx)}/{n}")
         if deadline.passed() and start + block < n:
             warnings.warn(f"The mode search used up its time budget ({max_seconds:g} s) after {start + len(idx)} of "
                           f"{n} climbs; the base distribution is built from those.", RuntimeWarning, stacklevel=4)
@@ -406,11 +407,12 @@ def draw_mixture(
         sizes = [int(min(num_components, k_max))]
     else:
         raise ValueError(f"`num_components` must be a positive integer or 'auto'; got {num_components!r}.")
-    from numpyro_pinn.stages import Deadline
+    from numpyro_pinn.stages import Deadline, report
 
     deadline = Deadline.after(max_seconds)
     best, best_score, evals = None, -np.inf, 0
     for k in sizes:
+        report(draws_mixture=f"{k} components")
         if best is not None and deadline.passed():
             warnings.warn(f"The draws mixture's search used up its time budget ({max_seconds:g} s) before trying "
                           f"{k} components; it keeps the best so far ({best[0].shape[0]}).", RuntimeWarning,
@@ -688,7 +690,7 @@ def fit_skew(
         (p, st), _ = jax.lax.scan(body, (p, st), (keys, jnp.arange(length)))
         return p, st
 
-    from numpyro_pinn.stages import Deadline
+    from numpyro_pinn.stages import Deadline, report
 
     deadline = Deadline.after(max_seconds)
     k_fit, k_eval = jax.random.split(rng_key)
@@ -698,6 +700,7 @@ def fit_skew(
     for b in range(n_blocks if steps > 0 else 0):
         fitted, st = fit_block(fitted, st, keys[b * length:(b + 1) * length], b * length)
         done = min(steps, (b + 1) * length)
+        report(skew_fit=f"{done}/{steps} steps")
         if deadline.passed() and b + 1 < n_blocks:
             warnings.warn(f"The skew fit used up its time budget ({max_seconds:g} s) after {(b + 1) * length} of "
                           f"{steps} steps; it keeps that fit if it scores higher.", RuntimeWarning, stacklevel=2)

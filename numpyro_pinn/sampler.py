@@ -144,7 +144,10 @@ class PINNSampler(SamplerSurface):
         a list of devices. Collocation batches and particle batches are split across them;
         ``batch_size`` must be a multiple of their number.
     progress_bar
-        Show a tqdm bar with the loss during training.
+        Show progress: a line per stage (warm start, base distribution, drawing) with its elapsed
+        time and what it is doing (SMC's tempering parameter, mode climbs, mixture components),
+        and a bar over the training steps, advanced within each chunk, with the loss and the
+        monitor's ESS.
     enable_x64
         Evaluate the target in float64 (default ``True``; see the README's "Precision").
 
@@ -282,7 +285,8 @@ class PINNSampler(SamplerSurface):
             target = self._build_target(k_target, args, kwargs, init_params)
         t0 = time.perf_counter()
         with stages.stage("the warm start", "A cheaper warm start: warm_start='laplace' (one mode, light tails), "
-                          "posterior draws, or a time budget: warm_start=numpyro_pinn.SMC(max_seconds=60)."):
+                          "posterior draws, or a time budget: warm_start=numpyro_pinn.SMC(max_seconds=60)."), \
+                stages.progress("Warm start", self.progress_bar):
             ws = core.make_warm_start(k_ws, target.potential_fn, target.x0, self.warm_start,
                                       describe=self.describe_direction)
         if ws.mean.shape != target.x0.shape:
@@ -302,7 +306,8 @@ class PINNSampler(SamplerSurface):
         t2 = time.perf_counter()
         self._fitted, self._draw_fns = fitted, {}
         with stages.stage("drawing the particles", "The trained transport is lost; a smaller `num_particles` draws "
-                          "faster, and `run(..., checkpoint=path)` keeps the training."):
+                          "faster, and `run(..., checkpoint=path)` keeps the training."), \
+                stages.progress(f"Drawing {self.num_particles} particles", self.progress_bar):
             x, lw, ess_pair = self._draw_particles(k_draw)
         t3 = time.perf_counter()
         self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)

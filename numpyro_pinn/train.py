@@ -94,6 +94,15 @@ def fit(
     n_chunks = max(1, math.ceil(num_steps / chunk_size))
     length = max(1, math.ceil(num_steps / n_chunks))
 
+    # With a bar, the chunk reports to it ten times as it runs (a chunk can take minutes).
+    tick_every = max(1, length // 10)
+    ticked = [0]
+
+    def tick(_):
+        if bar is not None:
+            bar.update(tick_every)
+            ticked[0] += tick_every
+
     @jax.jit
     def run_chunk(key, state, pool, first):
         def body(st, xs):
@@ -101,6 +110,9 @@ def fit(
             new, info = kernel(k, st, pool)
             active = first + i < num_steps  # the last chunk's steps past num_steps are skipped
             st = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, st)
+            if progress_bar:
+                jax.lax.cond(active & (i % tick_every == tick_every - 1),
+                             lambda: jax.debug.callback(tick, i), lambda: None)
             return st, info.loss
 
         return jax.lax.scan(body, state, (jax.random.split(key, length), jnp.arange(length)))
@@ -155,7 +167,8 @@ def fit(
                 if target_ess is not None and e >= target_ess and done < num_steps:
                     stopped = True
             if bar is not None:
-                bar.update(len(chunk_losses))
+                bar.update(len(chunk_losses) - ticked[0])
+                ticked[0] = 0
                 bar.set_postfix(msg)
             if checkpoint is not None:
                 _write_checkpoint(checkpoint, fingerprint, state, pool, rng_key, losses, ess_hist, done, c + 1)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.gaussian import gaussian_log_pdf, probe_directions, psd_inverse_chol, std_normal_log_prob
-from numpyro_pinn.stages import Deadline
+from numpyro_pinn.stages import Deadline, report
 from numpyro_pinn.target import float_dtype
 from numpyro_pinn.validation import check_count, check_positive
 
@@ -388,6 +388,7 @@ def smc(
     while True:
         carry = advance(carry)
         beta, it = float(carry[0].tempering_param), int(carry[-1])
+        report(smc_tempering=f"{beta:.3g}", steps=it)
         if beta >= 1.0 or it >= max_tempering_steps or deadline.passed():
             break
     z, log_z = settle(carry), carry[3]

@@ -10,7 +10,7 @@ import pytest
 
 from numpyro_pinn import SMC
 from numpyro_pinn.priors import mode_mixture
-from numpyro_pinn.stages import Deadline, StageInterrupted, stage
+from numpyro_pinn.stages import Deadline, StageInterrupted, progress, report, stage
 from numpyro_pinn.warmstart import laplace, smc
 
 
@@ -27,6 +27,17 @@ def test_stage_names_itself_in_a_keyboard_interrupt_and_deadlines_are_checked():
     assert d.passed()
     with pytest.raises(ValueError, match="time budget"):
         Deadline.after(-1)
+
+
+def test_progress_line_shows_what_the_stage_reports_and_nothing_when_off(capsys):
+    with progress("Warm start"):
+        report(smc_tempering="0.31", steps=4)
+    err = capsys.readouterr().err
+    assert "Warm start:" in err and "smc_tempering=0.31" in err and "steps=4" in err
+    with progress("Warm start", enabled=False):
+        report(smc_tempering="0.5")
+    report(outside="yes")  # no line: nothing happens
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.slow
