@@ -150,7 +150,7 @@ def main():
                    help="train DPS for all --steps without the ESS monitor (its probability-flow solves are stiff "
                         "where log q is, e.g. in Funnel's neck: thousands of Tsit5 steps per particle)")
     p.add_argument("--dps-prior", default="auto", choices=["auto", "mixture", "draws"],
-                   help="DPS's control variate: 'auto' (mode mixture, else KDE) or 'draws' (priors.draw_mixture)")
+                   help="DPS's control variate: 'auto' (mode mixture, else KDE) or 'draws' (bases.draw_mixture)")
     p.add_argument("--methods", nargs="+", default=["dps", "ode"], choices=["dps", "ode"])
     p.add_argument("--ode-prior", default="auto", choices=["auto", "gaussian", "mixture", "draws"],
                    help="the ODE PINN's base distribution (PINNSampler's `prior`)")

@@ -22,7 +22,7 @@ from dps import funnel  # noqa: E402
 from numpyro_pinn import posteriordb  # noqa: E402
 from numpyro_pinn.core import FAR_FROM_GAUSSIAN_ESS, make_warm_start  # noqa: E402
 from numpyro_pinn.diagnostics import ess  # noqa: E402
-from numpyro_pinn.priors import proposal_log_weights  # noqa: E402
+from numpyro_pinn.bases import proposal_log_weights  # noqa: E402
 from numpyro_pinn.target import from_model  # noqa: E402
 
 

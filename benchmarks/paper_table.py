@@ -27,8 +27,8 @@ finds, N(0, I) when it finds one).
                                      [--hidden 64 64 64] [--skew-steps 300] [--path-spacing 0.5]
 
 ``--hidden`` sets the transport's layer widths; ``--skew-steps`` the Adam steps of the mixture
-prior's skew fit (``priors.fit_skew``; the sampler uses 300); ``--path-spacing`` the spacing of a
-funnel-like target's path components (``priors.draw_mixture(path_spacing=...)``, with as many more
+prior's skew fit (``bases.fit_skew``; the sampler uses 300); ``--path-spacing`` the spacing of a
+funnel-like target's path components (``bases.draw_mixture(path_spacing=...)``, with as many more
 points as keep their reach). The defaults are the sampler's own.
 
 Particles: ``--num`` for the ODE-type methods; ``--num-sde`` for the SDE-type ones, whose
@@ -54,7 +54,7 @@ from scipy import integrate
 sys.path.insert(0, os.path.dirname(__file__))
 from targets import Synthetic, gmm9, many_well  # noqa: E402
 
-from numpyro_pinn import PINNSampler, core, priors  # noqa: E402
+from numpyro_pinn import PINNSampler, core, bases  # noqa: E402
 from numpyro_pinn.transports.ode import ODETransport  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -196,14 +196,14 @@ def main():
     p.add_argument("--hidden", type=int, nargs="+", default=None,
                    help="hidden layer widths of the transport's networks (default: ODETransport's)")
     p.add_argument("--path-spacing", type=float, default=None,
-                   help="priors.draw_mixture(path_spacing=...) for the mixture prior (default: its own)")
+                   help="bases.draw_mixture(path_spacing=...) for the mixture prior (default: its own)")
     p.add_argument("--skew-steps", type=int, default=None,
-                   help="Adam steps of the mixture prior's skew fit (priors.fit_skew; the sampler's default 300)")
+                   help="Adam steps of the mixture prior's skew fit (bases.fit_skew; the sampler's default 300)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     if args.path_spacing is not None:  # the same reach along the path: points scaled by 0.5 / spacing
         f = 0.5 / args.path_spacing
-        core.draw_mixture = functools.partial(priors.draw_mixture, path_spacing=args.path_spacing,
+        core.draw_mixture = functools.partial(bases.draw_mixture, path_spacing=args.path_spacing,
                                               path_points=round(64 * f), path_beyond=round(24 * f),
                                               max_components=round(160 * f))
     lines = [f"`python benchmarks/paper_table.py {' '.join(sys.argv[1:])}` — {datetime.date.today()}, "

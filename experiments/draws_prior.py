@@ -2,7 +2,7 @@
 choice? The importance-sampling ESS and lower bound of the fitted mixture as a proposal, no training.
 
 Builds the default warm start (SMC) on Rings (d=2, four rings) and Neal's funnel (d=10), fits
-``priors.draw_mixture`` with each ``--components`` (``auto``: the doubling search scored against
+``bases.draw_mixture`` with each ``--components`` (``auto``: the doubling search scored against
 the target), draws 20,000 points from it and prints the chosen number of components, the ESS of
 the weights ``q / prior``, the lower bound ``mean(log w)`` minus the true log Z, the IS log Z error,
 and the seconds the fit took.
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from dps import funnel, rings  # noqa: E402
 
-from numpyro_pinn import priors  # noqa: E402
+from numpyro_pinn import bases  # noqa: E402
 from numpyro_pinn.core import make_warm_start  # noqa: E402
 from numpyro_pinn.diagnostics import ess, log_evidence  # noqa: E402
 
@@ -42,10 +42,10 @@ for name in args.targets:
     ws = make_warm_start(jax.random.PRNGKey(0), t.potential, init)
     for c in args.components:
         t0 = time.perf_counter()
-        pr = priors.draw_mixture(t.potential, ws.mean, ws.chol, ws.draws, num_components=c if c == "auto" else int(c),
+        pr = bases.draw_mixture(t.potential, ws.mean, ws.chol, ws.draws, num_components=c if c == "auto" else int(c),
                                  rng_key=jax.random.PRNGKey(1), path_points=args.path_points)
         secs = time.perf_counter() - t0
-        lw = priors.proposal_log_weights(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(2), 20000)
+        lw = bases.proposal_log_weights(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(2), 20000)
         print(f"{t.name}, components={c}, path_points={args.path_points}: K = {pr.means.shape[0]}, prior ESS {ess(lw):.4f}, "
               f"lower bound error {lw.mean() - t.log_Z:+.4f}, IS log Z error {log_evidence(lw) - t.log_Z:+.4f}, "
               f"fit {secs:.1f} s", flush=True)

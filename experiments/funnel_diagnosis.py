@@ -3,7 +3,7 @@
 * ``exact_ws``: the ODE PINN (default settings, ``--steps`` steps) warm-started from **exact** funnel
   draws instead of the SMC warm start: does a warm start that reaches the neck suffice?
 * ``gmm``: importance sampling with a K-component Gaussian mixture fitted by EM
-  (``priors.draw_mixture`` without its refinement against the target; no training at all) to exact draws and to the SMC warm start's draws: how good a base distribution can a
+  (``bases.draw_mixture`` without its refinement against the target; no training at all) to exact draws and to the SMC warm start's draws: how good a base distribution can a
   draw-fitted mixture be, and how much do the SMC draws' missing neck cost it?
 * ``dps``: DPS (KDE control variate, the default for one mode) after ``--dps-steps`` steps: its
   training loss, and the number of adaptive Tsit5 steps (rtol = atol = 1e-5) its probability-flow
@@ -28,7 +28,7 @@ from scipy.special import logsumexp
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from paper_table import funnel, truth  # noqa: E402
 
-from numpyro_pinn import PINNSampler, core, priors  # noqa: E402
+from numpyro_pinn import PINNSampler, core, bases  # noqa: E402
 from numpyro_pinn.diagnostics import ess  # noqa: E402
 
 
@@ -38,14 +38,14 @@ def exact_draws(n, seed=0):
 
 def mixture_is(potential, draws, k, n=20000, seed=1):
     """``(ESS / n, log Z estimate)`` of importance sampling from a ``k``-component mixture fitted to
-    ``draws`` by EM only (:func:`numpyro_pinn.priors.draw_mixture` without its refinement)."""
+    ``draws`` by EM only (:func:`numpyro_pinn.bases.draw_mixture` without its refinement)."""
     x = jnp.asarray(draws)
     mean, chol = jnp.mean(x, 0), jnp.linalg.cholesky(jnp.cov(x.T))
-    mix = priors.draw_mixture(potential, mean, chol, x, num_components=k, refine_iters=0,
+    mix = bases.draw_mixture(potential, mean, chol, x, num_components=k, refine_iters=0,
                               rng_key=jax.random.PRNGKey(seed))
-    y = priors.sample(mix, jax.random.PRNGKey(seed + 1), n, x.shape[1])
+    y = bases.sample(mix, jax.random.PRNGKey(seed + 1), n, x.shape[1])
     lw = (-jax.vmap(potential)(mean + y.astype(chol.dtype) @ chol.T) + jnp.sum(jnp.log(jnp.diag(chol)))
-          - jax.vmap(lambda a: priors.log_prob(mix, a))(y))
+          - jax.vmap(lambda a: bases.log_prob(mix, a))(y))
     lw = np.asarray(lw, np.float64)
     return ess(lw), float(logsumexp(lw) - np.log(n))
 

@@ -4,7 +4,7 @@ An ablation for the Many-Well d=50 question of BENCHMARKS.md: the transport lear
 Gaussian mode mixture but hardly from the skewed one, while the Gaussian mixture's weights (from the
 warm start) cap the ESS of any transport that does not move mass between modes at
 ``1 / sum_k m_k^2 / w_k`` (0.9952 on Many-Well d=50 against the floor 0.9937). This run fits the
-skewed mixture (``priors.fit_skew``) and its weights (``priors.reweight``; cap 0.9995), then trains
+skewed mixture (``bases.fit_skew``) and its weights (``bases.reweight``; cap 0.9995), then trains
 from the *Gaussian* components with those weights. It patches ``numpyro_pinn.core``'s two calls, so
 it runs on the code before that option existed; ``PINNSampler(prior_skew="weights")`` (added after
 the run in BENCHMARKS.md) builds the same prior.
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import many_well  # noqa: E402
 
 import numpyro_pinn.core as core  # noqa: E402
-from numpyro_pinn import PINNSampler, priors  # noqa: E402
+from numpyro_pinn import PINNSampler, bases  # noqa: E402
 from numpyro_pinn.transports.ode import ODETransport  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -40,11 +40,11 @@ stash = {}
 
 def fit_skew_keep_gaussian(potential_fn, mean, chol, mixture, rng_key, **kw):
     stash["gaussian"] = mixture
-    return priors.fit_skew(potential_fn, mean, chol, mixture, rng_key, **kw)
+    return bases.fit_skew(potential_fn, mean, chol, mixture, rng_key, **kw)
 
 
 def reweight_onto_gaussian(potential_fn, mean, chol, skewed, rng_key, **kw):
-    rw, n = priors.reweight(potential_fn, mean, chol, skewed, rng_key, **kw)
+    rw, n = bases.reweight(potential_fn, mean, chol, skewed, rng_key, **kw)
     return stash["gaussian"]._replace(log_weights=rw.log_weights), n
 
 

@@ -1,7 +1,7 @@
 """Where does the mixture prior miss the target? Importance weights of the prior by region.
 
 Many-Well (d=5, m=5, delta=2; its wells overlap more than delta=4's, like the d=50 benchmark's),
-default SMC warm start, Gaussian mode mixture and its skewed fit (``priors.fit_skew``), 40,000
+default SMC warm start, Gaussian mode mixture and its skewed fit (``bases.fit_skew``), 40,000
 prior draws each: the fraction of draws and of normalised importance weight ``q / prior`` by the
 distance of the closest well coordinate to its barrier at 0, and the mean log weight there (minus
 log Z). A region with more weight than draws is one the prior under-covers, which the transport
@@ -12,14 +12,14 @@ must then fill by moving mass there.
 import os, sys, numpy as np, jax, jax.numpy as jnp
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from targets import many_well
-from numpyro_pinn import priors
+from numpyro_pinn import bases
 from numpyro_pinn.core import make_warm_start
 jax.config.update("jax_enable_x64", True)
 t = many_well(5, 5, 2.0)
 ws = make_warm_start(jax.random.PRNGKey(0), t.potential, jnp.zeros(t.dim))
-pr = priors.mode_mixture(t.potential, ws.mean, ws.chol, ws.draws, rng_key=jax.random.PRNGKey(1))
-for name, m in (("gauss", pr), ("skew", priors.fit_skew(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(3)))):
-    y = priors.sample(m, jax.random.PRNGKey(5), 40000, 5)
+pr = bases.mode_mixture(t.potential, ws.mean, ws.chol, ws.draws, rng_key=jax.random.PRNGKey(1))
+for name, m in (("gauss", pr), ("skew", bases.fit_skew(t.potential, ws.mean, ws.chol, pr, jax.random.PRNGKey(3)))):
+    y = bases.sample(m, jax.random.PRNGKey(5), 40000, 5)
     x = np.asarray(ws.mean + y.astype(jnp.float64) @ ws.chol.T)
     lq = -np.asarray(jax.vmap(t.potential)(jnp.asarray(x))) + float(jnp.sum(jnp.log(jnp.diag(ws.chol))))
     lp = np.asarray(jax.vmap(m.log_prob)(y))

@@ -16,7 +16,7 @@ from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages, tails
 from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
-from numpyro_pinn.priors import draw_mixture, fit_skew, mode_mixture, proposal_log_weights, reweight
+from numpyro_pinn.bases import draw_mixture, fit_skew, mode_mixture, proposal_log_weights, reweight
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.train import TrainResult, fit
 from numpyro_pinn.transports import ode
@@ -28,7 +28,7 @@ __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport"
 
 #: With ``prior="auto"`` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
 #: warm-start draws) unless its importance-sampling ESS as a proposal is below this; then Gaussians
-#: fitted to the draws and the target (:func:`numpyro_pinn.priors.draw_mixture`) replace it if their
+#: fitted to the draws and the target (:func:`numpyro_pinn.bases.draw_mixture`) replace it if their
 #: lower bound ``E[log q - log prior]`` is higher (an ESS this low is decided by a few weights; the
 #: lower bound is not). ``benchmarks/gaussian_ess.py`` measures it on the benchmark targets.
 FAR_FROM_GAUSSIAN_ESS = 0.1
@@ -197,8 +197,7 @@ def fit_transport(
             if check is not None and check.heavier:
                 prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
     t_prior = time.perf_counter() - t_prior
-    if hasattr(config, "for_prior"):
-        config = config.for_prior(prior)
+    config = config.for_prior(prior)
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)
     for name in ("batch_size", "monitor_size", "gn_batch_size"):
@@ -213,7 +212,7 @@ def fit_transport(
     @jax.jit
     def refresh(key, params):
         return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1,
-                                target.prior, getattr(config, "path_noise", 0.0))
+                                target.prior, config.path_noise)
 
     uses_paths = s.collocation.counts(s.batch_size)[2] > 0
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import lineax
 
-from numpyro_pinn import priors
+from numpyro_pinn import bases
 from numpyro_pinn import sharding as sharding_mod
 from numpyro_pinn.losses import TargetValues
 
@@ -25,7 +25,7 @@ class WhitenedTarget(NamedTuple):
 
     ``logq(y) = -U(m + L y) + log|det L| - log_Z0`` is evaluated in float64. ``prior`` is the
     transport's base distribution in these coordinates (``None``: ``N(0, I)``; see
-    :mod:`numpyro_pinn.priors`). ``sharding`` splits batches of points across devices
+    :mod:`numpyro_pinn.bases`). ``sharding`` splits batches of points across devices
     (:mod:`numpyro_pinn.sharding`; ``None``: one device).
     """
 
@@ -124,8 +124,8 @@ def flow(
 
 def _start(rng_key: jax.Array, target: WhitenedTarget, num: int) -> tuple[jax.Array, jax.Array]:
     """``num`` draws of ``target.prior`` (sharded like the target) and their prior log densities."""
-    y = target.shard(priors.sample(target.prior, rng_key, num, target.mean.shape[0]))
-    return y, jax.vmap(lambda z: priors.log_prob(target.prior, z))(y)
+    y = target.shard(bases.sample(target.prior, rng_key, num, target.mean.shape[0]))
+    return y, jax.vmap(lambda z: bases.log_prob(target.prior, z))(y)
 
 
 def _scored(y: jax.Array, log_p: jax.Array, target: WhitenedTarget) -> FlowDraws:
@@ -148,7 +148,7 @@ def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: in
     ``dy = mu dt + sigma dB`` (the model's own process: its probability-flow ODE is repelled from
     the modes while the drift is still untrained, and its cheap fixed-step paths fly off)."""
     k0, kb = jax.random.split(rng_key)
-    y0 = priors.sample(prior, k0, num, dim)
+    y0 = bases.sample(prior, k0, num, dim)
     ts = jnp.linspace(t0, t1, num_times, dtype=jnp.float32)
     dt = (t1 - t0) / (num_times - 1)
     if sigma:

@@ -12,7 +12,7 @@ import numpy as np
 from numpyro_pinn import core, diagnostics, serialization, stages
 from numpyro_pinn import tails
 from numpyro_pinn.collocation import Collocation
-from numpyro_pinn.priors import GaussianMixture
+from numpyro_pinn.bases import GaussianMixture
 from numpyro_pinn.sample import whitened_target
 from numpyro_pinn.sharding import data_sharding
 from numpyro_pinn.train import TrainResult
@@ -92,7 +92,7 @@ class PINNSampler(SamplerSurface):
         The transport's base distribution (in the warm start's whitened coordinates).
 
         - ``"auto"`` (default): decides from the warm start. Several separated modes get one
-          Gaussian per mode (:func:`numpyro_pinn.priors.mode_mixture`): the transport then only
+          Gaussian per mode (:func:`numpyro_pinn.bases.mode_mixture`): the transport then only
           reshapes each mode, while splitting one Gaussian into many modes is slow to learn. A
           ring or ridge of maxima, or one mode far from Gaussian (``N(0, I)``'s importance-sampling
           ESS below :data:`numpyro_pinn.core.FAR_FROM_GAUSSIAN_ESS`, e.g. a funnel), gets the
@@ -105,8 +105,8 @@ class PINNSampler(SamplerSurface):
         - ``"gaussian"``: always ``N(0, I)``, the cheapest; for unimodal, near-Gaussian posteriors.
         - ``"draws"``: Gaussians fitted to the warm-start draws by EM and then to the target, with
           their number chosen against the target (up to 64,
-          :func:`numpyro_pinn.priors.draw_mixture`) and Laplace components along the way to the
-          mode when the draws lie far from it (:func:`numpyro_pinn.priors.path_components`); for
+          :func:`numpyro_pinn.bases.draw_mixture`) and Laplace components along the way to the
+          mode when the draws lie far from it (:func:`numpyro_pinn.bases.path_components`); for
           one mode far from Gaussian, such as hierarchical funnels.
 
         ``method="dps"`` and ``"sde_diffusion"`` always start from ``N(0, I)`` (the stationary law
@@ -117,9 +117,9 @@ class PINNSampler(SamplerSurface):
         ``diagnostics["control_variate"]`` says which.
     prior_skew
         For the ODE family with a mixture base: give each component a sinh-arcsinh skew per axis
-        fitted to the target (:func:`numpyro_pinn.priors.fit_skew`, kept only if the mixture's
+        fitted to the target (:func:`numpyro_pinn.bases.fit_skew`, kept only if the mixture's
         lower bound rises), then re-estimate the weights by importance sampling
-        (:func:`numpyro_pinn.priors.reweight`: the transport hardly moves mass between modes, so
+        (:func:`numpyro_pinn.bases.reweight`: the transport hardly moves mass between modes, so
         the weights bound its ESS). Real posteriors' modes are rarely symmetric, and what the base
         does not capture the transport must learn. ``False``: Gaussian components with the warm
         start's weights. ``"weights"``: the skew fit only re-estimates the weights, and training
@@ -349,11 +349,10 @@ class PINNSampler(SamplerSurface):
             prior_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
             prior_skewed=getattr(fitted.target.prior, "skews", None) is not None,
             heavy_tail_component=getattr(fitted.target.prior, "dfs", None) is not None,
-            control_variate=_control_variate(fitted),
+            control_variate=fitted.config.describe_control_variate(fitted.params),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
                            "particles)") if self._sde else "prior draws (the transport's ESS was lower), importance-resampled"
-                          if self._through_prior else f"{'probability-flow ' if getattr(self.transport, 'sigma2', 1.0) else ''}"
-                          "ODE particles, importance-resampled",
+                          if self._through_prior else f"{fitted.config.particles}, importance-resampled",
         )
         return self
 
@@ -362,7 +361,7 @@ class PINNSampler(SamplerSurface):
         that has the higher ESS (``prior_fallback``): ``(x, log_weights, the two ESS)``."""
         x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
         self._through_prior, ess_pair = False, {}
-        if self.prior_fallback and isinstance(self._fitted.config, ode.ODETransport):
+        if self.prior_fallback and self._fitted.config.base_fallback:
             xp, lwp = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
             ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
             if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
@@ -595,16 +594,6 @@ class PINNSampler(SamplerSurface):
 
 def _khat(k: float) -> str:
     return "n/a (not enough particles)" if np.isnan(k) else f"{k:.2f}"
-
-
-def _control_variate(fitted: core.Fitted) -> Optional[str]:
-    """DPS's known part of ``u``: ``"mixture of K Gaussians"`` (the plug-in form) or ``"kde"``; ``None``
-    for the ODE family."""
-    if not isinstance(fitted.config, DPSTransport):
-        return None
-    if not fitted.config._plugin(fitted.params):
-        return "kde"
-    return f"mixture of {int(fitted.params['kde']['means'].shape[0])} Gaussians"
 
 
 def _systematic_resample(key, log_weights, num):

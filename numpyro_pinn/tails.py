@@ -82,24 +82,24 @@ HEAVY_SCALE = 1.0
 
 def base_tail_check(rng_key, potential_fn: Callable, mean, chol, base, num: int = 4096) -> Optional[TailCheck]:
     """:func:`tail_check` for a base distribution before training: ``num`` draws of ``base``
-    (a :class:`~numpyro_pinn.priors.GaussianMixture` or ``None`` for ``N(0, I)``, in the whitened
+    (a :class:`~numpyro_pinn.bases.GaussianMixture` or ``None`` for ``N(0, I)``, in the whitened
     coordinates ``x = mean + chol y``), with equal weights. Costs ``8 d`` target evaluations."""
-    from numpyro_pinn import priors
+    from numpyro_pinn import bases
 
     d = mean.shape[0]
-    y = priors.sample(base, rng_key, num, d)
+    y = bases.sample(base, rng_key, num, d)
     x = mean + y.astype(mean.dtype) @ chol.T
     return tail_check(potential_fn, x, np.zeros(num))
 
 
 def with_heavy_tail(base, dim: int, num_draws: int, weight: float = HEAVY_WEIGHT, df: float = HEAVY_DF,
                     scale: float = HEAVY_SCALE):
-    """``base`` (a :class:`~numpyro_pinn.priors.GaussianMixture`, or ``None`` for ``N(0, I)`` with
+    """``base`` (a :class:`~numpyro_pinn.bases.GaussianMixture`, or ``None`` for ``N(0, I)`` with
     ``num_draws`` warm-start draws, all in its one component) with a
     Student-t component (``df`` degrees of freedom, centre 0, scale ``scale * I``) of weight
     ``weight`` added: a defensive component whose tails are heavier than the posterior's, so the
     transport's proposal reaches the tails and the importance weights there stay bounded."""
-    from numpyro_pinn.priors import GaussianMixture
+    from numpyro_pinn.bases import GaussianMixture
 
     f32 = lambda a: jnp.asarray(a, jnp.float32)
     if base is None:

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from numpyro_pinn import PINNSampler
-from numpyro_pinn.priors import GaussianMixture
+from numpyro_pinn.bases import GaussianMixture
 from numpyro_pinn.sample import flow, whitened_target
 from numpyro_pinn.transports import DPSTransport
 
@@ -148,7 +148,7 @@ def test_dps_bad_arguments():
 @pytest.mark.slow
 def test_dps_with_a_laplace_warm_start_falls_back_to_the_kde():
     """warm_start="laplace" has one draw: too few to fit a mixture to, so DPS's control variate is
-    the KDE (no error; the ODE side of this is tests/test_priors.py's auto-prior test)."""
+    the KDE (no error; the ODE side of this is tests/test_bases.py's auto-prior test)."""
     pot = lambda x: 0.5 * jnp.sum(x**2) + 0.1 * x[0] ** 4
     s = PINNSampler(potential_fn=pot, method="dps", warm_start="laplace", num_steps=250, min_steps=250,
                     num_particles=256, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))

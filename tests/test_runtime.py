@@ -57,7 +57,7 @@ faulthandler.dump_traceback_later({limit}, exit=True)
 import jax
 jax.config.update("jax_enable_x64", True)
 from numpyro_pinn import core, posteriordb
-from numpyro_pinn.priors import mode_mixture
+from numpyro_pinn.bases import mode_mixture
 from numpyro_pinn.target import from_model
 
 p = posteriordb.load("gp_pois_regr-gp_regr")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from numpyro_pinn import SMC
-from numpyro_pinn.priors import mode_mixture
+from numpyro_pinn.bases import mode_mixture
 from numpyro_pinn.stages import Deadline, StageInterrupted, progress, report, stage
 from numpyro_pinn.warmstart import laplace, smc
 
@@ -99,7 +99,7 @@ def test_ctrl_c_in_the_warm_start_stops_the_run_naming_it():
 
 
 def test_draws_mixture_search_past_its_time_budget_keeps_the_best_so_far():
-    from numpyro_pinn.priors import draw_mixture
+    from numpyro_pinn.bases import draw_mixture
 
     pot = lambda x: 0.5 * jnp.sum(x**2)
     draws = jax.random.normal(jax.random.PRNGKey(0), (400, 2))
@@ -110,7 +110,7 @@ def test_draws_mixture_search_past_its_time_budget_keeps_the_best_so_far():
 
 
 def test_skew_fit_past_its_time_budget_stops_after_a_block():
-    from numpyro_pinn.priors import fit_skew
+    from numpyro_pinn.bases import fit_skew
 
     pot = lambda x: -jnp.logaddexp(-0.5 * jnp.sum((x - 2.0) ** 2), -0.5 * jnp.sum((x + 2.0) ** 2))
     draws = jnp.concatenate([jax.random.normal(jax.random.PRNGKey(1), (300, 2)) + s for s in (-2.0, 2.0)])

@@ -48,7 +48,7 @@ def test_student_t_components_have_the_right_density_and_draws():
     import jax
     from scipy import stats
 
-    from numpyro_pinn import priors
+    from numpyro_pinn import bases
     from numpyro_pinn.tails import with_heavy_tail
 
     d = 2
@@ -60,7 +60,7 @@ def test_student_t_components_have_the_right_density_and_draws():
                         np.log(0.3) + stats.multivariate_t(np.zeros(d), 4.0 * np.eye(d), df=1.0).logpdf(y))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     n = 40_000
-    r = np.linalg.norm(np.asarray(priors.sample(base, jax.random.PRNGKey(0), n, d)), axis=1)
+    r = np.linalg.norm(np.asarray(bases.sample(base, jax.random.PRNGKey(0), n, d)), axis=1)
     # P(|y| > 10): N(0, I) has exp(-50); the bivariate Cauchy of scale 2 has (1 + (10/2)^2)^(-1/2).
     p = 0.3 * (1 + 25.0) ** -0.5
     assert abs(np.mean(r > 10) - p) < 4 * np.sqrt(p * (1 - p) / n)

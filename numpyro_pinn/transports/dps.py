@@ -11,7 +11,7 @@ Fokker-Planck equation
 parametrised so that the initial condition ``u(., 0) = log q`` holds exactly (``log Z`` is never
 needed: the equation is linear in the unnormalised density). With a Gaussian mixture
 ``m_0 = sum_k w_k N(mu_k, S_k)`` close to the target (the warm start's mode mixture,
-:func:`numpyro_pinn.priors.mode_mixture`), the exact marginal is
+:func:`numpyro_pinn.bases.mode_mixture`), the exact marginal is
 ``p_t(y) = m_t(y) E_{m_0}[exp r(Y_0) | Y_t = y]`` with ``r = log q - log m_0``, and we use the
 plug-in (first-order) form
 
@@ -23,7 +23,7 @@ locally constant, and it carries the mode structure, the mixing weights and the 
 through the noising, so that the network only learns a small correction (the alternative,
 ``control_variate="kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density estimate with a
 hand-set switch-off ``c_t``, leaves the network far more to learn). With a single mode, or a ring or ridge of maxima, the mixture is fitted to
-the warm-start draws and the target (:func:`numpyro_pinn.priors.draw_mixture`, which chooses its
+the warm-start draws and the target (:func:`numpyro_pinn.bases.draw_mixture`, which chooses its
 number of components; ``PINNSampler(prior="auto")``); the KDE form remains as
 ``control_variate="kde"``. The price: each evaluation of ``u`` evaluates the target at ``K`` points
 (one per component), its Laplacian the target's Hessian there, and ``r`` the mixture at those ``K``
@@ -42,7 +42,7 @@ section 2.1 and appendices C, F.3.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import diffrax
 import lineax
@@ -79,9 +79,9 @@ class DPSTransport:
     control_variate
         The known part of ``u``. ``"auto"`` (default): the plug-in form (:meth:`_u_plugin`) over the
         Gaussian mixture that the sampler builds from the warm start: one component per mode
-        (:func:`numpyro_pinn.priors.mode_mixture`) when it finds several, else (one mode, or a ring
+        (:func:`numpyro_pinn.bases.mode_mixture`) when it finds several, else (one mode, or a ring
         or ridge of maxima) components fitted to the draws and the target
-        (:func:`numpyro_pinn.priors.draw_mixture`). ``"kde"``: ``log m_t + c_t (log q - log m_0)``
+        (:func:`numpyro_pinn.bases.draw_mixture`). ``"kde"``: ``log m_t + c_t (log q - log m_0)``
         over a kernel density estimate of the warm-start draws: the plug-in mixture is the better
         control variate on every target of the DPS benchmark; a single ``N(0, I)``
         component would never smooth the target's fine structure, hence the draws mixture for one
@@ -106,6 +106,23 @@ class DPSTransport:
 
     #: the prior sits at ``t = 1``, the target at ``t = 0``
     t_span = (1.0, 0.0)
+    #: DPS's prior is always ``N(0, I)``: no base distribution of its own to fall back to.
+    base_fallback = False
+    #: Paths for collocation follow the probability-flow ODE, without noise.
+    path_noise = 0.0
+    #: What the drawn particles are, for ``diagnostics["sample_source"]``.
+    particles = "probability-flow ODE particles"
+
+    def for_prior(self, prior) -> "DPSTransport":
+        """This configuration (DPS's prior is fixed; the mixture is its control variate)."""
+        return self
+
+    def describe_control_variate(self, params) -> Optional[str]:
+        """The known part of ``u``, for ``diagnostics``: ``"mixture of K Gaussians"`` (the plug-in
+        form) or ``"kde"``."""
+        if not self._plugin(params):
+            return "kde"
+        return f"mixture of {int(params['kde']['means'].shape[0])} Gaussians"
     @property
     def mixture_role(self):
         """A Gaussian mixture fitted by the warm start is the control variate of ``u`` (the prior stays
@@ -139,7 +156,7 @@ class DPSTransport:
 
     def init(self, rng_key, dim: int, optimizer, draws=None, mixture=None) -> TrainState:
         """Network parameters plus the frozen control variate ``m_0`` (see ``control_variate``): the
-        Gaussian ``mixture`` (:class:`numpyro_pinn.priors.GaussianMixture`, whitened) when one is
+        Gaussian ``mixture`` (:class:`numpyro_pinn.bases.GaussianMixture`, whitened) when one is
         given, else a KDE of the whitened warm-start ``draws``."""
         k1, k2 = jax.random.split(rng_key)
         y = jnp.zeros((dim,), jnp.float32)
@@ -147,7 +164,7 @@ class DPSTransport:
         if self.control_variate == "auto" and mixture is not None:
             if getattr(mixture, "skews", None) is not None:
                 raise ValueError("DPS's control variate needs Gaussian components; got a skewed mixture "
-                                 "(priors.fit_skew is for the ODE family's prior).")
+                                 "(bases.fit_skew is for the ODE family's prior).")
             cov = jnp.einsum("kij,klj->kil", mixture.chols, mixture.chols).astype(jnp.float32)
             lam, vecs = jnp.linalg.eigh(cov)
             lam = jnp.maximum(lam, 1e-6)

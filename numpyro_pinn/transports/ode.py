@@ -18,7 +18,7 @@ import optax
 from numpyro_pinn.collocation import CollocationPool, linear_bridge, sample_points
 from numpyro_pinn.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
 from numpyro_pinn.networks import FourierMLP, TimeMLP
-from numpyro_pinn.priors import local_scale, scale_spread
+from numpyro_pinn.bases import local_scale, scale_spread
 
 SQRT2 = 2.0 ** 0.5
 
@@ -87,7 +87,7 @@ class ODETransport:
         penalty on the velocity's Jacobian), the product is not. Costs a second residual.
     drift_scale
         ``"prior"``: the drift network's output is multiplied by the prior mixture's local scale,
-        ``mu(y, t) = L(y) m(y, t)`` (:func:`numpyro_pinn.priors.local_scale`: the components'
+        ``mu(y, t) = L(y) m(y, t)`` (:func:`numpyro_pinn.bases.local_scale`: the components'
         Cholesky factors averaged by responsibility, over their typical size), so that a network
         of unit-size outputs moves a point by a fraction of its own component's width. Where the
         components differ in width by orders of magnitude (a funnel's neck against its mouth) an
@@ -133,6 +133,19 @@ class ODETransport:
     @property
     def name(self) -> str:
         return self.method
+
+    #: The transport's base distribution is a proposal of its own: when its ESS is higher than the
+    #: trained transport's, the sampler may draw from it instead (``prior_fallback``).
+    base_fallback = True
+
+    def describe_control_variate(self, params) -> Optional[str]:
+        """The known part of the field, for ``diagnostics``: none in the ODE family."""
+        return None
+
+    @property
+    def particles(self) -> str:
+        """What the drawn particles are, for ``diagnostics["sample_source"]``."""
+        return f"{'probability-flow ' if self.sigma2 else ''}ODE particles"
 
     @property
     def sigma2(self) -> float:

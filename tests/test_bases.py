@@ -7,7 +7,7 @@ import pytest
 from numpyro_pinn import PINNSampler
 from numpyro_pinn.diagnostics import ess, log_evidence
 from numpyro_pinn.gaussian import gaussian_log_pdf
-from numpyro_pinn.priors import (_mixture, draw_mixture, log_prob, mode_mixture, path_components,
+from numpyro_pinn.bases import (make_mixture, draw_mixture, log_prob, mode_mixture, path_components,
                                  proposal_log_weights, refine, sample)
 
 MUS = jnp.array([[-4.0, 0.0], [4.0, 1.0]])
@@ -282,9 +282,9 @@ def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
 @pytest.mark.slow
 def test_skewed_mixture_density_matches_its_draws():
     """A skewed component's log_prob integrates to one and has the mean of its own draws."""
-    from numpyro_pinn.priors import _mixture
+    from numpyro_pinn.bases import make_mixture
 
-    mix = _mixture(np.array([[-1.0], [2.0]]), np.array([[[0.5]], [[0.8]]]), np.log([0.3, 0.7]), np.zeros(1),
+    mix = make_mixture(np.array([[-1.0], [2.0]]), np.array([[[0.5]], [[0.8]]]), np.log([0.3, 0.7]), np.zeros(1),
                    skews=np.array([[0.6], [-0.4]]))
     g = jnp.linspace(-12.0, 14.0, 20001)
     dens = np.exp(np.asarray(jax.vmap(mix.log_prob)(g[:, None])))
@@ -309,7 +309,7 @@ def test_fit_skew_improves_a_double_well_prior_and_keeps_log_z_exact(full):
     the start's factors with a scale per axis, which must keep the start's axes."""
     from scipy import integrate
 
-    from numpyro_pinn.priors import fit_skew
+    from numpyro_pinn.bases import fit_skew
 
     delta = 3.0
     pot = lambda x: jnp.sum((x**2 - delta) ** 2)
@@ -345,7 +345,7 @@ def test_reweight_recovers_mode_weights():
     ``0.5 r_1 / (0.5 r_1 + 0.5 r_2)`` with ``r_k = q / prop`` constant on each mode: exact up to the
     float32 overlap, hence the tight tolerance. Weights that are already right are not changed by
     more than Monte Carlo error, and the step raises the importance-sampling ESS."""
-    from numpyro_pinn.priors import _mixture, reweight
+    from numpyro_pinn.bases import make_mixture, reweight
 
     d = 3
     mu = np.zeros((2, d))
@@ -358,7 +358,7 @@ def test_reweight_recovers_mode_weights():
         return -lse(lc + jnp.log(jnp.array([0.25, 0.75])))
 
     mean, chol = jnp.zeros(d), jnp.eye(d)
-    wrong = _mixture(mu, chols, np.log([0.5, 0.5]), np.zeros(1))
+    wrong = make_mixture(mu, chols, np.log([0.5, 0.5]), np.zeros(1))
     fixed = reweight(pot, mean, chol, wrong, jax.random.PRNGKey(0))
     w = np.exp(np.asarray(fixed.log_weights))
     np.testing.assert_allclose(w, [0.25, 0.75], atol=1e-3)
@@ -389,12 +389,12 @@ def test_prior_skew_weights_keeps_gaussian_components_with_reweighted_weights():
 def test_drift_scale_follows_the_component_widths():
     """``local_scale`` is a component's Cholesky factor over the typical scale where that component
     is responsible; ``drift_scale="auto"`` turns it on only for components of very different sizes."""
-    from numpyro_pinn.priors import local_scale, scale_spread
+    from numpyro_pinn.bases import local_scale, scale_spread
     from numpyro_pinn.transports.ode import DRIFT_SCALE_SPREAD, ODETransport
 
     means = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
     chols = jnp.stack([0.01 * jnp.eye(2), jnp.eye(2)])
-    mix = _mixture(means, chols, jnp.log(jnp.array([0.5, 0.5])), jnp.zeros(1, jnp.int32))
+    mix = make_mixture(means, chols, jnp.log(jnp.array([0.5, 0.5])), jnp.zeros(1, jnp.int32))
     typical = 0.1  # exp(0.5 log 0.01 + 0.5 log 1)
     scale = local_scale(mix)
     np.testing.assert_allclose(np.asarray(scale(means[0])), 0.01 / typical * np.eye(2), rtol=1e-5)

@@ -1,0 +1,216 @@
+"""The mode mixture: one Gaussian component per separated mode that Newton climbs from the
+warm-start draws find."""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from numpyro_pinn.bases.draws import draw_mixture, refine_steps
+from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
+from numpyro_pinn.warmstart import find_mode
+
+__all__ = ["mode_mixture"]
+
+
+def mode_mixture(
+    potential_fn: Callable,
+    mean: jax.Array,
+    chol: jax.Array,
+    draws: jax.Array,
+    rng_key: Optional[jax.Array] = None,
+    max_draws: int = 1024,
+    merge_tol: float = 0.05,
+    min_weight: float = 0.002,
+    refine_iters: int = 6,
+    refine_draws: int = 512,
+    max_components: int = 64,
+    barrier: float = 2.0,
+    continuum: str = "none",
+    return_evals: bool = False,
+    climb_batch: Optional[int] = None,
+    max_seconds: Optional[float] = 300.0,
+):
+    """A Gaussian mixture prior with one component per mode of the warm-start draws.
+
+    ``max_draws`` evenly spaced warm-start draws each climb to its local mode by damped Newton
+    (:func:`numpyro_pinn.warmstart.find_mode`); modes closer than ``merge_tol`` (whitened units) are
+    merged, and so are modes joined by a straight segment along which ``-log q`` never rises more
+    than ``barrier`` nats above the higher of the two (points on a ridge or a ring of maxima). Each
+    component has the mean and covariance of the draws that climbed to it (the
+    Laplace covariance at its mode when it holds too few draws for an empirical covariance);
+    components holding under ``min_weight`` of the draws are folded into the nearest one. Weights,
+    means and covariances are then fitted to the target by :func:`refine` (``refine_iters``
+    importance-sampling EM steps, ``refine_draws`` draws per component and step); the fractions of
+    warm-start draws are the fallback if that fails (they carry the warm start's mode-weight
+    error, and a few dozen draws per mode give a noisy covariance).
+
+    ``continuum="draws"``: when the climbs end at more than ``max_components`` distinct points (a
+    ring or a ridge of maxima rather than separate modes) and no mode mixture results, return
+    :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``).
+
+    ``climb_batch`` climbs run side by side (vectorised), the batches one after another; ``None``
+    (default) means one at a time on a CPU, where wider batches have deadlocked XLA's runtime on
+    Gaussian-process potentials, and 256 on accelerators. The climbs run in jitted blocks, in a
+    random order; between blocks Ctrl-C is seen and the wall-clock budget ``max_seconds``
+    (``None``: none) is checked: when it runs out, the draws climbed so far decide, with a warning.
+
+    Returns
+    -------
+    GaussianMixture or None
+        ``None`` when the draws have a single mode, or more than ``max_components`` (a continuum of
+        maxima rather than separate modes) with ``continuum="none"``: the default ``N(0, I)`` prior
+        is then kept. With ``return_evals=True``, ``(mixture or None, num_evals)``: the points at
+        which the target, its gradient or its Hessian was evaluated (a Newton iteration counts
+        ``d + 2``, as for the Laplace warm start), climbs, barrier checks and refinement together.
+    """
+    if continuum not in ("none", "draws"):
+        raise ValueError(f"`continuum` must be 'none' or 'draws'; got {continuum!r}.")
+
+    d = mean.shape[0]
+    draws = jnp.asarray(draws)
+    sub = np.unique(np.linspace(0, len(draws) - 1, min(max_draws, len(draws))).astype(int))
+    x = draws[sub]  # evenly spaced: user draws concatenated by chain are all represented
+    # XLA's CPU runtime has deadlocked (idle, never returning) on wide batches of these climbs,
+    # whose Hessians batch many LAPACK calls (Gaussian-process potentials; CHANGELOG.md). One
+    # climb at a time never did; it costs little on a CPU (CHANGELOG.md).
+    if climb_batch is None:
+        climb_batch = 1 if jax.default_backend() == "cpu" else 256
+    if not isinstance(climb_batch, (int, np.integer)) or climb_batch < 1:
+        raise ValueError(f"`climb_batch` must be a positive integer or None; got {climb_batch!r}.")
+    rows, modes, hessians, iters = _climb(potential_fn, x, climb_batch, max_seconds)
+    sub, x = sub[rows], x[rows]
+    evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
+    out = lambda mix: (mix, evals) if return_evals else mix
+    to_y = lambda a: np.asarray(jax.scipy.linalg.solve_triangular(chol, (a - mean).T, lower=True).T)
+    my, xy = to_y(modes), to_y(x)
+    ok = np.all(np.isfinite(my), axis=1)
+    centres: list = []
+    labels = np.full(len(my), -1)
+    for i in np.flatnonzero(ok):
+        dist = [np.linalg.norm(my[i] - c) for c in centres]
+        if dist and min(dist) < merge_tol:
+            labels[i] = int(np.argmin(dist))
+        else:
+            centres.append(my[i])
+            labels[i] = len(centres) - 1
+    many = len(centres) > max_components
+
+    def no_modes():  # one mode, or a continuum of maxima
+        if continuum == "draws" and many:
+            mix, n = draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, max_components=max_components,
+                                  return_evals=True)
+            return (mix, evals + n) if return_evals else mix
+        return out(None)
+
+    if len(centres) < 2:
+        return out(None)
+    centres = np.asarray(centres)
+    counts = np.bincount(labels[labels >= 0], minlength=len(centres))
+    keep = counts >= max(min_weight * ok.sum(), 1)
+    if keep.sum() < 2 or keep.sum() > max_components:
+        return no_modes()  # one mode, or a continuum of maxima (a ridge, a ring) rather than separate modes
+    # Modes joined by a path without a barrier of `barrier` nats are one mode (ridge, plateau).
+    idx = np.flatnonzero(keep)
+    root = _merge_without_barrier(potential_fn, mean, chol, centres[idx], barrier)
+    evals += len(idx) * (len(idx) - 1) // 2 * 9 + len(idx)  # 9 points per segment, and the ends
+    for k, r in zip(idx, root):
+        if idx[r] != k:
+            labels[labels == k] = idx[r]
+            keep[k] = False
+    if keep.sum() < 2:
+        return no_modes()
+    # Draws whose climb failed or whose mode was dropped go to the nearest kept centre.
+    kept = np.flatnonzero(keep)
+    remap = {int(k): j for j, k in enumerate(kept)}
+    near = np.argmin(((xy[:, None, :] - centres[kept][None]) ** 2).sum(-1), axis=1)
+    labels = np.array([remap.get(int(lab), int(near[i])) for i, lab in enumerate(labels)])
+    means, chols, weights = [], [], []
+    chol_np = np.asarray(chol)
+    for j, k in enumerate(kept):
+        members = xy[labels == j]
+        if len(members) >= 2 * d + 2:
+            m, cov = members.mean(0), np.cov(members.T).reshape(d, d)
+        else:  # Laplace at the mode, in whitened coordinates: (L^T H L)^-1
+            idx = np.flatnonzero(np.asarray(labels) == j)[0]
+            h = chol_np.T @ np.asarray(hessians[idx]) @ chol_np
+            m, cov = centres[k], np.linalg.inv(h + 1e-9 * np.eye(d))
+        cov = 0.5 * (cov + cov.T) + 1e-6 * np.eye(d)
+        means.append(m)
+        chols.append(np.linalg.cholesky(cov))
+        weights.append(np.sum(labels == j))
+    w = np.asarray(weights, dtype=np.float64)
+    log_w = np.log(w / w.sum())
+    key = jax.random.PRNGKey(0) if rng_key is None else rng_key
+    refined, _, n = refine_steps(whitened_log_q(potential_fn, mean, chol), jnp.asarray(np.asarray(means), chol.dtype),
+                            jnp.asarray(np.asarray(chols), chol.dtype),
+                            jnp.asarray(log_w, chol.dtype), key, iters=refine_iters, draws_per_component=refine_draws)
+    evals += n
+    if refined is not None:
+        means, chols, log_w = (np.asarray(a) for a in refined)
+    # Every draw's component: its own climb where it made one, else the nearest component mean.
+    all_y = to_y(draws)
+    all_labels = np.argmin(((all_y[:, None, :] - np.asarray(means)[None]) ** 2).sum(-1), axis=1).astype(np.int32)
+    all_labels[sub] = labels
+    return out(make_mixture(means, chols, log_w, all_labels))
+
+def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: Optional[float],
+           block: int = 64):
+    """Newton climbs from each row of ``x`` (:func:`numpyro_pinn.warmstart.find_mode`, at most 100
+    iterations each) in jitted blocks of ``block`` points taken in a random order, until done or
+    ``max_seconds`` have passed: ``(rows, modes, hessians, iterations)`` of the climbs made, the
+    rows of ``x`` climbed from in increasing order."""
+    from numpyro_pinn.stages import Deadline, report
+
+    deadline = Deadline.after(max_seconds)
+    n = x.shape[0]
+    block = max(block, climb_batch)
+    climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
+    run = jax.jit(lambda xb: jax.lax.map(climb, xb, batch_size=climb_batch))
+    order = np.random.default_rng(0).permutation(n)
+    done, outs = [], []
+    for start in range(0, n, block):
+        idx = order[start:start + block]
+        padded = np.concatenate([idx, np.full(block - len(idx), idx[-1])]) if n > block else idx
+        outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(idx)], run(x[padded])))
+        done.append(idx)
+        report(mode_climbs=f"{start + len(idx)}/{n}")
+        if deadline.passed() and start + block < n:
+            warnings.warn(f"The mode search used up its time budget ({max_seconds:g} s) after {start + len(idx)} of "
+                          f"{n} climbs; the base distribution is built from those.", RuntimeWarning, stacklevel=4)
+            break
+    done = np.concatenate(done)
+    back = np.argsort(done)
+    modes, hessians, iters = (np.concatenate(parts)[back] for parts in zip(*outs))
+    return np.sort(done), jnp.asarray(modes), jnp.asarray(hessians), jnp.asarray(iters)
+
+def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, num_points: int = 9) -> np.ndarray:
+    """Union-find over modes: ``root[k]`` is the representative of mode ``k``'s group, where two
+    modes are joined when the potential along the segment between them stays below
+    ``max(U_a, U_b) + barrier``."""
+    k = len(centres_y)
+    i, j = np.triu_indices(k, 1)
+    ts = np.linspace(0.0, 1.0, num_points + 2)[1:-1]
+    cy = np.asarray(centres_y, dtype=np.float64)
+    seg = cy[i][:, None, :] * (1 - ts)[None, :, None] + cy[j][:, None, :] * ts[None, :, None]
+    to_x = lambda y: mean + jnp.asarray(y, chol.dtype) @ chol.T
+    u = jax.jit(jax.vmap(potential_fn))
+    u_seg = np.asarray(u(to_x(seg.reshape(-1, cy.shape[1])))).reshape(len(i), num_points)
+    u_end = np.asarray(u(to_x(cy)))
+    u_seg = np.where(np.isfinite(u_seg), u_seg, np.inf)
+    joined = np.max(u_seg, axis=1) < np.maximum(u_end[i], u_end[j]) + barrier
+    root = np.arange(k)
+
+    def find(a):
+        while root[a] != a:
+            a = root[a]
+        return a
+
+    for a, b in zip(i[joined], j[joined]):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[max(ra, rb)] = min(ra, rb)
+    return np.array([find(a) for a in range(k)])

@@ -1,0 +1,26 @@
+"""Warm starts: where the posterior is and how big it is.
+
+The PINN works in whitened coordinates ``y = L^{-1}(x - m)`` with the prior
+``N(0, I)``. A warm start supplies ``m``, ``L``, a rough ``log Z`` (so the
+learned ``log z`` is a small correction) and approximate posterior draws used
+to place collocation points.
+
+Default ("smc"): damped Newton to a mode, a Laplace fit there, then BlackJAX's
+adaptive tempered SMC from a broad Gaussian ``N(mode, (scale * L_laplace)^2)``
+to the posterior. The SMC particles see every mode within a few ``scale``
+Laplace widths and the real tails (a Laplace fit alone shrinks onto one mode
+and underestimates heavy tails, e.g. ``log tau`` in eight schools).
+
+Modules: :mod:`~numpyro_pinn.warmstart.base` (the :class:`WarmStart` result, whitening from
+draws, ``log Z`` by importance sampling), :mod:`~numpyro_pinn.warmstart.laplace` (Newton, the
+Laplace fit, the mode and propriety checks), :mod:`~numpyro_pinn.warmstart.smc` (the default) and
+:mod:`~numpyro_pinn.warmstart.pt`.
+"""
+from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
+from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, PROPRIETY_RADII, Laplace, around_initial_point, find_mode,
+                                            flat_direction, is_mode, laplace)
+from numpyro_pinn.warmstart.pt import PT, pt
+from numpyro_pinn.warmstart.smc import SMC, smc
+
+__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "laplace", "is_mode", "around_initial_point", "smc",
+           "pt", "from_draws", "with_log_Z", "reference", "flat_direction", "MODE_GAP_MAX", "PROPRIETY_RADII"]

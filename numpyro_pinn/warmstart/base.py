@@ -1,0 +1,103 @@
+"""The warm start's result (:class:`WarmStart`) and what every warm start shares: whitening from
+draws, ``log Z`` by importance sampling, and the broad reference Gaussian."""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+
+from numpyro_pinn.gaussian import std_normal_log_prob
+from numpyro_pinn.target import float_dtype
+
+__all__ = ["WarmStart", "from_draws", "with_log_Z", "reference"]
+
+
+class WarmStart(NamedTuple):
+    """Affine whitening and posterior information from a warm start.
+
+    Attributes
+    ----------
+    mean
+        Whitening centre ``m``, shape ``(d,)``.
+    chol
+        Lower-triangular scale ``L``, shape ``(d, d)``; ``x = m + L y``.
+    log_Z
+        Estimate of ``log ∫ exp(-U(x)) dx`` used to centre the target.
+    draws
+        Approximate posterior draws ``(n, d)`` in ``x`` space (for collocation and the domain).
+    method
+        Which warm start produced it.
+    num_evals
+        Number of points at which the potential or its gradient was evaluated.
+    mode_gap
+        For a Laplace fit, the Newton decrement ``g^T Sigma g`` at ``mean`` (twice the drop in the
+        potential a Newton step still predicts): about 0 at a mode, large where the density keeps
+        rising, as along the neck of a hierarchical model whose density is unbounded (see
+        :func:`is_mode`). 0 for other warm starts.
+    """
+
+    mean: jax.Array
+    chol: jax.Array
+    log_Z: jax.Array
+    draws: jax.Array
+    method: str
+    num_evals: int = 0
+    mode_gap: float = 0.0
+
+
+def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "draws") -> WarmStart:
+    """Whitening from posterior draws ``(n, d)`` (their mean and covariance).
+
+    ``log_Z`` defaults to 0; :func:`with_log_Z` estimates it from the target (as
+    :func:`numpyro_pinn.make_warm_start` does for draws).
+    """
+    draws = jnp.asarray(draws, dtype=float_dtype())
+    if draws.ndim != 2 or draws.shape[0] < 2:
+        raise ValueError(f"warm-start draws must have shape (n >= 2, d); got {draws.shape}.")
+    mean = jnp.mean(draws, axis=0)
+    cov = jnp.atleast_2d(jnp.cov(draws, rowvar=False))
+    d = draws.shape[1]
+    cov = cov + 1e-9 * jnp.trace(cov) / d * jnp.eye(d)
+    chol = jnp.linalg.cholesky(cov)
+    if not bool(jnp.all(jnp.isfinite(chol))):
+        raise ValueError("warm-start draws have a singular covariance; pass more (or more spread) draws.")
+    lz = jnp.asarray(0.0 if log_Z is None else log_Z, dtype=float_dtype())
+    return WarmStart(mean, chol, lz, draws, method)
+
+
+def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: int = 2048) -> WarmStart:
+    """``ws`` with ``log_Z`` estimated by importance sampling from its own Gaussian
+    ``N(mean, chol chol^T)`` (``num`` target evaluations, counted in ``num_evals``).
+
+    The target is centred by ``log_Z`` before training, so that the learned ``log z`` is a small
+    correction: draws alone (e.g. from NUTS) carry no evidence, and a normaliser of -8 (or -1000 on
+    real data) left to the optimiser is learnt far too slowly, while the networks absorb it.
+    """
+    d = ws.mean.shape[0]
+    eps = jax.random.normal(rng_key, (num, d), dtype=ws.chol.dtype)
+    x = ws.mean + eps @ ws.chol.T
+    log_g = std_normal_log_prob(eps) - jnp.sum(jnp.log(jnp.abs(jnp.diag(ws.chol))))
+    lw = -jax.vmap(potential_fn)(x) - log_g
+    lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
+    log_z = jax.scipy.special.logsumexp(lw) - jnp.log(num)
+    if not bool(jnp.isfinite(log_z)):
+        log_z = jnp.zeros((), ws.chol.dtype)
+    return ws._replace(log_Z=log_z, num_evals=ws.num_evals + num)
+
+
+def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, floor: float = 0.0):
+    """The broad Gaussian reference ``N(m, scale^2 Sigma + floor^2 I)`` around a Laplace fit.
+
+    Returns ``(m, L, logq_z)``: the reference is ``N(0, I)`` in ``z`` with ``x = m + L z``, and
+    ``logq_z(z) = -U(m + L z) + log|det L|`` is the target density in ``z``.
+    """
+    d = start.mean.shape[0]
+    m = start.mean
+    L = jnp.linalg.cholesky(scale**2 * (start.chol @ start.chol.T) + floor**2 * jnp.eye(d))
+    logdet_l = jnp.sum(jnp.log(jnp.diag(L)))
+
+    def logq_z(z):
+        return -potential_fn(m + L @ z) + logdet_l
+
+    return m, L, logq_z
