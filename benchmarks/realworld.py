@@ -94,7 +94,7 @@ def run_nuts(model, args, kwargs, seed):
 
 HEADER = ("| posterior | d | PINN s | PINN s, 2nd run | NUTS s | PINN/NUTS | ESS | k-hat | evals: warm / base / train / draw "
           "| PINN worst median err (sd) | PINN worst 90% width err | NUTS worst median err | NUTS worst width err "
-          "| s per 1k eff. draws PINN / NUTS | floor met |\n|" + "---|" * 15)
+          "| s per 1k eff. draws PINN / NUTS | accuracy floor met |\n|" + "---|" * 15)
 
 
 def row(name, seed, nuts=True, second=True):
