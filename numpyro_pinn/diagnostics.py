@@ -4,11 +4,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["PARETO_K_WARN", "normalised_weights", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
+__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "normalised_weights", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
 
 #: Pareto k-hat above this: the importance weights' variance may be infinite, and the samplers
 #: warn that their weights (and what is computed from them) are not trustworthy.
 PARETO_K_WARN = 0.7
+#: A run warns when the normalised ESS is below ``ESS_WARN`` and the particles hold fewer than
+#: ``EFFECTIVE_DRAWS_WARN`` effective draws: too few for reliable quantiles.
+ESS_WARN = 0.1
+EFFECTIVE_DRAWS_WARN = 400
 #: PSIS fits its generalised Pareto distribution to at least this many of the largest weights.
 PSIS_MIN_TAIL = 5
 

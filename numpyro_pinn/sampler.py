@@ -414,6 +414,14 @@ class PINNSampler(SamplerSurface):
                 f"Pareto k-hat of the importance weights is {k:.2f} > {diagnostics.PARETO_K_WARN}: the weights (and the "
                 "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
                 "from posterior draws.", RuntimeWarning, stacklevel=4)
+        n_eff = self._diag["ess"] * lw_np.size
+        if self._diag["ess"] < diagnostics.ESS_WARN and n_eff < diagnostics.EFFECTIVE_DRAWS_WARN:
+            warnings.warn(
+                f"The importance weights' ESS is {self._diag['ess']:.3f}: the {lw_np.size} particles hold about "
+                f"{n_eff:.0f} independent draws, too few for reliable quantiles (the Monte Carlo error of a median "
+                f"is about {1.25 / np.sqrt(max(n_eff, 1.0)):.2f} posterior sds). The transport is a poor proposal "
+                "here: draw more particles (`num_particles`), train longer (`num_steps`), or warm-start from "
+                "posterior draws (e.g. NUTS's).", RuntimeWarning, stacklevel=4)
         idx = _systematic_resample(key, self._lw, self.num_samples)
         self._idx = idx
         self._z = x[idx]

@@ -154,8 +154,10 @@ def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(4000, 1)))
     heavy = jnp.asarray(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0))
-    with pytest.warns(RuntimeWarning, match="Pareto k-hat"):
+    with pytest.warns(RuntimeWarning) as rec:
         s._set_particles(jax.random.PRNGKey(0), x, heavy)
+    messages = " ".join(str(w.message) for w in rec)
+    assert "Pareto k-hat" in messages and "ESS is" in messages  # a few huge weights: both flags
     assert s._diag["pareto_k"] > 0.7
     light = jnp.where(x[:, 0] > 0, jnp.log(3.0), 0.0)  # positive half weighted 3:1
     with warnings.catch_warnings():
@@ -163,6 +165,10 @@ def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
         s._set_particles(jax.random.PRNGKey(1), x, light)
     frac = float(jnp.mean(s._z[:, 0] > 0))
     assert abs(frac - 0.75) < 5 * np.sqrt(0.75 * 0.25 / 2000)
+    # A few particles carry all the weight (ESS 0.025, 100 effective draws of 4000): flagged.
+    few = jnp.where(jnp.arange(4000) < 100, 0.0, -30.0)
+    with pytest.warns(RuntimeWarning, match=r"ESS is 0.025: the 4000 particles hold about 100 independent"):
+        s._set_particles(jax.random.PRNGKey(2), x, few)
 
 
 def test_pareto_k_of_flat_topped_weights_is_not_a_false_alarm():
