@@ -23,8 +23,8 @@ from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
                                     around_initial_point, is_mode, laplace, with_log_Z)
 
-__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "fit_transport", "draw", "draw_function",
-           "proposal_function"]
+__all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "build_base", "fit_transport", "draw",
+           "draw_function", "proposal_function"]
 
 #: With ``prior="auto"`` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
 #: warm-start draws) unless its importance-sampling ESS as a proposal is below this; then Gaussians
@@ -164,38 +164,8 @@ def fit_transport(
     opt = s.optimizer if s.optimizer is not None else default_optimizer(s)
     k_init, k_pool, k_fit = jax.random.split(rng_key, 3)
     t_prior = time.perf_counter()
-    prior = mixture = None
-    prior_evals = 0
     with stages.progress("Base distribution", progress_bar and (config.mixture_role is not None)):
-        if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
-            key = jax.random.fold_in(k_pool, 1)
-            if s.prior == "draws":
-                mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key,
-                                                    return_evals=True)
-            else:  # a ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate)
-                cont = "draws" if s.prior == "auto" else "none"
-                mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key,
-                                                    continuum=cont, return_evals=True)
-                if mixture is None and s.prior == "auto":
-                    mixture, n = _one_mode_mixture(key, potential_fn, ws, config.mixture_role)
-                    prior_evals += n
-            if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
-                gaussian = mixture
-                mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 3),
-                                      steps=s.prior_skew_steps, return_evals=True)
-                prior_evals += n
-                # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
-                mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(key, 4),
-                                      return_evals=True)
-                prior_evals += n
-                if not s.prior_skew_components:
-                    mixture = gaussian._replace(log_weights=mixture.log_weights)
-            prior = mixture if config.mixture_role == "prior" else None
-        if s.heavy_tail and s.prior == "auto" and config.mixture_role == "prior":
-            check = tails.base_tail_check(jax.random.fold_in(k_pool, 5), potential_fn, ws.mean, ws.chol, prior)
-            prior_evals += 8 * d
-            if check is not None and check.heavier:
-                prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
+        prior, mixture, prior_evals = build_base(k_pool, potential_fn, ws, s, config)
     t_prior = time.perf_counter() - t_prior
     config = config.for_prior(prior)
     sharding = data_sharding(s.devices)
@@ -233,6 +203,45 @@ def fit_transport(
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
+
+
+def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:
+    """The transport's base distribution from the warm start ``ws``, as ``settings.prior`` asks:
+    ``(prior, mixture, target evaluations)``. ``prior`` is the base (``None``: ``N(0, I)``);
+    ``mixture`` the Gaussian mixture handed to the transport (DPS: its control variate)."""
+    d = ws.mean.shape[0]
+    prior = mixture = None
+    prior_evals = 0
+    if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
+        k_mix = jax.random.fold_in(key, 1)
+        if s.prior == "draws":
+            mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k_mix,
+                                                return_evals=True)
+        else:  # a ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate)
+            cont = "draws" if s.prior == "auto" else "none"
+            mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k_mix,
+                                                continuum=cont, return_evals=True)
+            if mixture is None and s.prior == "auto":
+                mixture, n = _one_mode_mixture(k_mix, potential_fn, ws, config.mixture_role)
+                prior_evals += n
+        if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
+            gaussian = mixture
+            mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
+                                  steps=s.prior_skew_steps, return_evals=True)
+            prior_evals += n
+            # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
+            mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
+                                  return_evals=True)
+            prior_evals += n
+            if not s.prior_skew_components:
+                mixture = gaussian._replace(log_weights=mixture.log_weights)
+        prior = mixture if config.mixture_role == "prior" else None
+    if s.heavy_tail and s.prior == "auto" and config.mixture_role == "prior":
+        check = tails.base_tail_check(jax.random.fold_in(key, 5), potential_fn, ws.mean, ws.chol, prior)
+        prior_evals += 8 * d
+        if check is not None and check.heavier:
+            prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
+    return prior, mixture, prior_evals
 
 
 def _one_mode_mixture(key, potential_fn: Callable, ws: WarmStart, role: str, num: int = 2048):
