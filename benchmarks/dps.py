@@ -15,6 +15,7 @@ the estimator's floor (its finite-sample bias), against which the samplers' valu
                              [--ode-prior auto|gaussian|mixture|draws] [--methods dps ode]
 """
 import argparse
+import dataclasses
 import datetime
 import os
 import platform
@@ -176,11 +177,11 @@ def main():
                                 num_steps=args.steps if dps else args.ode_steps,
                                 num_particles=(args.dps_flow_num or args.num) if dps else args.num,
                                 target_ess=None if dps and args.dps_no_monitor else 0.997, progress_bar=False,
-                                prior=args.dps_prior if dps else args.ode_prior)
+                                base=args.dps_prior if dps else args.ode_prior)
                 s.run(jax.random.PRNGKey(0), init_params=jnp.zeros(t.dim) + (0.1 if key == "rings" else 0.0))
             rows = [evaluate(t, f"{method.upper()} (weighted ODE draws, n={s.num_particles})", s, True, args.num)]
             if method == "dps":
-                s.dps_sampler = "sde"
+                s.transport = dataclasses.replace(s.transport, sampler="sde")
                 rows.append(evaluate(t, "DPS (reverse SDE, unweighted)", s, False, args.num))
             for r in rows:
                 f = lambda v, fmt: "n/a" if v is None else format(v, fmt)

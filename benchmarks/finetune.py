@@ -17,7 +17,7 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.dirname(__file__))
 from targets import gmm9, many_well  # noqa: E402
 
-from numpyro_pinn import PINNSampler  # noqa: E402
+from numpyro_pinn import PINNSampler, Training  # noqa: E402
 
 
 def main():
@@ -37,8 +37,9 @@ def main():
             for ft in (None, "gauss_newton"):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    s = PINNSampler(potential_fn=t.potential, num_steps=steps, min_steps=steps, target_ess=None,
-                                    finetune=ft, gn_steps=args.gn_steps, num_particles=args.num,
+                    s = PINNSampler(potential_fn=t.potential, num_steps=steps, target_ess=None,
+                                    training=Training(min_steps=steps, finetune=ft, gn_steps=args.gn_steps),
+                                    num_particles=args.num,
                                     progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(t.dim))
                 d = s.diagnostics
                 f = d["finetune"] or {}

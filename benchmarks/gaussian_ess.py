@@ -1,8 +1,8 @@
 """How far from Gaussian is each target? The importance-sampling ESS of ``N(0, I)`` in the default
 warm start's whitened coordinates (the Gaussian of its SMC draws) as a proposal, on 4,096 draws.
 
-``PINNSampler(prior="auto")`` switches a one-mode target to the draws mixture when this (on 2,048
-draws) is below ``numpyro_pinn.core.FAR_FROM_GAUSSIAN_ESS`` (0.1) and the mixture's lower bound is
+``PINNSampler(base="auto")`` switches a one-mode target to the draws mixture when this (on 2,048
+draws) is below ``numpyro_pinn.bases.FAR_FROM_GAUSSIAN_ESS`` (0.1) and the mixture's lower bound is
 higher. Neal's funnel (d = 10) and the sixteen posteriordb posteriors:
 
     python benchmarks/gaussian_ess.py > benchmarks/out/gaussian_ess.txt
@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from dps import funnel  # noqa: E402
 
 from numpyro_pinn import posteriordb  # noqa: E402
-from numpyro_pinn.core import FAR_FROM_GAUSSIAN_ESS, make_warm_start  # noqa: E402
+from numpyro_pinn.bases import FAR_FROM_GAUSSIAN_ESS  # noqa: E402
+from numpyro_pinn.core import make_warm_start  # noqa: E402
 from numpyro_pinn.diagnostics import ess  # noqa: E402
 from numpyro_pinn.bases import proposal_log_weights  # noqa: E402
 from numpyro_pinn.target import from_model  # noqa: E402

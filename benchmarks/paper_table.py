@@ -18,7 +18,7 @@ inverse-CDF sampling of its 1-D factor on a fine grid), so every metric is again
 
 Each method trains for ``--steps`` Adam steps (batch 1024, default network, learning rate 2e-3 with
 cosine decay, no early stopping) from the N(0, I) prior, as the paper; the row ``ode + mixture prior``
-is the same budget with our default prior (``prior="auto"``: one Gaussian per mode the warm start
+is the same budget with our default prior (``base="auto"``: one Gaussian per mode the warm start
 finds, N(0, I) when it finds one).
 
     python benchmarks/paper_table.py [--targets gmm mw5 mw50 funnel] [--methods ode sde anneal sde_diffusion ot sb]
@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
+import dataclasses
 import os
 import platform
 import resource
@@ -54,7 +54,7 @@ from scipy import integrate
 sys.path.insert(0, os.path.dirname(__file__))
 from targets import Synthetic, gmm9, many_well  # noqa: E402
 
-from numpyro_pinn import PINNSampler, core, bases  # noqa: E402
+from numpyro_pinn import PINNSampler, Training, bases  # noqa: E402
 from numpyro_pinn.transports.ode import ODETransport  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
@@ -141,19 +141,30 @@ PRIOR_SKEW = {"true": True, "false": False, "weights": "weights"}
 TARGETS = {"gmm": gmm9, "mw5": lambda: many_well(5, 5, 4.0), "mw50": lambda: many_well(50, 5, 2.0), "funnel": funnel}
 
 
+def base_option(name: str, args):
+    """The base option ``name`` with the command line's skew and path settings."""
+    base = bases.resolve(name)
+    if not hasattr(base, "skew"):
+        return base
+    opts = {"skew": PRIOR_SKEW[args.prior_skew]}
+    if args.skew_steps is not None:
+        opts["skew_steps"] = args.skew_steps
+    if args.path_spacing is not None:  # the same reach along the path: points scaled by 0.5 / spacing
+        f = 0.5 / args.path_spacing
+        opts["draw_options"] = {"path_spacing": args.path_spacing, "path_points": round(64 * f),
+                                "path_beyond": round(24 * f), "max_components": round(160 * f)}
+    return dataclasses.replace(base, **opts)
+
+
 def run(key, t: Synthetic, method: str, args, prior: str):
     sde_type = method in ("sde", "sde_diffusion", "sb")  # probability-flow weights need the target's Laplacian
     kw = dict(potential_fn=t.potential, method=method, num_particles=args.num_sde if sde_type else args.num,
-              num_samples=2000, progress_bar=False,
-              prior=prior, num_steps=args.steps, min_steps=args.steps, target_ess=None,
-              prior_skew=PRIOR_SKEW[args.prior_skew])
+              num_samples=2000, progress_bar=False, base=base_option(prior, args), num_steps=args.steps,
+              training=Training(min_steps=args.steps), target_ess=None)
     if args.hidden is not None and method != "sde_diffusion":
         kw["transport"] = ODETransport(method=method, hidden=tuple(args.hidden))
     t0 = time.perf_counter()
-    s = PINNSampler(**kw)
-    if args.skew_steps is not None and s.settings.prior_skew_steps > 0:
-        s.settings = s.settings._replace(prior_skew_steps=args.skew_steps)
-    s = s.run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
+    s = PINNSampler(**kw).run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
     wall = time.perf_counter() - t0
     d = s.diagnostics
     x, lw = s.get_weighted_samples()
@@ -188,24 +199,19 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-mixture-row", action="store_true")
     p.add_argument("--draws-prior-row", action="store_true",
-                   help="add an ode row with prior='draws' (a Gaussian mixture fitted to the warm-start draws)")
+                   help="add an ode row with base='draws' (a Gaussian mixture fitted to the warm-start draws)")
     p.add_argument("--prior-skew", choices=list(PRIOR_SKEW), default="true",
-                   help="PINNSampler(prior_skew=...) for the mixture-prior rows: skewed components (default), "
+                   help="the base option's skew for the mixture-base rows: skewed components (default), "
                         "Gaussian ones with the warm start's weights, or Gaussian ones with the weights "
                         "re-estimated from the skewed fit (the better start for long training in d=50)")
     p.add_argument("--hidden", type=int, nargs="+", default=None,
                    help="hidden layer widths of the transport's networks (default: ODETransport's)")
     p.add_argument("--path-spacing", type=float, default=None,
-                   help="bases.draw_mixture(path_spacing=...) for the mixture prior (default: its own)")
+                   help="the base option's draw_options={'path_spacing': ...} (default: draw_mixture's own)")
     p.add_argument("--skew-steps", type=int, default=None,
-                   help="Adam steps of the mixture prior's skew fit (bases.fit_skew; the sampler's default 300)")
+                   help="the base option's skew_steps (bases.fit_skew; default 300)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
-    if args.path_spacing is not None:  # the same reach along the path: points scaled by 0.5 / spacing
-        f = 0.5 / args.path_spacing
-        core.draw_mixture = functools.partial(bases.draw_mixture, path_spacing=args.path_spacing,
-                                              path_points=round(64 * f), path_beyond=round(24 * f),
-                                              max_components=round(160 * f))
     lines = [f"`python benchmarks/paper_table.py {' '.join(sys.argv[1:])}` — {datetime.date.today()}, "
              f"{platform.machine()} {jax.devices()[0].device_kind} x{len(jax.devices())}, jax {jax.__version__}",
              "",
@@ -238,8 +244,8 @@ def main():
                 emit(f"| {t.name} | {method} | failed: {type(exc).__name__}: {str(exc)[:80]} |" + " |" * 13)
                 continue
             label = {"gaussian": method, "auto": f"{method} + mixture prior",
-                     "draws": f"{method} + prior='draws'"}[prior]
-            if r["prior_ess"] is not None:  # which proposal the sampler kept (prior_fallback)
+                     "draws": f"{method} + base='draws'"}[prior]
+            if r["prior_ess"] is not None:  # which proposal the sampler kept (the base's fallback)
                 label += (f" [prior draws kept: transport ESS {r['transport_ess']:.4f}]" if r["proposal"] == "prior"
                           else f" [transport kept: prior alone ESS {r['prior_ess']:.4f}]")
             paper = PAPER.get(key, {}).get(method)

@@ -33,7 +33,7 @@ def run_one(name, seed, prior="auto"):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         t0 = time.perf_counter()
-        pinn = PINNSampler(post.model, progress_bar=False, prior=prior).run(key, *post.args, **post.kwargs)
+        pinn = PINNSampler(post.model, progress_bar=False, base=prior).run(key, *post.args, **post.kwargs)
         t_pinn = time.perf_counter() - t0
     kwarn = any("Pareto" in str(w.message) for w in caught)
     t0 = time.perf_counter()

@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from targets import gmm9, many_well  # noqa: E402
 
-from numpyro_pinn import PINNSampler  # noqa: E402
+from numpyro_pinn import PINNSampler, Training  # noqa: E402
 
 from numpyro_pinn.warmstart import laplace, smc  # noqa: E402
 
@@ -76,7 +76,7 @@ def main():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 s = PINNSampler(potential_fn=t.potential, num_particles=args.pinn_particles, progress_bar=False,
-                                num_steps=args.pinn_steps, min_steps=min(1000, args.pinn_steps))
+                                num_steps=args.pinn_steps, training=Training(min_steps=min(1000, args.pinn_steps)))
                 s.run(jax.random.PRNGKey(seed), init_params=jnp.zeros(t.dim))
             secs.append(time.perf_counter() - t0)
             errs.append(s.diagnostics["log_Z"] - t.log_Z)

@@ -1,4 +1,4 @@
-"""Which targets does ``PINNSampler(prior="auto")`` give a heavy-tailed (Student-t) base component?
+"""Which targets does ``PINNSampler(base="auto")`` give a heavy-tailed (Student-t) base component?
 
 Before training, the default base ``N(0, I)`` in the warm start's whitened coordinates is checked
 with :func:`numpyro_pinn.tails.base_tail_check`: the target's log-density drop from the base
@@ -56,7 +56,7 @@ def cauchy_runs(seeds: int) -> None:
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                s = PINNSampler(cauchy, prior=prior, progress_bar=False).run(jax.random.PRNGKey(seed), jnp.array(0.5))
+                s = PINNSampler(cauchy, base=prior, progress_bar=False).run(jax.random.PRNGKey(seed), jnp.array(0.5))
             secs = time.perf_counter() - t0
             x, lw = s.sample(jax.random.PRNGKey(99), 100_000, weighted=True)
             x, w = np.asarray(x["mu"]), normalised_weights(lw)

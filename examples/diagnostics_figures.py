@@ -20,6 +20,7 @@ import numpyro.distributions as dist  # noqa: E402
 from numpyro.infer import MCMC, NUTS  # noqa: E402
 
 from numpyro_pinn import ParallelTempering, PINNSampler  # noqa: E402
+from numpyro_pinn.bases import Gaussian  # noqa: E402
 
 Y = jnp.array([4.1, 3.8, 4.3])
 
@@ -101,7 +102,7 @@ def main():
     nuts.run(jax.random.fold_in(key, 1), Y)
     mode_coverage(pinn, nuts, os.path.join(args.out_dir, "mode_coverage.png"))
 
-    poor = PINNSampler(two_modes, num_steps=5, target_ess=None, prior="gaussian", prior_fallback=False,
+    poor = PINNSampler(two_modes, num_steps=5, target_ess=None, base=Gaussian(fallback=False),
                        warm_start="laplace", progress_bar=False).run(key, Y)
     weights({"default settings (both modes)": pinn,
              "Laplace start, one Gaussian, 5 steps (one mode)": poor}, os.path.join(args.out_dir, "weights.png"))

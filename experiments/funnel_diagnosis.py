@@ -86,7 +86,7 @@ def main():
         import diffrax
 
         from numpyro_pinn.transports.dps import DPSTransport
-        from numpyro_pinn.collocation import Collocation
+        from numpyro_pinn.training.collocation import Collocation
 
         ws = core.make_warm_start(jax.random.PRNGKey(0), t.potential, jnp.zeros(t.dim))
         cfg = DPSTransport()

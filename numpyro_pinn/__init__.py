@@ -1,17 +1,16 @@
 """numpyro-pinn: sample NumPyro posteriors with physics-informed neural-network transports."""
-from numpyro_pinn.collocation import Collocation
 from numpyro_pinn.compare import Comparison, compare, plot_compare
 from numpyro_pinn.core import Settings, draw, fit_transport, make_warm_start
 from numpyro_pinn.evidence import BayesFactor, bayes_factor
 from numpyro_pinn.kernel import PINNKernel
 from numpyro_pinn.pt_sampler import ParallelTempering
 from numpyro_pinn.sampler import PINNSampler
-from numpyro_pinn.train import TrainingError
+from numpyro_pinn.training import Collocation, Training, TrainingError
 from numpyro_pinn.transports.ode import ODETransport
 from numpyro_pinn.warmstart import PT, SMC, Laplace, WarmStart
 
 __all__ = [
-    "PINNSampler", "ParallelTempering", "ODETransport", "Collocation", "WarmStart", "TrainingError", "Settings",
+    "PINNSampler", "ParallelTempering", "ODETransport", "Training", "Collocation", "WarmStart", "TrainingError", "Settings",
     "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
     "PINNKernel", "bayes_factor", "BayesFactor", "SMC", "Laplace", "PT",
 ]

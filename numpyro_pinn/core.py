@@ -13,12 +13,12 @@ import numpy as np
 import optax
 
 from numpyro_pinn import sample as sample_mod
-from numpyro_pinn import stages, tails
-from numpyro_pinn.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
+from numpyro_pinn import stages
+from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
-from numpyro_pinn.bases import draw_mixture, fit_skew, mode_mixture, proposal_log_weights, reweight
+from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
-from numpyro_pinn.train import TrainResult, fit
+from numpyro_pinn.training.loop import TrainResult, fit
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
                                     around_initial_point, is_mode, laplace, with_log_Z)
@@ -26,16 +26,11 @@ from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "build_base", "fit_transport", "draw",
            "draw_function", "proposal_function"]
 
-#: With ``prior="auto"`` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
-#: warm-start draws) unless its importance-sampling ESS as a proposal is below this; then Gaussians
-#: fitted to the draws and the target (:func:`numpyro_pinn.bases.draw_mixture`) replace it if their
-#: lower bound ``E[log q - log prior]`` is higher (an ESS this low is decided by a few weights; the
-#: lower bound is not). ``benchmarks/gaussian_ess.py`` measures it on the benchmark targets.
-FAR_FROM_GAUSSIAN_ESS = 0.1
-
 
 class Settings(NamedTuple):
-    """Training settings (see :class:`numpyro_pinn.PINNSampler` for the meaning of each)."""
+    """The functional core's settings: :class:`~numpyro_pinn.training.Training`'s fields, plus
+    ``num_steps``, ``target_ess``, ``base`` (a :mod:`numpyro_pinn.bases` option), ``devices``
+    and the collocation paths' and Gauss-Newton's sizes (see :class:`numpyro_pinn.PINNSampler`)."""
 
     num_steps: int = 6000
     min_steps: int = 0
@@ -50,14 +45,11 @@ class Settings(NamedTuple):
     num_times: int = 33
     domain_scale: float = 1.25
     finetune: Optional[str] = None
-    prior: str = "auto"
+    base: BaseOption = Auto()
     gn_steps: int = 10
     gn_batch_size: int = 4096
     gn_cg_iters: int = 50
     devices: Any = None
-    prior_skew_steps: int = 300
-    prior_skew_components: bool = True  # False: fit the skew only to re-estimate the weights
-    heavy_tail: bool = True  # prior="auto": add a Student-t component when the base's tails are too light
     train_max_seconds: Optional[float] = None  # training's wall-clock budget (None: only num_steps bounds it)
 
 
@@ -206,71 +198,18 @@ def fit_transport(
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:
-    """The transport's base distribution from the warm start ``ws``, as ``settings.prior`` asks:
-    ``(prior, mixture, target evaluations)``. ``prior`` is the base (``None``: ``N(0, I)``);
-    ``mixture`` the Gaussian mixture handed to the transport (DPS: its control variate)."""
-    d = ws.mean.shape[0]
-    prior = mixture = None
-    prior_evals = 0
-    if s.prior in ("auto", "mixture", "draws") and config.mixture_role is not None:
-        k_mix = jax.random.fold_in(key, 1)
-        if s.prior == "draws":
-            mixture, prior_evals = draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k_mix,
-                                                return_evals=True)
-        else:  # a ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate)
-            cont = "draws" if s.prior == "auto" else "none"
-            mixture, prior_evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k_mix,
-                                                continuum=cont, return_evals=True)
-            if mixture is None and s.prior == "auto":
-                mixture, n = _one_mode_mixture(k_mix, potential_fn, ws, config.mixture_role)
-                prior_evals += n
-        if mixture is not None and config.mixture_role == "prior" and s.prior_skew_steps > 0:
-            gaussian = mixture
-            mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
-                                  steps=s.prior_skew_steps, return_evals=True)
-            prior_evals += n
-            # The flow hardly moves mass between modes: the weights bound the ESS (reweight's docstring).
-            mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
-                                  return_evals=True)
-            prior_evals += n
-            if not s.prior_skew_components:
-                mixture = gaussian._replace(log_weights=mixture.log_weights)
-        prior = mixture if config.mixture_role == "prior" else None
-    if s.heavy_tail and s.prior == "auto" and config.mixture_role == "prior":
-        check = tails.base_tail_check(jax.random.fold_in(key, 5), potential_fn, ws.mean, ws.chol, prior)
-        prior_evals += 8 * d
-        if check is not None and check.heavier:
-            prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
-    return prior, mixture, prior_evals
-
-
-def _one_mode_mixture(key, potential_fn: Callable, ws: WarmStart, role: str, num: int = 2048):
-    """``prior="auto"`` with one mode: ``(draws mixture or None, target evaluations)``.
-
-    DPS (``role="control_variate"``) always gets the mixture: its plug-in ``u`` carries ``log q``
-    through the noising, where the KDE form's loss never fell (funnel). The ODE family
-    (``role="prior"``) keeps ``N(0, I)`` unless that is a poor proposal (IS ESS below
-    :data:`FAR_FROM_GAUSSIAN_ESS`, e.g. a funnel) and the mixture's lower bound is higher. With too
-    few draws to fit to (``warm_start="laplace"`` has one), there is no mixture.
-    """
-    if ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2:
-        return None, 0
-    fit = lambda k: draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=k, return_evals=True)
-    if role == "control_variate":
-        return fit(key)
-    k_e0, k_fit, k_e1 = jax.random.split(jax.random.fold_in(key, 2), 3)
-    lw0 = proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
-    if not ess(lw0) < FAR_FROM_GAUSSIAN_ESS:
-        return None, num
-    mix, n = fit(k_fit)
-    lw1 = proposal_log_weights(potential_fn, ws.mean, ws.chol, mix, k_e1, num)
-    return (mix if np.mean(lw1) > np.mean(lw0) else None), 2 * num + n
+    """The transport's base distribution from the warm start ``ws``, as ``settings.base`` (a
+    :mod:`numpyro_pinn.bases` option) builds it: ``(prior, mixture, target evaluations)``. ``prior``
+    is the base (``None``: ``N(0, I)``); ``mixture`` the Gaussian mixture handed to the transport
+    (DPS: its control variate)."""
+    built = s.base.build(key, potential_fn, ws, config.mixture_role)
+    return built.prior, built.mixture, built.info["target_evals"]
 
 
 def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw):
-    """Gauss-Newton fine-tuning after Adam (:mod:`numpyro_pinn.finetune`); the fine-tuned
+    """Gauss-Newton fine-tuning after Adam (:mod:`numpyro_pinn.training.gauss_newton`); the fine-tuned
     parameters are kept only if the monitor batch's ESS does not fall."""
-    from numpyro_pinn.finetune import gauss_newton
+    from numpyro_pinn.training.gauss_newton import gauss_newton
 
     k_gn, k_mon = jax.random.split(key)
     t0 = time.perf_counter()

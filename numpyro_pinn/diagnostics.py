@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "normalised_weights", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL"]
+__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "normalised_weights", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL",
+           "summarize", "weight_warnings"]
 
 #: Pareto k-hat above this: the importance weights' variance may be infinite, and the samplers
 #: warn that their weights (and what is computed from them) are not trustworthy.
@@ -83,3 +84,49 @@ def pareto_k(log_weights) -> float:
         return float(np.asarray(k))
     _, k = psislw(lw, reff=1.0)
     return float(np.asarray(k))
+
+
+def summarize(log_weights) -> dict:
+    """The weights' diagnostics as the samplers report them: ``ess``, ``log_Z``, ``log_Z_se``,
+    ``log_Z_lower_bound``, ``pareto_k``, ``num_particles`` and ``num_failed_particles`` (NaN log
+    weights: particles whose ODE solve failed, counted and then given weight 0)."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    n_failed = int(np.sum(np.isnan(lw)))
+    lw = np.where(np.isfinite(lw), lw, -np.inf)
+    return {
+        "ess": ess(lw),
+        "log_Z": log_evidence(lw),
+        "log_Z_se": log_evidence_se(lw),
+        "log_Z_lower_bound": log_evidence_lower_bound(lw[np.isfinite(lw)]),
+        "pareto_k": pareto_k(lw),
+        "num_particles": int(lw.size),
+        "num_failed_particles": n_failed,
+    }
+
+
+def weight_warnings(summary: dict) -> list:
+    """The warnings a :func:`summarize` result calls for, each saying what to change: failed
+    particles, a Pareto k-hat above :data:`PARETO_K_WARN`, and an ESS below :data:`ESS_WARN` with
+    fewer than :data:`EFFECTIVE_DRAWS_WARN` effective draws."""
+    out = []
+    n, n_failed, k = summary["num_particles"], summary["num_failed_particles"], summary["pareto_k"]
+    if n_failed:
+        out.append(
+            f"{n_failed} of {n} particles have no importance weight: their ODE solve did not reach "
+            "the target within the solver's step limit (a stiff flow, e.g. where the target is very "
+            "narrow) or met a non-finite value. They are dropped, which biases the draws and log Z "
+            "against those regions; train longer or use another method or base distribution.")
+    if k > PARETO_K_WARN:
+        out.append(
+            f"Pareto k-hat of the importance weights is {k:.2f} > {PARETO_K_WARN}: the weights (and the "
+            "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
+            "from posterior draws.")
+    n_eff = summary["ess"] * n
+    if summary["ess"] < ESS_WARN and n_eff < EFFECTIVE_DRAWS_WARN:
+        out.append(
+            f"The importance weights' ESS is {summary['ess']:.3f}: the {n} particles hold about "
+            f"{n_eff:.0f} independent draws, too few for reliable quantiles (the Monte Carlo error of a median "
+            f"is about {1.25 / np.sqrt(max(n_eff, 1.0)):.2f} posterior sds). The transport is a poor proposal "
+            "here: draw more particles (`num_particles`), train longer (`num_steps`), or warm-start from "
+            "posterior draws (e.g. NUTS's).")
+    return out

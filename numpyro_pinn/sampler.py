@@ -1,6 +1,7 @@
 """``PINNSampler``: the NumPyro-facing shell around the functional core (:mod:`numpyro_pinn.core`)."""
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from typing import Any, Callable, Optional, Union
@@ -9,17 +10,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn import core, diagnostics, serialization, stages
-from numpyro_pinn import tails
-from numpyro_pinn.collocation import Collocation
+from numpyro_pinn import bases, core, diagnostics, serialization, stages, tails
 from numpyro_pinn.bases import GaussianMixture
-from numpyro_pinn.sample import whitened_target
+from numpyro_pinn.training import Collocation, Training, TrainResult
+from numpyro_pinn.sample import systematic_resample, whitened_target
 from numpyro_pinn.sharding import data_sharding
-from numpyro_pinn.train import TrainResult
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.transports import ode
 from numpyro_pinn.transports.dps import DPSTransport, reverse_sde
-from numpyro_pinn.validation import check_count, check_positive
+from numpyro_pinn.validation import check_count
 from numpyro_pinn.warmstart import WarmStart
 
 __all__ = ["PINNSampler"]
@@ -44,112 +43,79 @@ class PINNSampler(SamplerSurface):
     effective sample size, ``log Z`` and a Pareto k-hat, and resampling gives
     equal-weight draws.
 
-    Parameters
-    ----------
+    Main arguments
+    --------------
     model
-        A NumPyro model with continuous latent sites. Exactly one of ``model``
-        and ``potential_fn`` must be given.
-    potential_fn
-        A raw potential ``U(params) = -log q(params)`` (as for ``numpyro.infer.NUTS``);
-        then ``run`` needs ``init_params``.
+        A NumPyro model with continuous latent sites. Exactly one of ``model`` and
+        ``potential_fn`` must be given.
     method
         Transport: ``"ode"`` (the continuity-equation PINN, default); the rest of the workshop
         paper's loss family, ``"sde"``, ``"anneal"``, ``"sde_diffusion"``, ``"ot"``, ``"sb"`` (see
         :class:`~numpyro_pinn.ODETransport`; SDE-type methods are weighted through their
         probability-flow ODE); or ``"dps"`` (the Diffusion-PINN Sampler: a PINN for the log density
-        of a forward diffusion, sampled by reverse diffusion).
-    dps_sampler
-        For ``method="dps"``: ``"ode"`` (default) draws importance-weighted particles from the
-        probability-flow ODE; ``"sde"`` returns reverse-SDE draws, which are *unweighted* (their
-        ESS, log Z and k-hat are unknown: ``diagnostics`` then reports those of probability-flow
-        particles and says so in ``diagnostics["sample_source"]``).
+        of a forward diffusion, sampled by reverse diffusion). Default: ``transport``'s method, else
+        ``"ode"``.
     num_samples
         Number of equal-weight (resampled) draws returned by :meth:`get_samples`.
-    num_particles
-        Number of weighted ODE particles drawn (default: ``num_samples``, at least
-        :data:`MIN_PARTICLES`). The Pareto k-hat needs at least 25; with fewer it is NaN.
     warm_start
         ``"smc"`` (default: Newton + Laplace, then BlackJAX adaptive tempered SMC from a
         broad Gaussian around the mode mixed with a defensive one around the initial point,
         :class:`numpyro_pinn.SMC`; robust for multimodal and heavy-tailed posteriors), ``"laplace"``
         (cheaper, unimodal light-tailed posteriors only), ``"pt"``, their configuration objects
-        (``SMC(max_seconds=...)``, :class:`~numpyro_pinn.Laplace`, :class:`~numpyro_pinn.PT`), a :class:`~numpyro_pinn.WarmStart`,
-        or an array of unconstrained posterior draws ``(n, d)``. It sets the whitening
-        (prior and domain) and the bridge collocation points.
-    num_steps, min_steps, batch_size, learning_rate, optimizer, target_ess, collocation, domain_scale
-        Training: at most ``num_steps`` Adam steps (in jitted chunks of at most 250) on
-        ``batch_size`` collocation points,
-        stopping once the ESS of a monitor batch reaches ``target_ess`` (``None``: run all
-        steps) after ``min_steps`` (default 0: the base distribution alone may already reach it,
-        and then no step is taken; ``diagnostics["num_train_steps"]`` says how many were).
-        ``optimizer`` (an ``optax.GradientTransformation``) replaces the default (clipped Adam, cosine decay from ``learning_rate``).
-        ``collocation`` sets the mix of uniform / bridge / trajectory points (default: 0 / 0.3 / 0.7
-        for the ODE family, 0 / 1 / 0 for ``"dps"``);
-        ``domain_scale`` inflates the uniform box.
-    transport
-        Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))``.
-    prior
-        The transport's base distribution (in the warm start's whitened coordinates).
-
-        - ``"auto"`` (default): decides from the warm start. Several separated modes get one
-          Gaussian per mode (:func:`numpyro_pinn.bases.mode_mixture`): the transport then only
-          reshapes each mode, while splitting one Gaussian into many modes is slow to learn. A
-          ring or ridge of maxima, or one mode far from Gaussian (``N(0, I)``'s importance-sampling
-          ESS below :data:`numpyro_pinn.core.FAR_FROM_GAUSSIAN_ESS`, e.g. a funnel), gets the
-          ``"draws"`` mixture when it scores higher. Otherwise ``N(0, I)``. The ODE family's base
-          also gets a Student-t component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy
-          tails) when the posterior's density falls too slowly beyond the base's reach
-          (:func:`numpyro_pinn.tails.base_tail_check`), so that heavy tails are proposed and
-          their weights stay bounded; ``diagnostics["heavy_tail_component"]`` says so.
-        - ``"mixture"``: the mode mixture when there are several modes, else ``N(0, I)``.
-        - ``"gaussian"``: always ``N(0, I)``, the cheapest; for unimodal, near-Gaussian posteriors.
-        - ``"draws"``: Gaussians fitted to the warm-start draws by EM and then to the target, with
-          their number chosen against the target (up to 64,
-          :func:`numpyro_pinn.bases.draw_mixture`) and Laplace components along the way to the
-          mode when the draws lie far from it (:func:`numpyro_pinn.bases.path_components`); for
-          one mode far from Gaussian, such as hierarchical funnels.
-
-        ``method="dps"`` and ``"sde_diffusion"`` always start from ``N(0, I)`` (the stationary law
-        of their noising diffusion); for ``"dps"`` the mixture is the control variate of ``u``
-        instead (:class:`numpyro_pinn.transports.DPSTransport`): with ``"auto"`` the mode mixture
-        when there are several modes, else the ``"draws"`` mixture; ``"mixture"`` falls back to a
-        kernel density estimate of the warm-start draws when there is one mode;
-        ``diagnostics["control_variate"]`` says which.
-    prior_skew
-        For the ODE family with a mixture base: give each component a sinh-arcsinh skew per axis
-        fitted to the target (:func:`numpyro_pinn.bases.fit_skew`, kept only if the mixture's
-        lower bound rises), then re-estimate the weights by importance sampling
-        (:func:`numpyro_pinn.bases.reweight`: the transport hardly moves mass between modes, so
-        the weights bound its ESS). Real posteriors' modes are rarely symmetric, and what the base
-        does not capture the transport must learn. ``False``: Gaussian components with the warm
-        start's weights. ``"weights"``: the skew fit only re-estimates the weights, and training
-        starts from the Gaussian components; for long trainings in high dimension, where the
-        transport learns more from Gaussian components than from skewed ones.
-    prior_fallback
-        For the ODE family: also weight ``num_particles`` draws of the base distribution itself
-        against the target (``num_particles`` more target evaluations, no ODE solves) and keep them
-        if their ESS is higher than the transport's: a base fitted to the target by importance
-        sampling can beat a transport that has not learnt its finest scales (e.g. on a funnel).
-        ``diagnostics`` reports ``proposal`` (``"transport"`` or ``"prior"``) and both ESS
-        (``transport_ess``, ``prior_ess``); ``sample`` then draws from the same proposal.
-        ``False``: always the transport.
-    finetune, gn_steps
-        ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
-        Gauss-Newton steps on the PDE residual after Adam (:mod:`numpyro_pinn.finetune`); the
-        result is kept only if the ESS of a monitor batch does not fall. What it did is in
-        ``diagnostics["finetune"]``.
-    devices
-        Data parallelism (:mod:`numpyro_pinn.sharding`): ``None`` (default, one device), ``"all"``
-        (every device of ``jax.devices()``, across hosts after ``jax.distributed.initialize()``) or
-        a list of devices. Collocation batches and particle batches are split across them;
-        ``batch_size`` must be a multiple of their number.
+        (``SMC(max_seconds=...)``, :class:`~numpyro_pinn.Laplace`, :class:`~numpyro_pinn.PT`), a
+        :class:`~numpyro_pinn.WarmStart`, or an array of unconstrained posterior draws ``(n, d)``.
+        It sets the whitening (base and domain) and the bridge collocation points.
+    base
+        The transport's base distribution (in the warm start's whitened coordinates): an option of
+        :mod:`numpyro_pinn.bases` or its name. ``"auto"`` (:class:`~numpyro_pinn.bases.Auto`,
+        default) decides from the warm start: one Gaussian per mode when there are several, fitted
+        Gaussians when one mode is far from Gaussian, else ``N(0, I)``, with a Student-t component
+        when the posterior's tails are heavier. ``"gaussian"``
+        (:class:`~numpyro_pinn.bases.Gaussian`): always ``N(0, I)``, the cheapest. ``"mixture"``
+        (:class:`~numpyro_pinn.bases.ModeMixture`) and ``"draws"``
+        (:class:`~numpyro_pinn.bases.DrawsMixture`) force one of ``"auto"``'s choices. The options
+        also say whether components are skewed (``skew``) and whether the base's own weighted
+        draws may replace the transport's (``fallback``). ``method="dps"`` and ``"sde_diffusion"``
+        always start from ``N(0, I)`` (the stationary law of their noising diffusion); for
+        ``"dps"`` the mixture is the control variate of ``u`` instead
+        (:class:`numpyro_pinn.transports.DPSTransport`; ``diagnostics["control_variate"]``).
+    num_steps, target_ess
+        At most ``num_steps`` Adam steps, stopping once the ESS of a monitor batch reaches
+        ``target_ess`` (``None``: run all steps), after 0 steps if the base distribution already
+        does.
     progress_bar
         Show progress: a line per stage (warm start, base distribution, drawing) with its elapsed
         time and what it is doing (SMC's tempering parameter, mode climbs, mixture components),
         and a bar over the training steps, advanced within each chunk, with the loss and the
         monitor's ESS.
+
+    Other arguments
+    ---------------
+    potential_fn
+        A raw potential ``U(params) = -log q(params)`` (as for ``numpyro.infer.NUTS``);
+        then ``run`` needs ``init_params``.
+    transport
+        Network configuration, e.g. ``ODETransport(hidden=(128, 128, 128))`` or
+        ``DPSTransport(sampler="sde")``.
+    num_particles
+        Number of weighted ODE particles drawn (default: ``num_samples``, at least
+        :data:`MIN_PARTICLES`). The Pareto k-hat needs at least 25; with fewer it is NaN.
+    training
+        A :class:`~numpyro_pinn.training.Training`: ``min_steps``, ``batch_size``,
+        ``learning_rate``, a wall-clock budget, Gauss-Newton fine-tuning, the optimizer and the
+        collocation mix.
+    devices
+        Data parallelism (:mod:`numpyro_pinn.sharding`): ``None`` (default, one device), ``"all"``
+        (every device of ``jax.devices()``, across hosts after ``jax.distributed.initialize()``) or
+        a list of devices. Collocation batches and particle batches are split across them;
+        ``batch_size`` must be a multiple of their number.
     enable_x64
         Evaluate the target in float64 (default ``True``; see the README's "Precision").
+    **deprecated
+        The arguments that moved onto the option objects (``prior``, ``prior_skew``,
+        ``prior_fallback``, ``dps_sampler``, ``min_steps``, ``batch_size``, ``learning_rate``,
+        ``optimizer``, ``collocation``, ``domain_scale``, ``finetune``, ``gn_steps``) still work
+        for this release, with a ``FutureWarning`` naming the replacement.
 
     Examples
     --------
@@ -168,79 +134,66 @@ class PINNSampler(SamplerSurface):
         model: Optional[Callable] = None,
         *,
         potential_fn: Optional[Callable] = None,
-        method: str = "ode",
-        dps_sampler: str = "ode",
+        method: Optional[str] = None,
+        transport=None,
         num_samples: int = 4000,
         num_particles: Optional[int] = None,
         warm_start: Union[str, WarmStart, Any] = "smc",
+        base: Union[str, bases.BaseOption] = "auto",
         num_steps: int = 6000,
-        min_steps: int = 0,
-        batch_size: int = 1024,
-        learning_rate: float = 2e-3,
-        optimizer=None,
         target_ess: Optional[float] = 0.997,
-        collocation: Optional[Collocation] = None,
-        domain_scale: float = 1.25,
-        transport=None,
-        finetune: Optional[str] = None,
-        gn_steps: int = 10,
-        prior: str = "auto",
-        prior_skew: Union[bool, str] = True,
-        prior_fallback: bool = True,
+        training: Optional[Training] = None,
         devices=None,
         progress_bar: bool = True,
         enable_x64: bool = True,
+        **deprecated,
     ):
         super().__init__(model, potential_fn, enable_x64)
+        if deprecated:
+            _warn_deprecated(deprecated)
+            base, training, transport, method = _from_deprecated(deprecated, base, training, transport, method)
+        if method is None:
+            method = transport.name if transport is not None else "ode"
         if method not in (*ode.METHODS, "dps"):
             raise ValueError(f"Unknown method {method!r}; available: {', '.join(map(repr, (*ode.METHODS, 'dps')))}.")
-        if dps_sampler not in ("ode", "sde"):
-            raise ValueError(f"`dps_sampler` must be 'ode' or 'sde'; got {dps_sampler!r}.")
         if transport is not None and transport.name != method:
             raise ValueError(f"transport {type(transport).__name__} does not match method={method!r}.")
-        for name, val in (("num_samples", num_samples), ("num_steps", num_steps), ("batch_size", batch_size),
-                          ("gn_steps", gn_steps)):
-            check_count(name, val, 1)
-        check_count("min_steps", min_steps, 0)
+        check_count("num_samples", num_samples, 1)
+        check_count("num_steps", num_steps, 1)
         if num_particles is not None:
             check_count("num_particles", num_particles, 2)
-        check_positive("domain_scale", domain_scale)
-        check_positive("learning_rate", learning_rate)
-        if prior not in ("auto", "gaussian", "mixture", "draws"):
-            raise ValueError(f"`prior` must be 'auto', 'gaussian', 'mixture' or 'draws'; got {prior!r}.")
-        if prior in ("mixture", "draws") and method == "sde_diffusion":
-            raise ValueError(f"`prior={prior!r}` does not apply to method={method!r}: its prior is the noising "
-                             "diffusion's N(0, I).")
-        if prior_skew not in (True, False, "weights"):
-            raise ValueError(f"`prior_skew` must be True, False or 'weights'; got {prior_skew!r}.")
-        if finetune not in (None, "gauss_newton"):
-            raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {finetune!r}.")
         if target_ess is not None and not 0 < target_ess <= 1:
             raise ValueError(f"`target_ess` must be in (0, 1] or None; got {target_ess!r}.")
-        if not isinstance(prior_fallback, (bool, np.bool_)):
-            raise ValueError(f"`prior_fallback` must be True or False; got {prior_fallback!r}.")
+        if training is None:
+            training = Training()
+        if not isinstance(training, Training):
+            raise ValueError(f"`training` must be a numpyro_pinn.training.Training; got {training!r}.")
+        base = bases.resolve(base)
+        if method == "sde_diffusion":
+            if isinstance(base, (bases.ModeMixture, bases.DrawsMixture)):
+                raise ValueError(f"`base={base.name!r}` does not apply to method={method!r}: its base is the "
+                                 "noising diffusion's N(0, I).")
+            base = bases.Gaussian(fallback=base.fallback)
         self._init_args = dict(
-            method=method, dps_sampler=dps_sampler, num_samples=num_samples, num_particles=num_particles,
-            warm_start=warm_start if isinstance(warm_start, str) else "smc", num_steps=num_steps,
-            min_steps=min_steps, batch_size=batch_size, learning_rate=learning_rate, target_ess=target_ess,
-            collocation=None if collocation is None else list(collocation), domain_scale=domain_scale,
-            finetune=finetune, gn_steps=gn_steps, prior=prior, prior_skew=prior_skew,
-            prior_fallback=prior_fallback, progress_bar=progress_bar, enable_x64=enable_x64)
+            method=method, num_samples=num_samples, num_particles=num_particles,
+            warm_start=warm_start if isinstance(warm_start, str) else "smc", base=bases.to_dict(base),
+            num_steps=num_steps, target_ess=target_ess, training=training.to_dict(), progress_bar=progress_bar,
+            enable_x64=enable_x64)
         self.method = method
+        self.base = base
+        self.training = training
         self.num_samples = int(num_samples)
         self.num_particles = int(num_particles or max(num_samples, MIN_PARTICLES))
         self.warm_start = warm_start
+        tr = training
         self.settings = core.Settings(
-            num_steps=int(num_steps), min_steps=int(min(min_steps, num_steps)), batch_size=int(batch_size),
-            learning_rate=float(learning_rate), optimizer=optimizer, target_ess=target_ess,
-            collocation=collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
-            domain_scale=float(domain_scale), finetune=finetune, gn_steps=int(gn_steps),
-            prior="gaussian" if method == "sde_diffusion" and prior == "auto" else prior,
-            devices=devices, prior_skew_steps=300 if prior_skew else 0,
-            prior_skew_components=prior_skew != "weights",
+            num_steps=int(num_steps), min_steps=int(min(tr.min_steps, num_steps)), chunk_size=tr.chunk_size,
+            batch_size=tr.batch_size, learning_rate=float(tr.learning_rate), optimizer=tr.optimizer,
+            target_ess=target_ess, monitor_size=tr.monitor_size,
+            collocation=tr.collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
+            domain_scale=float(tr.domain_scale), finetune=tr.finetune, base=base, gn_steps=tr.gn_steps,
+            devices=devices, train_max_seconds=tr.max_seconds,
         )
-        self.dps_sampler = dps_sampler
-        self.prior_fallback = bool(prior_fallback)
         self._through_prior = False
         self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))
         self.progress_bar = progress_bar
@@ -294,7 +247,7 @@ class PINNSampler(SamplerSurface):
         t1 = time.perf_counter()
         # Training handles its own Ctrl-C (a marked partial result); this names the stages around it.
         with stages.stage("fitting the transport (building its base distribution or fine-tuning it)",
-                          "prior='gaussian' skips the mixture base distribution's construction."):
+                          "base='gaussian' skips the mixture base distribution's construction."):
             fitted = core.fit_transport(k_fit, target.potential_fn, ws, self.settings, self.transport,
                                         progress_bar=self.progress_bar, checkpoint=checkpoint)
         if fitted.train.interrupted:
@@ -358,10 +311,10 @@ class PINNSampler(SamplerSurface):
 
     def _draw_particles(self, k_draw):
         """The run's weighted particles from the transport, or from its base distribution when
-        that has the higher ESS (``prior_fallback``): ``(x, log_weights, the two ESS)``."""
+        that has the higher ESS (the base option's ``fallback``): ``(x, log_weights, the two ESS)``."""
         x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
         self._through_prior, ess_pair = False, {}
-        if self.prior_fallback and self._fitted.config.base_fallback:
+        if self.base.fallback and self._fitted.config.base_fallback:
             xp, lwp = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
             ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
             if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
@@ -377,7 +330,7 @@ class PINNSampler(SamplerSurface):
 
     @property
     def _sde(self) -> bool:
-        return self.method == "dps" and self.dps_sampler == "sde"
+        return self.method == "dps" and self.transport.sampler == "sde"
 
     def _sde_draws(self, key, num):
         f = self._fitted
@@ -387,42 +340,14 @@ class PINNSampler(SamplerSurface):
 
     def _set_particles(self, key, x, lw):
         lw_np = np.asarray(lw, dtype=np.float64)
-        n_failed = int(np.sum(np.isnan(lw_np)))
-        if n_failed:
-            warnings.warn(
-                f"{n_failed} of {lw_np.size} particles have no importance weight: their ODE solve did not reach "
-                "the target within the solver's step limit (a stiff flow, e.g. where the target is very "
-                "narrow) or met a non-finite value. They are dropped, which biases the draws and log Z "
-                "against those regions; train longer or use another method/prior.", RuntimeWarning, stacklevel=4)
         if not np.any(np.isfinite(lw_np)):
             raise RuntimeError("Every importance weight is non-finite: the transport failed; train longer or "
                                "pass a warm start from posterior draws.")
-        lw_np = np.where(np.isfinite(lw_np), lw_np, -np.inf)
-        self._x, self._lw = x, jnp.asarray(lw_np)
-        k = diagnostics.pareto_k(lw_np)
-        self._diag = {
-            "ess": diagnostics.ess(lw_np),
-            "log_Z": diagnostics.log_evidence(lw_np),
-            "log_Z_se": diagnostics.log_evidence_se(lw_np),
-            "log_Z_lower_bound": diagnostics.log_evidence_lower_bound(lw_np[np.isfinite(lw_np)]),
-            "pareto_k": k,
-            "num_particles": int(lw_np.size),
-            "num_failed_particles": n_failed,
-        }
-        if k > diagnostics.PARETO_K_WARN:
-            warnings.warn(
-                f"Pareto k-hat of the importance weights is {k:.2f} > {diagnostics.PARETO_K_WARN}: the weights (and the "
-                "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
-                "from posterior draws.", RuntimeWarning, stacklevel=4)
-        n_eff = self._diag["ess"] * lw_np.size
-        if self._diag["ess"] < diagnostics.ESS_WARN and n_eff < diagnostics.EFFECTIVE_DRAWS_WARN:
-            warnings.warn(
-                f"The importance weights' ESS is {self._diag['ess']:.3f}: the {lw_np.size} particles hold about "
-                f"{n_eff:.0f} independent draws, too few for reliable quantiles (the Monte Carlo error of a median "
-                f"is about {1.25 / np.sqrt(max(n_eff, 1.0)):.2f} posterior sds). The transport is a poor proposal "
-                "here: draw more particles (`num_particles`), train longer (`num_steps`), or warm-start from "
-                "posterior draws (e.g. NUTS's).", RuntimeWarning, stacklevel=4)
-        idx = _systematic_resample(key, self._lw, self.num_samples)
+        self._diag = diagnostics.summarize(lw_np)
+        for message in diagnostics.weight_warnings(self._diag):
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        self._x, self._lw = x, jnp.asarray(np.where(np.isfinite(lw_np), lw_np, -np.inf))
+        idx = systematic_resample(key, self._lw, self.num_samples)
         self._idx = idx
         self._z = x[idx]
 
@@ -467,6 +392,13 @@ class PINNSampler(SamplerSurface):
         return dict(self._diag)
 
     @property
+    def base_distribution(self) -> Optional[GaussianMixture]:
+        """The trained transport's base distribution in the warm start's whitened coordinates (a
+        :class:`~numpyro_pinn.bases.GaussianMixture`), or ``None`` for ``N(0, I)``."""
+        self._require_run()
+        return self._fitted.target.prior
+
+    @property
     def warm_start_result(self) -> WarmStart:
         """The warm start used (whitening, SMC draws, its log Z estimate)."""
         self._require_run()
@@ -490,7 +422,7 @@ class PINNSampler(SamplerSurface):
         if weighted:
             return self._constrain(x), lw
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
-        return self._constrain(x[_systematic_resample(k2, lw, int(num))])
+        return self._constrain(x[systematic_resample(k2, lw, int(num))])
 
     def proposal_function(self, dtype=None, potential_fn: Optional[Callable] = None) -> Callable:
         """The trained proposal as a pure, jittable ``f(rng_key, num) -> (x, log_weights)`` (``num``
@@ -555,10 +487,17 @@ class PINNSampler(SamplerSurface):
         """
         meta, arrays = serialization.read(path)
         init_args = dict(meta["sampler"])
-        if init_args.get("collocation") is not None:
-            init_args["collocation"] = Collocation(*init_args["collocation"])
-        self = cls(model, potential_fn=potential_fn, transport=serialization.transport_from_dict(meta["transport"]),
-                   **init_args)
+        transport = serialization.transport_from_dict(meta["transport"])
+        if "base" in init_args:
+            init_args["base"] = bases.from_dict(init_args["base"])
+            init_args["training"] = Training.from_dict(init_args["training"])
+        else:  # a file written before the options objects: the same settings, without the warning
+            old = {k: init_args.pop(k) for k in _DEPRECATED if k in init_args}
+            if old.get("collocation") is not None:
+                old["collocation"] = Collocation(*old["collocation"])
+            init_args["base"], init_args["training"], transport, _ = _from_deprecated(
+                old, init_args.pop("base", "auto"), None, transport, init_args.get("method"))
+        self = cls(model, potential_fn=potential_fn, transport=transport, **init_args)
         self._restore(meta, arrays, jax.random.PRNGKey(0) if rng_key is None else rng_key, args, kwargs, init_params)
         return self
 
@@ -600,13 +539,42 @@ class PINNSampler(SamplerSurface):
 
 
 
+#: Arguments that moved onto the option objects: where each went.
+_DEPRECATED = {
+    "prior": "base", "prior_skew": "base=numpyro_pinn.bases.Auto(skew=...) (or the option's `skew`)",
+    "prior_fallback": "base=numpyro_pinn.bases.Auto(fallback=...) (or the option's `fallback`)",
+    "dps_sampler": "transport=DPSTransport(sampler=...)",
+    **{k: f"training=numpyro_pinn.training.Training({k}=...)" for k in (
+        "min_steps", "batch_size", "learning_rate", "optimizer", "collocation", "domain_scale", "finetune",
+        "gn_steps")},
+}
+
+
+def _warn_deprecated(kwargs: dict) -> None:
+    unknown = [k for k in kwargs if k not in _DEPRECATED]
+    if unknown:
+        raise TypeError(f"PINNSampler() got an unexpected keyword argument {unknown[0]!r}.")
+    moved = "; ".join(f"`{k}` -> {_DEPRECATED[k]}" for k in kwargs)
+    warnings.warn(f"PINNSampler arguments moved onto option objects: {moved}. The old names go in the next "
+                  "release.", FutureWarning, stacklevel=3)
+
+
+def _from_deprecated(kwargs: dict, base, training, transport, method):
+    """``(base, training, transport, method)`` with the deprecated arguments folded in."""
+    base = bases.resolve(kwargs.get("prior", base))
+    if "prior_skew" in kwargs and hasattr(base, "skew"):
+        base = dataclasses.replace(base, skew=kwargs["prior_skew"])
+    if "prior_fallback" in kwargs:
+        base = dataclasses.replace(base, fallback=kwargs["prior_fallback"])
+    moved = {k: v for k, v in kwargs.items() if k in Training.__dataclass_fields__}
+    training = dataclasses.replace(training or Training(), **moved)
+    if "dps_sampler" in kwargs:
+        if kwargs["dps_sampler"] not in ("ode", "sde"):
+            raise ValueError(f"`dps_sampler` must be 'ode' or 'sde'; got {kwargs['dps_sampler']!r}.")
+        if method == "dps" or isinstance(transport, DPSTransport):
+            transport = dataclasses.replace(transport or DPSTransport(), sampler=kwargs["dps_sampler"])
+    return base, training, transport, method
+
+
 def _khat(k: float) -> str:
     return "n/a (not enough particles)" if np.isnan(k) else f"{k:.2f}"
-
-
-def _systematic_resample(key, log_weights, num):
-    w = jax.nn.softmax(log_weights)
-    u = (jax.random.uniform(key) + jnp.arange(num)) / num
-    idx = jnp.searchsorted(jnp.cumsum(w), u)
-    idx = jnp.clip(idx, 0, w.shape[0] - 1)
-    return jax.random.permutation(jax.random.fold_in(key, 1), idx)

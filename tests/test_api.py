@@ -7,7 +7,8 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from numpyro_pinn import PINNSampler
+from numpyro_pinn import PINNSampler, Training
+from numpyro_pinn.bases import Auto
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +23,9 @@ def model(x, y=None):
 
 X = np.linspace(-1, 1, 30)
 Y = 1.0 + 2.0 * X + np.random.default_rng(0).normal(0, 0.5, 30)
-# prior_fallback=False: these tests check the trained transport itself, not the prior it starts from.
-SETTINGS = dict(num_samples=1000, num_steps=1000, min_steps=500, progress_bar=False, prior_fallback=False)
+# fallback=False: these tests check the trained transport itself, not the base it starts from.
+SETTINGS = dict(num_samples=1000, num_steps=1000, training=Training(min_steps=500), progress_bar=False,
+                base=Auto(fallback=False))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def test_diagnostics_dict(fitted):
     assert d["ess"] > 0.9
     # The warm start's tempered SMC estimates log Z independently (2,048 particles, se about 0.02 here).
     assert abs(d["log_Z"] - float(fitted.warm_start_result.log_Z)) < 0.15
-    assert d["target_evals"] > d["num_train_steps"] * SETTINGS.get("batch_size", 1024)
+    assert d["target_evals"] > d["num_train_steps"] * SETTINGS["training"].batch_size
 
 
 def test_print_summary(fitted, capsys):

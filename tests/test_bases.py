@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from numpyro_pinn import PINNSampler
+from numpyro_pinn import PINNSampler, Training
+from numpyro_pinn.bases import Gaussian, ModeMixture
 from numpyro_pinn.diagnostics import ess, log_evidence
 from numpyro_pinn.gaussian import gaussian_log_pdf
 from numpyro_pinn.bases import (make_mixture, draw_mixture, log_prob, mode_mixture, path_components,
@@ -55,8 +56,8 @@ def test_unimodal_draws_keep_the_standard_normal():
 
 @pytest.mark.slow
 def test_mixture_prior_sampler_recovers_weights_and_log_z():
-    s = PINNSampler(potential_fn=two_modes, prior="mixture", num_steps=1000, min_steps=500, num_samples=4000,
-                    progress_bar=False, prior_fallback=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    s = PINNSampler(potential_fn=two_modes, base=ModeMixture(fallback=False), num_steps=1000,
+                    training=Training(min_steps=500), num_samples=4000, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = s.diagnostics
     x, lw = s.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))
@@ -66,20 +67,18 @@ def test_mixture_prior_sampler_recovers_weights_and_log_z():
     assert abs(d["log_Z"]) < 5 * d["log_Z_se"] + 0.01  # normalised target
     assert d["ess"] > 0.9
     # The prior's climbs and refinement are target evaluations too: more than the rest of the count.
-    st = s.settings
-    rest = (s.warm_start_result.num_evals + d["num_train_steps"] * st.batch_size
-            + len(s._fitted.train.ess_history) * st.monitor_size + s.num_particles)
+    rest = s.warm_start_result.num_evals + d["stages"]["training"]["target_evals"] + s.num_particles
     assert d["prior_components"] == 2 and d["target_evals"] > rest, (d["target_evals"], rest)
 
 
 def test_mixture_prior_is_refused_where_the_prior_is_fixed():
-    """sde_diffusion's prior is its noising diffusion's N(0, I) (for DPS the mixture is the control
+    """sde_diffusion's base is its noising diffusion's N(0, I) (for DPS the mixture is the control
     variate, so it is accepted there)."""
-    with pytest.raises(ValueError, match="prior"):
-        PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="mixture")
-    PINNSampler(potential_fn=two_modes, method="dps", prior="mixture")
-    with pytest.raises(ValueError, match="prior"):
-        PINNSampler(potential_fn=two_modes, prior="kde")
+    with pytest.raises(ValueError, match="base='mixture'"):
+        PINNSampler(potential_fn=two_modes, method="sde_diffusion", base="mixture")
+    PINNSampler(potential_fn=two_modes, method="dps", base="mixture")
+    with pytest.raises(ValueError, match="base"):
+        PINNSampler(potential_fn=two_modes, base="kde")
 
 
 @pytest.mark.slow
@@ -89,7 +88,7 @@ def test_modes_on_a_ring_or_ridge_are_one_mode():
     ang = jax.random.uniform(jax.random.PRNGKey(0), (400,)) * 2 * jnp.pi
     draws = 2.0 * jnp.stack([jnp.cos(ang), jnp.sin(ang)], 1) + 0.05 * jax.random.normal(jax.random.PRNGKey(1), (400, 2))
     assert mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws) is None
-    # prior="auto" asks for the draws mixture on such a continuum (here at most 4 components).
+    # base="auto" asks for the draws mixture on such a continuum (here at most 4 components).
     mix = mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws, continuum="draws", max_components=4)
     assert mix is not None and 2 <= mix.means.shape[0] <= 4, mix
     with pytest.raises(ValueError, match="continuum"):
@@ -173,8 +172,8 @@ def test_draw_mixture_beats_one_gaussian_on_a_funnel():
         draw_mixture(_funnel2, mean, chol, draws, path_beyond=-1)
     with pytest.raises(ValueError, match="path_spacing"):
         draw_mixture(_funnel2, mean, chol, draws, path_spacing=0.0)
-    with pytest.raises(ValueError, match="prior"):
-        PINNSampler(potential_fn=two_modes, method="sde_diffusion", prior="draws")
+    with pytest.raises(ValueError, match="base='draws'"):
+        PINNSampler(potential_fn=two_modes, method="sde_diffusion", base="draws")
 
 
 def _ring(x):
@@ -255,28 +254,28 @@ def _funnel4(x):
 
 @pytest.mark.slow
 def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
-    """prior='auto' with one mode: N(0, I) stays for a Gaussian target (proposal ESS ~1, only the check's
+    """base='auto' with one mode: N(0, I) stays for a Gaussian target (proposal ESS ~1, only the check's
     2,048 evaluations spent); for a 4-d funnel (ESS ~0.001 < FAR_FROM_GAUSSIAN_ESS) the draws mixture
     replaces it, with a higher lower bound and a far higher ESS on fresh draws."""
-    from numpyro_pinn.core import FAR_FROM_GAUSSIAN_ESS, _one_mode_mixture
+    from numpyro_pinn.bases import FAR_FROM_GAUSSIAN_ESS, Auto
     from numpyro_pinn.warmstart import from_draws
 
     rng = np.random.default_rng(0)
     cov = np.array([[1.0, 0.8], [0.8, 2.0]])
     gauss = lambda x: 0.5 * x @ jnp.linalg.solve(jnp.asarray(cov), x)
     ws = from_draws(rng.multivariate_normal(np.zeros(2), cov, 2000))
-    assert _one_mode_mixture(jax.random.PRNGKey(0), gauss, ws, "prior") == (None, 2048)
+    assert Auto().one_mode_mixture(jax.random.PRNGKey(0), gauss, ws, "prior") == (None, 2048)
 
     v = 3.0 * rng.standard_normal(2000)
     ws = from_draws(np.concatenate([v[:, None], np.exp(v / 2)[:, None] * rng.standard_normal((2000, 3))], 1))
-    mix, evals = _one_mode_mixture(jax.random.PRNGKey(0), _funnel4, ws, "prior")
+    mix, evals = Auto().one_mode_mixture(jax.random.PRNGKey(0), _funnel4, ws, "prior")
     assert mix is not None and evals > 2 * 2048
     lw0, lw1 = (proposal_log_weights(_funnel4, ws.mean, ws.chol, p, jax.random.PRNGKey(9), 8192) for p in (None, mix))
     # Measured (seed 0): ESS 0.0025 -> 0.34 (16 components), lower bound -7897 -> 4.66.
     assert ess(lw0) < FAR_FROM_GAUSSIAN_ESS and ess(lw1) > 5 * ess(lw0)
     assert np.mean(lw1) > np.mean(lw0) + 100
     # A warm start with too few draws to fit (warm_start="laplace": one) keeps N(0, I), without an error.
-    assert _one_mode_mixture(jax.random.PRNGKey(0), _funnel4, ws._replace(draws=ws.draws[:1]), "prior") == (None, 0)
+    assert Auto().one_mode_mixture(jax.random.PRNGKey(0), _funnel4, ws._replace(draws=ws.draws[:1]), "prior") == (None, 0)
 
 
 @pytest.mark.slow
@@ -371,16 +370,17 @@ def test_reweight_recovers_mode_weights():
 
 
 @pytest.mark.slow
-def test_prior_skew_weights_keeps_gaussian_components_with_reweighted_weights():
-    """``prior_skew="weights"``: the skewed fit only re-estimates the mixture's weights; the prior the
+def test_skew_weights_keeps_gaussian_components_with_reweighted_weights():
+    """``skew="weights"``: the skewed fit only re-estimates the mixture's weights; the prior the
     transport starts from has Gaussian components (``diagnostics["prior_skewed"]`` is False) and the
     re-estimated weights, which must match the target's mode masses 0.25 / 0.75 (the modes are far
     apart, so the estimate is near-exact; tolerance 0.01)."""
-    with pytest.raises(ValueError, match="prior_skew"):
-        PINNSampler(potential_fn=two_modes, prior_skew="yes")
-    s = PINNSampler(potential_fn=two_modes, prior="mixture", prior_skew="weights", num_steps=250, min_steps=250,
-                    num_samples=2000, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
-    pr = s._fitted.target.prior
+    with pytest.raises(ValueError, match="skew"):
+        ModeMixture(skew="yes")
+    s = PINNSampler(potential_fn=two_modes, base=ModeMixture(skew="weights"), num_steps=250,
+                    training=Training(min_steps=250), num_samples=2000, progress_bar=False).run(
+        jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    pr = s.base_distribution
     assert s.diagnostics["prior_skewed"] is False and pr.skews is None
     w = np.sort(np.exp(np.asarray(pr.log_weights)))
     np.testing.assert_allclose(w, [0.25, 0.75], atol=0.01)
@@ -411,22 +411,22 @@ def test_drift_scale_follows_the_component_widths():
 
 
 @pytest.mark.slow
-def test_prior_fallback_keeps_the_better_proposal():
+def test_fallback_keeps_the_better_proposal():
     """A Gaussian target with the exact Laplace warm start: the prior alone has equal weights (ESS 1),
     a briefly trained transport does not, so the prior's draws are kept (exact log Z, ESS 1), and
-    ``sample`` draws from it too; with ``prior_fallback=False`` the transport's are."""
+    ``sample`` draws from it too; with ``fallback=False`` the transport's are."""
     pot = lambda x: 0.5 * jnp.sum((x - 1.0) ** 2 / jnp.array([0.5, 2.0]))
     log_z = float(np.log(2 * np.pi) + 0.5 * np.log(0.5 * 2.0))
-    kw = dict(potential_fn=pot, warm_start="laplace", prior="gaussian", num_steps=60, min_steps=60, target_ess=None,
+    kw = dict(potential_fn=pot, warm_start="laplace", num_steps=60, training=Training(min_steps=60), target_ess=None,
               num_samples=1000, progress_bar=False)
-    s = PINNSampler(**kw).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    s = PINNSampler(**kw, base="gaussian").run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = s.diagnostics
     assert d["proposal"] == "prior" and d["prior_ess"] > d["transport_ess"], d
     assert d["ess"] == pytest.approx(1.0, abs=1e-9) and d["log_Z"] == pytest.approx(log_z, abs=1e-6)
     _, lw = s.sample(jax.random.PRNGKey(1), 500, weighted=True)
     assert np.ptp(np.asarray(lw)) < 1e-6  # prior draws again: equal weights
     assert "the transport's prior" in s.summary_line()
-    t = PINNSampler(**kw, prior_fallback=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    t = PINNSampler(**kw, base=Gaussian(fallback=False)).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     assert t.diagnostics["proposal"] == "transport" and "prior_ess" not in t.diagnostics
     assert t.diagnostics["ess"] < 1.0
 
@@ -434,3 +434,37 @@ def test_prior_fallback_keeps_the_better_proposal():
 def test_climb_batch_is_validated():
     with pytest.raises(ValueError, match="climb_batch"):
         mode_mixture(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), jnp.zeros((4, 2)), climb_batch=0)
+
+
+@pytest.mark.slow
+def test_base_options_build_what_they_say_and_report_their_cost():
+    """The option objects: ``Gaussian`` builds ``N(0, I)`` for free; ``ModeMixture`` one component
+    per mode with weights fitted to the target (0.25 / 0.75 from half-and-half draws) and counts
+    its target evaluations; a transport with a fixed base (role ``None``) gets nothing; ``Auto``
+    makes the same choice here. Names resolve to objects and round-trip through plain data."""
+    import json
+
+    from numpyro_pinn import bases
+    from numpyro_pinn.warmstart import from_draws
+
+    rng = np.random.default_rng(0)
+    draws = np.concatenate([np.asarray(MUS[0]) + 0.5 * rng.normal(size=(300, 2)),
+                            np.asarray(MUS[1]) + 0.3 * rng.normal(size=(300, 2))])
+    ws = from_draws(jnp.asarray(draws))
+    key = jax.random.PRNGKey(0)
+    g = bases.Gaussian().build(key, two_modes, ws, "prior")
+    assert g.prior is None and g.mixture is None and g.info["target_evals"] == 0
+    m = bases.ModeMixture(skew=False).build(key, two_modes, ws, "prior")
+    assert m.prior is m.mixture and m.prior.means.shape == (2, 2) and m.info["target_evals"] > 0
+    assert m.info["seconds"] > 0
+    w = np.sort(np.exp(np.asarray(m.prior.log_weights)))
+    np.testing.assert_allclose(w, [0.25, 0.75], atol=0.02)
+    assert bases.ModeMixture().build(key, two_modes, ws, None)[:2] == (None, None)
+    a = bases.Auto(skew=False, heavy_tail=False).build(key, two_modes, ws, "prior")
+    np.testing.assert_array_equal(np.asarray(a.prior.means), np.asarray(m.prior.means))
+    for name, cls in (("auto", bases.Auto), ("gaussian", bases.Gaussian), ("mixture", bases.ModeMixture),
+                      ("draws", bases.DrawsMixture)):
+        assert isinstance(bases.resolve(name), cls)
+    for opt in (bases.Auto(skew="weights", draw_options={"path_spacing": 0.25}), bases.Gaussian(fallback=False),
+                bases.DrawsMixture(skew_steps=10)):
+        assert bases.from_dict(json.loads(json.dumps(bases.to_dict(opt)))) == opt

@@ -7,7 +7,7 @@ import numpyro.distributions as dist
 import optax
 import pytest
 
-from numpyro_pinn import PINNSampler
+from numpyro_pinn import PINNSampler, Training
 from numpyro_pinn.bases import GaussianMixture
 from numpyro_pinn.sample import flow, whitened_target
 from numpyro_pinn.transports import DPSTransport
@@ -28,7 +28,7 @@ def test_score_at_time_zero_is_the_target_score(control_variate):
     mix = _two_component_mixture() if control_variate == "mixture" else None
     st = cfg.init(jax.random.PRNGKey(0), 2, optax.adam(1e-3), jax.random.normal(jax.random.PRNGKey(1), (300, 2)),
                   mixture=mix)
-    assert cfg._plugin(st.params) == (control_variate == "mixture")
+    assert cfg.describe_control_variate(st.params).startswith("mixture") == (control_variate == "mixture")
     ys = jax.random.normal(jax.random.PRNGKey(2), (8, 2))
     s0 = jax.vmap(cfg.score_fn(st.params, tgt), in_axes=(0, None))(ys, 0.0)
     np.testing.assert_allclose(s0, jax.vmap(jax.grad(tgt.logq))(ys), rtol=1e-5, atol=1e-5)
@@ -45,13 +45,13 @@ def test_plugin_control_variate_is_the_exact_marginal_when_the_mixture_is_the_ta
     st = cfg.init(jax.random.PRNGKey(0), 2, optax.adam(1e-3), mixture=mix)
     y = 1.5 * jax.random.normal(jax.random.PRNGKey(3), (64, 2))
     t = jax.random.uniform(jax.random.PRNGKey(4), (64,))
-    r = cfg._plugin_residuals(st.params, tgt, y, t)
+    r = cfg.plugin_residuals(st.params, tgt, y, t)
     scale = jax.vmap(lambda yy, tt: cfg.beta(tt) ** 2 * (2 + jnp.sum(cfg.score_fn(st.params, tgt)(yy, tt) ** 2)))(y, t)
     assert float(jnp.max(jnp.abs(r) / scale)) < 1e-4
     # A wrong mixture (weights swapped) leaves a clear residual: the check can fail.
     st_bad = cfg.init(jax.random.PRNGKey(0), 2, optax.adam(1e-3),
                       mixture=mix._replace(log_weights=mix.log_weights[::-1]))
-    assert float(jnp.max(jnp.abs(cfg._plugin_residuals(st_bad.params, tgt, y, t)) / scale)) > 1e-2
+    assert float(jnp.max(jnp.abs(cfg.plugin_residuals(st_bad.params, tgt, y, t)) / scale)) > 1e-2
 
 
 def test_probability_flow_weights_exact_for_exact_log_density():
@@ -87,7 +87,7 @@ def test_dps_normal_normal_posterior():
 
     prec = 1 / 9 + len(y)
     mean = y.sum() / prec
-    s = PINNSampler(model, method="dps", num_steps=1000, min_steps=500, progress_bar=False).run(
+    s = PINNSampler(model, method="dps", num_steps=1000, training=Training(min_steps=500), progress_bar=False).run(
         jax.random.PRNGKey(0), y)
     x, lw = s.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))
@@ -115,8 +115,8 @@ def mixture(x):
 def test_dps_mixture_weights_ode_and_sde_paths():
     """One trained network, both samplers: weighted probability-flow particles recover the weights
     within their Monte Carlo error; the unweighted reverse-SDE draws within a looser bound."""
-    s = PINNSampler(potential_fn=mixture, method="dps", dps_sampler="sde", num_samples=2000, num_steps=1000,
-                    min_steps=1000, num_particles=4000, progress_bar=False).run(
+    s = PINNSampler(potential_fn=mixture, transport=DPSTransport(sampler="sde"), num_samples=2000, num_steps=1000,
+                    training=Training(min_steps=1000), num_particles=4000, progress_bar=False).run(
         jax.random.PRNGKey(1), init_params=jnp.zeros(2))
     x, lw = s.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))
@@ -135,8 +135,8 @@ def test_dps_mixture_weights_ode_and_sde_paths():
 
 
 def test_dps_bad_arguments():
-    with pytest.raises(ValueError, match="dps_sampler"):
-        PINNSampler(potential_fn=mixture, method="dps", dps_sampler="euler")
+    with pytest.raises(ValueError, match="sampler"):
+        DPSTransport(sampler="euler")
     with pytest.raises(ValueError, match="residual_weight"):
         DPSTransport(residual_weight="bogus")
     with pytest.raises(ValueError, match="control_variate"):
@@ -150,6 +150,7 @@ def test_dps_with_a_laplace_warm_start_falls_back_to_the_kde():
     """warm_start="laplace" has one draw: too few to fit a mixture to, so DPS's control variate is
     the KDE (no error; the ODE side of this is tests/test_bases.py's auto-prior test)."""
     pot = lambda x: 0.5 * jnp.sum(x**2) + 0.1 * x[0] ** 4
-    s = PINNSampler(potential_fn=pot, method="dps", warm_start="laplace", num_steps=250, min_steps=250,
+    s = PINNSampler(potential_fn=pot, method="dps", warm_start="laplace", num_steps=250,
+                    training=Training(min_steps=250),
                     num_particles=256, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     assert s.diagnostics["control_variate"] == "kde" and s.diagnostics["ess"] > 0.5

@@ -7,7 +7,9 @@ import numpyro.distributions as dist
 import optax
 import pytest
 
-from numpyro_pinn import PINNSampler, TrainingError
+from numpyro_pinn import PINNSampler, Training, TrainingError
+from numpyro_pinn.bases import Auto, DrawsMixture, ModeMixture
+from numpyro_pinn.transports import DPSTransport
 
 KEY = jax.random.PRNGKey(0)
 
@@ -54,15 +56,47 @@ def test_potential_fn_errors():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"num_samples": 0}, "num_samples"), ({"batch_size": -3}, "batch_size"), ({"method": "sde2"}, "method"),
-     ({"learning_rate": 0.0}, "learning_rate"), ({"target_ess": 1.5}, "target_ess"),
-     ({"prior_fallback": "yes"}, "prior_fallback"), ({"min_steps": -100}, "min_steps"),
+    [({"num_samples": 0}, "num_samples"), ({"method": "sde2"}, "method"), ({"target_ess": 1.5}, "target_ess"),
      ({"num_particles": 600.5}, "num_particles"), ({"num_samples": 2.7}, "num_samples"),
-     ({"num_steps": True}, "num_steps"), ({"gn_steps": 0}, "gn_steps"), ({"domain_scale": 0.0}, "domain_scale")],
+     ({"num_steps": True}, "num_steps"), ({"base": "kde"}, "base"), ({"training": {"min_steps": 5}}, "training"),
+     ({"transport": DPSTransport()}, "does not match method='ode'")],
 )
 def test_bad_arguments_are_named(kwargs, match):
+    if "transport" in kwargs:
+        kwargs = dict(kwargs, method="ode")
     with pytest.raises(ValueError, match=match):
         PINNSampler(potential_fn=lambda x: jnp.sum(x**2), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [(lambda: Training(batch_size=-3), "batch_size"), (lambda: Training(learning_rate=0.0), "learning_rate"),
+     (lambda: Training(min_steps=-100), "min_steps"), (lambda: Training(gn_steps=0), "gn_steps"),
+     (lambda: Training(domain_scale=0.0), "domain_scale"), (lambda: Training(finetune="lbfgs"), "finetune"),
+     (lambda: Training(max_seconds=-1.0), "max_seconds"), (lambda: Auto(fallback="yes"), "fallback"),
+     (lambda: DrawsMixture(skew="yes"), "skew"), (lambda: DPSTransport(sampler="euler"), "sampler")],
+)
+def test_bad_options_are_named(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_deprecated_arguments_still_work_and_say_where_they_moved():
+    """The arguments that moved onto option objects keep working for one release, with a warning
+    naming the replacement; a misspelt argument is still a TypeError."""
+    with pytest.warns(FutureWarning, match="`prior_fallback` -> base=.*`min_steps` -> training="):
+        s = PINNSampler(potential_fn=lambda x: jnp.sum(x**2), prior="mixture", prior_skew="weights",
+                        prior_fallback=False, min_steps=7, batch_size=512)
+    assert s.base == ModeMixture(skew="weights", fallback=False)
+    assert s.training == Training(min_steps=7, batch_size=512)
+    assert s.settings.min_steps == 7 and s.settings.batch_size == 512
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="dps_sampler"):
+        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), method="dps", dps_sampler="euler")
+    with pytest.warns(FutureWarning):
+        d = PINNSampler(potential_fn=lambda x: jnp.sum(x**2), method="dps", dps_sampler="sde")
+    assert d.transport.sampler == "sde"
+    with pytest.raises(TypeError, match="num_stepz"):
+        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), num_stepz=3)
 
 
 def test_wrong_warm_start_shape():
@@ -89,7 +123,8 @@ def test_nan_loss_stops_with_advice_and_keeps_last_good_params():
 
         return optax.GradientTransformation(init, update)
 
-    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), optimizer=nan_after(300), num_steps=1000,
+    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), training=Training(optimizer=nan_after(300)),
+                    num_steps=1000,
                     target_ess=None,  # all steps: the exact Laplace start would otherwise train 0
                     warm_start="laplace", progress_bar=False)
     with pytest.raises(TrainingError, match="smaller learning rate") as err:
@@ -126,7 +161,7 @@ def test_too_few_particles_for_khat_say_so():
 def test_stopped_early_only_before_num_steps():
     """The target ESS of 1.0 is reached (ESS 1 - 1e-12) only at the end of all 10 steps, or
     not at all: either way training was not stopped early."""
-    s = _gaussian_fit(target_ess=1.0, min_steps=5)
+    s = _gaussian_fit(target_ess=1.0, training=Training(min_steps=5))
     assert s.diagnostics["num_train_steps"] == 10
     assert not s.diagnostics["stopped_early"]
 

@@ -47,7 +47,7 @@ def test_poor_transport_gives_a_slower_but_exact_chain(conjugate_normal):
     cn = conjugate_normal(1.0)
     rng = np.random.default_rng(0)
     poor = (cn.mean + cn.sd + 1.6 * cn.sd * rng.standard_normal(4000))[:, None]
-    s = PINNSampler(cn.model, warm_start=poor, num_steps=1, target_ess=None, prior="gaussian", num_samples=200,
+    s = PINNSampler(cn.model, warm_start=poor, num_steps=1, target_ess=None, base="gaussian", num_samples=200,
                     progress_bar=False).run(jax.random.PRNGKey(0), cn.y)
     mcmc = _chain(s, cn.y, jax.random.PRNGKey(2), num_samples=3000, num_chains=2)
     _check_moments(mcmc, cn)

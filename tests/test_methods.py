@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from numpyro_pinn import ODETransport, PINNSampler
+from numpyro_pinn import ODETransport, PINNSampler, Training
+from numpyro_pinn.bases import Gaussian
 from numpyro_pinn.losses import fp_residual, hjb_residual
 from numpyro_pinn.transports.ode import METHODS
 
@@ -48,8 +49,8 @@ def test_method_and_sigma_validation():
         ODETransport(method="sde", sigma=0.0)
     with pytest.raises(ValueError, match="Unknown method 'flow'"):
         PINNSampler(potential_fn=lambda x: jnp.sum(x**2), method="flow")
-    with pytest.raises(ValueError, match="prior='mixture'"):
-        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), method="sde_diffusion", prior="mixture")
+    with pytest.raises(ValueError, match="base='mixture'"):
+        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), method="sde_diffusion", base="mixture")
     assert {ODETransport(method=m).name for m in METHODS} == set(METHODS)
 
 
@@ -82,8 +83,8 @@ def test_each_method_recovers_log_z_and_a_tail_probability(method):
     n = 2000
     mcmc = PINNSampler(
         potential_fn=_potential, method=method, transport=ODETransport(method=method, hidden=(32, 32)),
-        num_steps=500, min_steps=500, target_ess=None, batch_size=256, num_samples=n, prior="gaussian",
-        progress_bar=False, prior_fallback=False,
+        num_steps=500, training=Training(min_steps=500, batch_size=256), target_ess=None, num_samples=n,
+        base=Gaussian(fallback=False), progress_bar=False,
     ).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = mcmc.diagnostics
     assert d["ess"] >= ESS_FLOOR[method], d["ess"]

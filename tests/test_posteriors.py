@@ -12,11 +12,12 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from numpyro_pinn import PINNSampler
+from numpyro_pinn import PINNSampler, Training
+from numpyro_pinn.bases import Auto, Gaussian
 
 pytestmark = pytest.mark.slow
-# prior_fallback=False: the trained transport itself is under test, not its prior.
-FAST = dict(num_steps=1500, min_steps=500, progress_bar=False, prior_fallback=False)
+# fallback=False: the trained transport itself is under test, not its base distribution.
+FAST = dict(num_steps=1500, training=Training(min_steps=500), progress_bar=False, base=Auto(fallback=False))
 
 
 def weighted_moments(sampler, name):
@@ -130,8 +131,8 @@ def _poor_start(cn, steps, seed=0, n=4000):
     (whitening by these draws), trained ``steps`` steps: a proposal the weights must correct."""
     rng = np.random.default_rng(seed)
     draws = (cn.mean + cn.sd + 1.6 * cn.sd * rng.standard_normal(4000))[:, None]
-    return PINNSampler(cn.model, warm_start=draws, num_steps=steps, min_steps=steps, target_ess=None,
-                       prior="gaussian", num_samples=n, prior_fallback=False, progress_bar=False).run(
+    return PINNSampler(cn.model, warm_start=draws, num_steps=steps, training=Training(min_steps=steps),
+                       target_ess=None, base=Gaussian(fallback=False), num_samples=n, progress_bar=False).run(
         jax.random.PRNGKey(seed), cn.y)
 
 
@@ -176,7 +177,8 @@ def mixture_potential(x):
 
 
 def test_mixture_weights_and_log_z_of_normalised_target():
-    s = PINNSampler(potential_fn=mixture_potential, num_steps=3000, min_steps=1000, num_particles=8000,
+    s = PINNSampler(potential_fn=mixture_potential, num_steps=3000, training=Training(min_steps=1000),
+                    num_particles=8000,
                     progress_bar=False).run(jax.random.PRNGKey(3), init_params=jnp.zeros(2))
     x, lw = s.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))

@@ -27,7 +27,7 @@ def model(y):
     mu = numpyro.sample("mu", dist.Normal(0, 10))
     numpyro.sample("y", dist.Normal(mu, 1), obs=y)
 
-opts = dict(warm_start="laplace", num_steps=10, min_steps=0, num_samples=100, progress_bar=False)
+opts = dict(warm_start="laplace", num_steps=10, num_samples=100, progress_bar=False)
 assert not jax.config.jax_enable_x64
 m = PINNSampler(model, **opts).run(jax.random.PRNGKey(0), jnp.ones(5))
 assert m.get_samples()["mu"].dtype == jnp.float32          # handed back in the user's precision

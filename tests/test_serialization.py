@@ -69,7 +69,7 @@ def test_round_trip_of_a_skewed_mixture_base_with_a_potential(tmp_path):
         return -jnp.logaddexp(-0.5 * jnp.sum((z - 2.5) ** 2), -0.5 * jnp.sum((z + 2.5) ** 2))
 
     x0 = {"x": jnp.zeros(2)}
-    s = PINNSampler(potential_fn=U, num_samples=200, num_steps=20, target_ess=None, prior="mixture",
+    s = PINNSampler(potential_fn=U, num_samples=200, num_steps=20, target_ess=None, base="mixture",
                     progress_bar=False).run(jax.random.PRNGKey(1), init_params=x0)
     assert s.diagnostics["prior_components"] == 2 and s.diagnostics["prior_skewed"]
     path = str(tmp_path / "bimodal.pinn")

@@ -13,6 +13,7 @@ SCRIPT = textwrap.dedent('''
     import jax, jax.numpy as jnp, numpy as np
     jax.config.update("jax_enable_x64", True)
     from numpyro_pinn import core
+    from numpyro_pinn.bases import Gaussian
     assert len(jax.devices()) == 2, jax.devices()
     MUS = jnp.array([[-1.5, 0.0], [1.5, 0.5]])
     def U(x):
@@ -21,7 +22,7 @@ SCRIPT = textwrap.dedent('''
     ws = core.make_warm_start(jax.random.PRNGKey(0), U, jnp.zeros(2), "laplace")
     out = {}
     for devs in (None, "all"):
-        s = core.Settings(num_steps=100, chunk_size=50, batch_size=256, target_ess=None, prior="gaussian",
+        s = core.Settings(num_steps=100, chunk_size=50, batch_size=256, target_ess=None, base=Gaussian(),
                           num_paths=256, finetune="gauss_newton", gn_steps=1, gn_batch_size=512, devices=devs)
         f = core.fit_transport(jax.random.PRNGKey(1), U, ws, s, progress_bar=False)
         x, lw = core.draw(jax.random.PRNGKey(2), f, 512)

@@ -133,6 +133,6 @@ def test_bad_budgets_and_warm_start_settings_are_refused_naming_the_argument():
     with pytest.raises(ValueError, match="`max_iter` must be an integer >= 1"):
         Laplace(max_iter=0)
     with pytest.raises(ValueError, match="`train_max_seconds`, a time budget"):
-        from numpyro_pinn.train import fit
+        from numpyro_pinn.training.loop import fit
 
         fit(jax.random.PRNGKey(0), None, None, None, 10, 10, progress_bar=False, max_seconds=-1)

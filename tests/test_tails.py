@@ -75,7 +75,7 @@ def test_a_heavy_tailed_posterior_is_right_at_default_settings_and_flagged_witho
     (measured: sd 8.62-8.80 from 100,000 draws on three seeds, ``/tmp`` script). The trained flow
     draws the component's far tail in somewhat: weights at |mu| near 75 reached 1.7-4 times the
     mean, so k-hat warns and the final tail check may still flag the tail. With a Gaussian
-    base (``prior="gaussian"``) the sd was 6.8 with ESS 0.998: the final tail check must flag it,
+    base (``base="gaussian"``) the sd was 6.8 with ESS 0.998: the final tail check must flag it,
     naming the site. Mutation: ``with_heavy_tail`` returning the base unchanged fails the first
     part (sd 6.8)."""
     import jax
@@ -107,7 +107,7 @@ def test_a_heavy_tailed_posterior_is_right_at_default_settings_and_flagged_witho
     np.testing.assert_array_equal(t.sample(jax.random.PRNGKey(2), 500)["mu"], s.sample(jax.random.PRNGKey(2), 500)["mu"])
 
     with pytest.warns(RuntimeWarning, match="tail is heavier than the proposal's.*'mu'"):
-        s = PINNSampler(model, prior="gaussian", num_steps=300, num_samples=2000,
+        s = PINNSampler(model, base="gaussian", num_steps=300, num_samples=2000,
                         progress_bar=False).run(jax.random.PRNGKey(0), jnp.array(0.5))
     assert s.diagnostics["heavier_tail"] == "'mu'" and s.diagnostics["tail_drop"] < MIN_DROP
     assert not s.diagnostics["heavy_tail_component"]

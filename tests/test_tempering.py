@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from numpyro.infer import MCMC, NUTS
 
-from numpyro_pinn import ParallelTempering, PINNSampler
+from numpyro_pinn import ParallelTempering, PINNSampler, Training
+from numpyro_pinn.bases import Auto
 from numpyro_pinn.tempering import adapt_ladder, evals_per_step, stepping_stones
 
 MUS = jnp.array([[-5.0, 0.0], [5.0, 0.0]])
@@ -64,16 +65,16 @@ def test_pt_recovers_unequal_mode_weights_where_nuts_does_not():
 def test_pinn_warm_started_from_pt_result_and_pt_string():
     pt = ParallelTempering(potential_fn=potential, num_temperatures=8, num_warmup=300, num_samples=500,
                            num_chains=2).run(jax.random.PRNGKey(2), init_params=jnp.zeros(2))
-    s = PINNSampler(potential_fn=potential, warm_start=pt, num_steps=1500, min_steps=500, progress_bar=False,
-                    prior_fallback=False)
+    s = PINNSampler(potential_fn=potential, warm_start=pt, num_steps=1500, training=Training(min_steps=500),
+                    progress_bar=False, base=Auto(fallback=False))
     s.run(jax.random.PRNGKey(3), init_params=jnp.zeros(2))
     assert s.diagnostics["warm_start"] == "ParallelTempering"
     x, lw = s.get_weighted_samples()
     w = np.asarray(jax.nn.softmax(lw))
     n_eff = 1 / np.sum(w**2)
     assert abs(float(np.sum(w * (np.asarray(x)[:, 0] > 0))) - 0.75) < 5 * np.sqrt(0.1875 / n_eff)
-    s2 = PINNSampler(potential_fn=potential, warm_start="pt", num_steps=1000, min_steps=500, progress_bar=False,
-                     prior_fallback=False)
+    s2 = PINNSampler(potential_fn=potential, warm_start="pt", num_steps=1000, training=Training(min_steps=500),
+                     progress_bar=False, base=Auto(fallback=False))
     s2.run(jax.random.PRNGKey(4), init_params=jnp.zeros(2))
     assert s2.diagnostics["warm_start"] == "pt"
     assert s2.warm_start_result.draws.shape[1] == 2

@@ -146,29 +146,41 @@ def test_logsumexp_matches_scipy():
 
 
 def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
-    import warnings
+    from numpyro_pinn.sample import systematic_resample
 
-    from numpyro_pinn import PINNSampler
-
-    s = PINNSampler(potential_fn=lambda x: jnp.sum(x**2), num_samples=2000)
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(4000, 1)))
-    heavy = jnp.asarray(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0))
-    with pytest.warns(RuntimeWarning) as rec:
-        s._set_particles(jax.random.PRNGKey(0), x, heavy)
-    messages = " ".join(str(w.message) for w in rec)
+    heavy = np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0)
+    summary = diagnostics.summarize(heavy)
+    messages = " ".join(diagnostics.weight_warnings(summary))
     assert "Pareto k-hat" in messages and "ESS is" in messages  # a few huge weights: both flags
-    assert s._diag["pareto_k"] > 0.7
+    assert summary["pareto_k"] > 0.7
     light = jnp.where(x[:, 0] > 0, jnp.log(3.0), 0.0)  # positive half weighted 3:1
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        s._set_particles(jax.random.PRNGKey(1), x, light)
-    frac = float(jnp.mean(s._z[:, 0] > 0))
+    assert diagnostics.weight_warnings(diagnostics.summarize(light)) == []
+    z = x[systematic_resample(jax.random.PRNGKey(1), light, 2000)]
+    frac = float(jnp.mean(z[:, 0] > 0))
     assert abs(frac - 0.75) < 5 * np.sqrt(0.75 * 0.25 / 2000)
     # A few particles carry all the weight (ESS 0.025, 100 effective draws of 4000): flagged.
-    few = jnp.where(jnp.arange(4000) < 100, 0.0, -30.0)
-    with pytest.warns(RuntimeWarning, match=r"ESS is 0.025: the 4000 particles hold about 100 independent"):
-        s._set_particles(jax.random.PRNGKey(2), x, few)
+    few = np.where(np.arange(4000) < 100, 0.0, -30.0)
+    (message,) = diagnostics.weight_warnings(diagnostics.summarize(few))
+    assert "ESS is 0.025: the 4000 particles hold about 100 independent" in message
+    # Failed particles (NaN) are counted, flagged and get weight 0.
+    failed = diagnostics.summarize(np.where(np.arange(4000) < 3, np.nan, 0.0))
+    assert failed["num_failed_particles"] == 3 and failed["ess"] == pytest.approx(3997 / 4000)
+    assert "3 of 4000 particles have no importance weight" in diagnostics.weight_warnings(failed)[0]
+
+
+def test_a_run_warns_where_the_user_looks(monkeypatch):
+    """The sampler issues every weight warning as a RuntimeWarning (through its public draw path:
+    a proposal whose weights are degenerate)."""
+    import numpyro_pinn.sampler as sampler_mod
+    from numpyro_pinn import PINNSampler
+
+    monkeypatch.setattr(sampler_mod.diagnostics, "weight_warnings", lambda summary: ["flagged"])
+    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), warm_start="laplace", num_steps=1, target_ess=None,
+                    num_samples=100, progress_bar=False)
+    with pytest.warns(RuntimeWarning, match="flagged"):
+        s.run(jax.random.PRNGKey(0), init_params=jnp.zeros(1))
 
 
 def test_pareto_k_of_flat_topped_weights_is_not_a_false_alarm():
@@ -238,7 +250,7 @@ def test_fit_takes_exactly_num_steps_in_equal_chunks(num_steps, chunk_size, bar,
     """``fit`` takes exactly ``num_steps`` kernel steps (one compiled chunk length; the last chunk's
     extra steps are skipped and leave the state as it was), not a whole number of chunks; its bar,
     advanced from inside the chunks, ends at ``num_steps``."""
-    from numpyro_pinn.train import fit
+    from numpyro_pinn.training.loop import fit
 
     class Info(NamedTuple):
         loss: jax.Array

@@ -24,7 +24,7 @@ through the noising, so that the network only learns a small correction (the alt
 ``control_variate="kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density estimate with a
 hand-set switch-off ``c_t``, leaves the network far more to learn). With a single mode, or a ring or ridge of maxima, the mixture is fitted to
 the warm-start draws and the target (:func:`numpyro_pinn.bases.draw_mixture`, which chooses its
-number of components; ``PINNSampler(prior="auto")``); the KDE form remains as
+number of components; ``PINNSampler(base="auto")``); the KDE form remains as
 ``control_variate="kde"``. The price: each evaluation of ``u`` evaluates the target at ``K`` points
 (one per component), its Laplacian the target's Hessian there, and ``r`` the mixture at those ``K``
 points (``K^2`` component densities): with many components a training step costs tens of times
@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from numpyro_pinn.collocation import CollocationPool, sample_points
+from numpyro_pinn.training.collocation import CollocationPool, sample_points
 from numpyro_pinn.networks import FourierMLP
 from numpyro_pinn.transports.ode import TrainInfo, TrainState
 
@@ -74,8 +74,13 @@ class DPSTransport:
         ``"beta2"`` (default, as reported for the DPS paper): the squared residual times
         ``beta(t)^2``; ``"inv_beta2"``: divided by ``beta(t)^2`` (the residual per unit of diffusion
         time); ``"none"``.
+    sampler
+        ``"ode"`` (default) draws importance-weighted particles from the probability-flow ODE;
+        ``"sde"`` returns reverse-SDE draws, which are *unweighted* (their ESS, log Z and k-hat are
+        unknown: ``diagnostics`` then reports those of probability-flow particles and says so in
+        ``diagnostics["sample_source"]``).
     sde_steps
-        Euler-Maruyama steps of the reverse SDE (``dps_sampler="sde"``).
+        Euler-Maruyama steps of the reverse SDE (``sampler="sde"``).
     control_variate
         The known part of ``u``. ``"auto"`` (default): the plug-in form (:meth:`_u_plugin`) over the
         Gaussian mixture that the sampler builds from the warm start: one component per mode
@@ -85,7 +90,7 @@ class DPSTransport:
         over a kernel density estimate of the warm-start draws: the plug-in mixture is the better
         control variate on every target of the DPS benchmark; a single ``N(0, I)``
         component would never smooth the target's fine structure, hence the draws mixture for one
-        mode. ``PINNSampler(prior="draws")`` uses that mixture
+        mode. ``PINNSampler(base="draws")`` uses that mixture
         even when there are several modes.
     kde_size, kde_bandwidth
         For ``control_variate="kde"``: number of warm-start draws in the KDE and its bandwidth as a
@@ -99,6 +104,7 @@ class DPSTransport:
     hutchinson_above: int = 16
     residual_weight: str = "beta2"
     sde_steps: int = 500
+    sampler: str = "ode"
     kde_size: int = 256
     kde_bandwidth: float = 0.5
     control_variate: str = "auto"
@@ -123,6 +129,7 @@ class DPSTransport:
         if not self._plugin(params):
             return "kde"
         return f"mixture of {int(params['kde']['means'].shape[0])} Gaussians"
+
     @property
     def mixture_role(self):
         """A Gaussian mixture fitted by the warm start is the control variate of ``u`` (the prior stays
@@ -134,6 +141,8 @@ class DPSTransport:
             raise ValueError(f"residual_weight must be 'inv_beta2', 'beta2' or 'none'; got {self.residual_weight!r}.")
         if self.control_variate not in ("auto", "kde"):
             raise ValueError(f"control_variate must be 'auto' or 'kde'; got {self.control_variate!r}.")
+        if self.sampler not in ("ode", "sde"):
+            raise ValueError(f"DPSTransport's `sampler` must be 'ode' or 'sde'; got {self.sampler!r}.")
         if not 0 < self.beta_min < self.beta_max:
             raise ValueError(f"need 0 < beta_min < beta_max; got {self.beta_min}, {self.beta_max}.")
 
@@ -324,8 +333,9 @@ class DPSTransport:
     def _weight(self, beta):
         return {"inv_beta2": 1.0 / beta, "beta2": beta, "none": 1.0}[self.residual_weight]
 
-    def _plugin_residuals(self, params, target, y, t, eps=None):
-        """Log-FP residuals of the plug-in ``u`` (the target enters inside ``u``; autodiff throughout)."""
+    def plugin_residuals(self, params, target, y, t, eps=None):
+        """Log-Fokker-Planck residuals at points ``y`` and times ``t`` when the control variate is a
+        Gaussian mixture (the plug-in ``u``: the target enters inside ``u``; autodiff throughout)."""
         u = self.u_fn(params, target)
         d = y.shape[-1]
 
@@ -358,7 +368,7 @@ class DPSTransport:
             d = y.shape[-1]
             eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if d > self.hutchinson_above else None
             if self._plugin(params):
-                r = self._plugin_residuals(params, target, y, t, eps)
+                r = self.plugin_residuals(params, target, y, t, eps)
                 ok = jnp.isfinite(r)
                 r = jnp.where(ok, r, 0.0)
                 return r * jnp.sqrt(r.shape[0] / jnp.maximum(jnp.sum(ok), 1))

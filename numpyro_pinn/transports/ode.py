@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from numpyro_pinn.collocation import CollocationPool, linear_bridge, sample_points
+from numpyro_pinn.training.collocation import CollocationPool, linear_bridge, sample_points
 from numpyro_pinn.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
 from numpyro_pinn.networks import FourierMLP, TimeMLP
 from numpyro_pinn.bases import local_scale, scale_spread

@@ -1,4 +1,4 @@
-"""The chunked training loop (numpyro_pinn.train): checkpoints, resuming, Ctrl-C."""
+"""The chunked training loop (numpyro_pinn.training.loop): checkpoints, resuming, Ctrl-C; the Training options."""
 import os
 import signal
 import subprocess
@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -23,7 +24,7 @@ from conftest import ConjugateNormal
 from numpyro_pinn import PINNSampler
 cn = ConjugateNormal(1.0)
 draws = (cn.mean + cn.sd + 1.6 * cn.sd * np.random.default_rng(0).standard_normal(4000))[:, None]
-s = PINNSampler(cn.model, warm_start=draws, num_steps=600, target_ess=None, prior="gaussian",
+s = PINNSampler(cn.model, warm_start=draws, num_steps=600, target_ess=None, base="gaussian",
                 num_samples=500, progress_bar=False)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -93,8 +94,8 @@ def test_fit_resumes_from_a_checkpoint_and_refuses_another_runs(tmp_path):
 
     import jax.numpy as jnp
 
-    from numpyro_pinn.collocation import CollocationPool
-    from numpyro_pinn.train import fit
+    from numpyro_pinn.training.collocation import CollocationPool
+    from numpyro_pinn.training.loop import fit
 
     class Info(NamedTuple):
         loss: jax.Array
@@ -136,8 +137,8 @@ def test_training_past_its_time_budget_stops_after_the_chunk_and_says_so():
 
     import jax.numpy as jnp
 
-    from numpyro_pinn.collocation import CollocationPool
-    from numpyro_pinn.train import fit
+    from numpyro_pinn.training.collocation import CollocationPool
+    from numpyro_pinn.training.loop import fit
 
     class Info(NamedTuple):
         loss: jax.Array
@@ -151,3 +152,18 @@ def test_training_past_its_time_budget_stops_after_the_chunk_and_says_so():
     res = fit(jax.random.PRNGKey(0), kernel, jnp.ones(()), pool, 100, 10, progress_bar=False)
     assert res.num_steps == 100 and not res.stopped_early and res.stopped_by == "num_steps"
     np.testing.assert_allclose(float(res.state), 0.9**100, rtol=1e-4)
+
+
+def test_training_options_round_trip_and_reach_the_core():
+    """``Training`` goes into the core's settings field by field, and survives save/load as plain data."""
+    import json
+
+    from numpyro_pinn import Collocation, PINNSampler, Training
+
+    t = Training(min_steps=3, batch_size=512, learning_rate=1e-3, max_seconds=60.0, collocation=Collocation(0.1, 0.4, 0.5),
+                 chunk_size=100)
+    assert Training.from_dict(json.loads(json.dumps(t.to_dict()))) == t
+    s = PINNSampler(potential_fn=lambda x: jnp.sum(x**2), training=t, num_steps=2)
+    st = s.settings
+    assert (st.min_steps, st.batch_size, st.learning_rate, st.train_max_seconds, st.chunk_size) == (2, 512, 1e-3, 60.0, 100)
+    assert st.collocation == Collocation(0.1, 0.4, 0.5)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.collocation import CollocationPool
+from numpyro_pinn.training.collocation import CollocationPool
 
 __all__ = ["TrainingError", "TrainResult", "fit"]
 

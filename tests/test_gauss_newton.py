@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from numpyro_pinn.finetune import gauss_newton
+from numpyro_pinn.training.gauss_newton import gauss_newton
 
 
 def test_gauss_newton_solves_linear_least_squares():
@@ -32,12 +32,13 @@ def test_gauss_newton_rejects_steps_that_do_not_help():
 
 @pytest.mark.slow
 def test_gauss_newton_after_adam_lowers_residual_on_a_pinn():
-    from numpyro_pinn import PINNSampler
+    from numpyro_pinn import PINNSampler, Training
+    from numpyro_pinn.bases import Auto
 
     pot = lambda x: 0.5 * jnp.sum((x - 1.0) ** 2 / jnp.array([0.5, 2.0]))
-    s = PINNSampler(potential_fn=pot, num_steps=500, min_steps=500, target_ess=None, warm_start="laplace",
-                    finetune="gauss_newton", gn_steps=8, num_samples=1000, progress_bar=False,
-                    prior_fallback=False).run(
+    s = PINNSampler(potential_fn=pot, num_steps=500, target_ess=None, warm_start="laplace",
+                    training=Training(min_steps=500, finetune="gauss_newton", gn_steps=8), num_samples=1000,
+                    progress_bar=False, base=Auto(fallback=False)).run(
         jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     ft = s.diagnostics["finetune"]
     assert ft["accepted_steps"] >= 1
@@ -48,7 +49,7 @@ def test_gauss_newton_after_adam_lowers_residual_on_a_pinn():
 
 
 def test_finetune_argument_is_checked():
-    from numpyro_pinn import PINNSampler
+    from numpyro_pinn import Training
 
     with pytest.raises(ValueError, match="finetune"):
-        PINNSampler(potential_fn=lambda x: jnp.sum(x**2), finetune="lbfgs")
+        Training(finetune="lbfgs")

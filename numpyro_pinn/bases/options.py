@@ -1,0 +1,270 @@
+"""The transport's base distribution as a configuration object: :class:`Auto` (default),
+:class:`Gaussian`, :class:`ModeMixture` and :class:`DrawsMixture`.
+
+Each object's :meth:`build` takes the warm start and returns a :class:`Base`: the distribution the
+transport starts from, the Gaussian mixture handed to the transport (DPS: its control variate),
+and what building it cost (target evaluations, seconds). ``PINNSampler(base=...)`` takes an
+object or its name (``"auto"``, ``"gaussian"``, ``"mixture"``, ``"draws"``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Any, Callable, NamedTuple, Optional, Union
+
+import jax
+import numpy as np
+
+from numpyro_pinn import tails
+from numpyro_pinn.bases.draws import draw_mixture
+from numpyro_pinn.bases.mixture import proposal_log_weights
+from numpyro_pinn.bases.modes import mode_mixture
+from numpyro_pinn.bases.skew import fit_skew, reweight
+from numpyro_pinn.diagnostics import ess
+
+__all__ = ["Base", "BaseOption", "Gaussian", "ModeMixture", "DrawsMixture", "Auto", "FAR_FROM_GAUSSIAN_ESS",
+           "resolve", "to_dict", "from_dict"]
+
+#: With :class:`Auto` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
+#: warm-start draws) unless its importance-sampling ESS as a proposal is below this; then Gaussians
+#: fitted to the draws and the target (:func:`numpyro_pinn.bases.draw_mixture`) replace it if their
+#: lower bound ``E[log q - log base]`` is higher (an ESS this low is decided by a few weights; the
+#: lower bound is not). ``benchmarks/gaussian_ess.py`` measures it on the benchmark targets.
+FAR_FROM_GAUSSIAN_ESS = 0.1
+
+_SKEW = (True, False, "weights")
+
+
+class Base(NamedTuple):
+    """What :meth:`build` returns.
+
+    ``prior``: the transport's base distribution in whitened coordinates (``None``: ``N(0, I)``);
+    ``mixture``: the Gaussian mixture handed to the transport (the ODE family: the same as
+    ``prior``; DPS: the control variate of ``u``; ``None``: none); ``info``: ``{"target_evals",
+    "seconds"}``."""
+
+    prior: Any
+    mixture: Any
+    info: dict
+
+
+@dataclass(frozen=True)
+class BaseOption:
+    """Options every base distribution has.
+
+    Other arguments
+    ---------------
+    fallback
+        For the ODE family: also weight ``num_particles`` draws of the base distribution itself
+        against the target (``num_particles`` more target evaluations, no ODE solves) and keep them
+        if their ESS is higher than the transport's: a base fitted to the target by importance
+        sampling can beat a transport that has not learnt its finest scales (e.g. on a funnel).
+        ``diagnostics`` reports ``proposal`` (``"transport"`` or ``"prior"``) and both ESS
+        (``transport_ess``, ``prior_ess``); ``sample`` then draws from the same proposal.
+        ``False``: always the transport (to test the transport itself).
+    """
+
+    fallback: bool = True
+
+    name = "base"
+
+    def __post_init__(self):
+        if not isinstance(self.fallback, (bool, np.bool_)):
+            raise ValueError(f"`fallback` must be True or False; got {self.fallback!r}.")
+        skew = getattr(self, "skew", True)
+        if skew not in _SKEW:
+            raise ValueError(f"`skew` must be True, False or 'weights'; got {skew!r}.")
+
+    def build(self, rng_key, potential_fn: Callable, ws, role: Optional[str]) -> Base:
+        """The base distribution for the target ``exp(-potential_fn)`` whitened by the warm start
+        ``ws`` (a :class:`~numpyro_pinn.WarmStart`). ``role`` is the transport's
+        ``mixture_role``: ``"prior"`` (the ODE family), ``"control_variate"`` (DPS) or ``None`` (its
+        base is fixed at ``N(0, I)``)."""
+        t0 = time.perf_counter()
+        prior, mixture, evals = self._build(rng_key, potential_fn, ws, role)
+        return Base(prior, mixture, {"target_evals": int(evals), "seconds": time.perf_counter() - t0})
+
+    def _build(self, key, potential_fn, ws, role):
+        return None, None, 0
+
+
+@dataclass(frozen=True)
+class Gaussian(BaseOption):
+    """``N(0, I)`` in the warm start's whitened coordinates: the cheapest base, no target
+    evaluations; for unimodal, near-Gaussian posteriors. DPS gets no control variate."""
+
+    name = "gaussian"
+
+
+@dataclass(frozen=True)
+class _Mixture(BaseOption):
+    """A Gaussian mixture base, optionally with skewed components.
+
+    Main arguments
+    --------------
+    skew
+        For the ODE family: give each component a sinh-arcsinh skew per axis fitted to the target
+        (:func:`numpyro_pinn.bases.fit_skew`, kept only if the mixture's lower bound rises), then
+        re-estimate the weights by importance sampling (:func:`numpyro_pinn.bases.reweight`: the
+        transport hardly moves mass between modes, so the weights bound its ESS). Real
+        posteriors' modes are rarely symmetric, and what the base does not capture the transport
+        must learn. ``False``: Gaussian components with the warm start's weights. ``"weights"``:
+        the skew fit only re-estimates the weights, and training starts from the Gaussian
+        components; for long trainings in high dimension, where the transport learns more from
+        Gaussian components than from skewed ones.
+
+    Other arguments
+    ---------------
+    skew_steps
+        Adam steps of the skew fit.
+    draw_options
+        Keyword arguments for :func:`numpyro_pinn.bases.draw_mixture` where this base calls it
+        (e.g. ``{"path_spacing": 0.25, "path_points": 128}``).
+    """
+
+    skew: Union[bool, str] = True
+    skew_steps: int = 300
+    draw_options: Optional[dict] = None
+
+    def _fit_draws(self, key, potential_fn, ws):
+        return draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True,
+                            **(self.draw_options or {}))
+
+    def _build(self, key, potential_fn, ws, role):
+        if role is None:
+            return None, None, 0
+        k_mix = jax.random.fold_in(key, 1)
+        mixture, evals = self._mixture(k_mix, potential_fn, ws, role)
+        if mixture is not None and role == "prior" and self.skew is not False and self.skew_steps > 0:
+            gaussian = mixture
+            mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
+                                  steps=self.skew_steps, return_evals=True)
+            evals += n
+            mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
+                                  return_evals=True)
+            evals += n
+            if self.skew == "weights":
+                mixture = gaussian._replace(log_weights=mixture.log_weights)
+        return (mixture if role == "prior" else None), mixture, evals
+
+    def _mixture(self, key, potential_fn, ws, role):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ModeMixture(_Mixture):
+    """One Gaussian per separated mode of the warm-start draws
+    (:func:`numpyro_pinn.bases.mode_mixture`), ``N(0, I)`` when there is one: the transport then
+    only reshapes each mode, while splitting one Gaussian into many modes is slow to learn. For DPS
+    with one mode, the control variate is a kernel density estimate of the draws instead."""
+
+    name = "mixture"
+
+    def _mixture(self, key, potential_fn, ws, role):
+        return mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="none",
+                            return_evals=True)
+
+
+@dataclass(frozen=True)
+class DrawsMixture(_Mixture):
+    """Gaussians fitted to the warm-start draws by EM and then to the target, their number chosen
+    against the target (:func:`numpyro_pinn.bases.draw_mixture`), with Laplace components along
+    the way to the mode when the draws lie far from it
+    (:func:`numpyro_pinn.bases.path_components`); for one mode far from Gaussian, such as
+    hierarchical funnels."""
+
+    name = "draws"
+
+    def _mixture(self, key, potential_fn, ws, role):
+        return self._fit_draws(key, potential_fn, ws)
+
+
+@dataclass(frozen=True)
+class Auto(_Mixture):
+    """The default: decides from the warm start.
+
+    Several separated modes get :class:`ModeMixture`'s one Gaussian per mode. A ring or ridge of
+    maxima, or one mode far from Gaussian (``N(0, I)``'s importance-sampling ESS below
+    ``far_from_gaussian_ess``, e.g. a funnel), gets :class:`DrawsMixture`'s components when their
+    lower bound is higher. Otherwise ``N(0, I)``. The ODE family's base also gets a Student-t
+    component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's
+    density falls too slowly beyond the base's reach (:func:`numpyro_pinn.tails.base_tail_check`),
+    so that heavy tails are proposed and their weights stay bounded;
+    ``diagnostics["heavy_tail_component"]`` says so. DPS always gets a mixture as its control
+    variate: the mode mixture, else the draws mixture.
+
+    Other arguments
+    ---------------
+    heavy_tail
+        Whether to check the tails and add the Student-t component.
+    far_from_gaussian_ess
+        Below this importance-sampling ESS of ``N(0, I)``, one mode is "far from Gaussian".
+    """
+
+    heavy_tail: bool = True
+    far_from_gaussian_ess: float = FAR_FROM_GAUSSIAN_ESS
+
+    name = "auto"
+
+    def _mixture(self, key, potential_fn, ws, role):
+        # A ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate).
+        mixture, evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="draws",
+                                      return_evals=True)
+        if mixture is None:
+            mixture, n = self.one_mode_mixture(key, potential_fn, ws, role)
+            evals += n
+        return mixture, evals
+
+    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = 2048):
+        """What :class:`Auto` does when the warm start has one mode: ``(draws mixture or None, target
+        evaluations)``.
+
+        DPS (``role="control_variate"``) always gets the mixture: its plug-in ``u`` carries
+        ``log q`` through the noising, where the KDE form's loss never fell (funnel). The ODE family
+        keeps ``N(0, I)`` unless that is a poor proposal and the mixture's lower bound is higher.
+        With too few draws to fit to (``warm_start="laplace"`` has one), there is no mixture."""
+        if ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2:
+            return None, 0
+        if role == "control_variate":
+            return self._fit_draws(key, potential_fn, ws)
+        k_e0, k_fit, k_e1 = jax.random.split(jax.random.fold_in(key, 2), 3)
+        lw0 = proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
+        if not ess(lw0) < self.far_from_gaussian_ess:
+            return None, num
+        mix, n = self._fit_draws(k_fit, potential_fn, ws)
+        lw1 = proposal_log_weights(potential_fn, ws.mean, ws.chol, mix, k_e1, num)
+        return (mix if np.mean(lw1) > np.mean(lw0) else None), 2 * num + n
+
+    def _build(self, key, potential_fn, ws, role):
+        prior, mixture, evals = super()._build(key, potential_fn, ws, role)
+        if self.heavy_tail and role == "prior":
+            d = ws.mean.shape[0]
+            check = tails.base_tail_check(jax.random.fold_in(key, 5), potential_fn, ws.mean, ws.chol, prior)
+            evals += 8 * d
+            if check is not None and check.heavier:
+                prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
+        return prior, mixture, evals
+
+
+_NAMED = {"auto": Auto, "gaussian": Gaussian, "mixture": ModeMixture, "draws": DrawsMixture}
+
+
+def resolve(base: Union[str, BaseOption]) -> BaseOption:
+    """A base option from its name (``"auto"``, ``"gaussian"``, ``"mixture"``, ``"draws"``) or
+    itself; anything else raises a ``ValueError`` naming ``base``."""
+    if isinstance(base, BaseOption):
+        return base
+    if isinstance(base, str) and base in _NAMED:
+        return _NAMED[base]()
+    raise ValueError(f"`base` must be 'auto', 'gaussian', 'mixture', 'draws' or a numpyro_pinn.bases option "
+                     f"(Auto, Gaussian, ModeMixture, DrawsMixture); got {base!r}.")
+
+
+def to_dict(base: BaseOption) -> dict:
+    """Plain data for :meth:`~numpyro_pinn.PINNSampler.save`."""
+    return {"name": base.name, "fields": {f.name: getattr(base, f.name) for f in fields(base)}}
+
+
+def from_dict(d: dict) -> BaseOption:
+    """Inverse of :func:`to_dict`."""
+    return _NAMED[d["name"]](**d["fields"])

@@ -1,0 +1,9 @@
+"""Training the transport: the options (:mod:`~numpyro_pinn.training.options`), the collocation
+points (:mod:`~numpyro_pinn.training.collocation`), the chunked ``lax.scan`` loop
+(:mod:`~numpyro_pinn.training.loop`) and Gauss-Newton fine-tuning
+(:mod:`~numpyro_pinn.training.gauss_newton`)."""
+from numpyro_pinn.training.collocation import Collocation, CollocationPool
+from numpyro_pinn.training.loop import TrainingError, TrainResult, fit
+from numpyro_pinn.training.options import Training
+
+__all__ = ["Training", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit"]

@@ -1,0 +1,95 @@
+"""``Training``: the training loop's settings as one frozen configuration object."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from numpyro_pinn.training.collocation import Collocation
+from numpyro_pinn.validation import check_count, check_positive
+
+__all__ = ["Training"]
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the transport is trained, beyond ``PINNSampler(num_steps=, target_ess=)``.
+
+    The defaults suit every posterior of the benchmarks; change them for a long training of a
+    hard target or to fine-tune. Pass as ``PINNSampler(model, training=Training(...))``.
+
+    Main arguments
+    --------------
+    min_steps
+        Steps taken before the early stop on ``target_ess`` may end training (default 0: the base
+        distribution alone may already reach it, and then no step is taken;
+        ``diagnostics["num_train_steps"]`` says how many were).
+    batch_size
+        Collocation points per Adam step.
+    learning_rate
+        Adam's initial step size (cosine decay to 1% of it over ``num_steps``).
+    max_seconds
+        A wall-clock budget for training: it stops after the chunk that exceeds it, and
+        ``diagnostics["stages"]["training"]["stopped_by"]`` says ``"time budget"``.
+    finetune, gn_steps
+        ``finetune="gauss_newton"`` takes ``gn_steps`` matrix-free, Levenberg-Marquardt damped
+        Gauss-Newton steps on the PDE residual after Adam
+        (:mod:`numpyro_pinn.training.gauss_newton`); the result is kept only if the ESS of a
+        monitor batch does not fall. What it did is in ``diagnostics["finetune"]``.
+
+    Other arguments
+    ---------------
+    optimizer
+        An ``optax.GradientTransformation`` replacing the default (clipped Adam, cosine decay from
+        ``learning_rate``). Not saved by :meth:`~numpyro_pinn.PINNSampler.save`.
+    collocation
+        The mix of uniform / bridge / trajectory collocation points
+        (:class:`~numpyro_pinn.Collocation`; default 0 / 0.3 / 0.7 for the ODE family, 0 / 1 / 0
+        for DPS).
+    domain_scale
+        Inflates the box of the uniform collocation points (only used when ``collocation`` has
+        uniform points).
+    chunk_size
+        Adam steps per jitted ``lax.scan`` chunk; the early stop, the path refresh and checkpoints
+        happen between chunks.
+    monitor_size
+        Particles of the ESS monitor that decides the early stop.
+    """
+
+    min_steps: int = 0
+    batch_size: int = 1024
+    learning_rate: float = 2e-3
+    max_seconds: Optional[float] = None
+    finetune: Optional[str] = None
+    gn_steps: int = 10
+    optimizer: Any = None
+    collocation: Optional[Collocation] = None
+    domain_scale: float = 1.25
+    chunk_size: int = 250
+    monitor_size: int = 1024
+
+    def __post_init__(self):
+        check_count("min_steps", self.min_steps, 0)
+        for name in ("batch_size", "gn_steps", "chunk_size", "monitor_size"):
+            check_count(name, getattr(self, name), 1)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("domain_scale", self.domain_scale)
+        if self.max_seconds is not None:
+            check_positive("max_seconds", self.max_seconds)
+        if self.finetune not in (None, "gauss_newton"):
+            raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {self.finetune!r}.")
+        if self.collocation is not None and not isinstance(self.collocation, Collocation):
+            raise ValueError(f"`collocation` must be a numpyro_pinn.Collocation; got {self.collocation!r}.")
+
+    def to_dict(self) -> dict:
+        """Plain data for :meth:`~numpyro_pinn.PINNSampler.save` (without ``optimizer``)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "optimizer"}
+        out["collocation"] = None if self.collocation is None else list(self.collocation)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Training":
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        if d.get("collocation") is not None:
+            d["collocation"] = Collocation(*d["collocation"])
+        return cls(**d)
