@@ -15,7 +15,7 @@ import lineax
 
 from numpyro_pinn import bases
 from numpyro_pinn import sharding as sharding_mod
-from numpyro_pinn.losses import TargetValues
+from numpyro_pinn.transports.losses import TargetValues
 
 __all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws", "systematic_resample"]
 

@@ -44,7 +44,8 @@ def transport_to_dict(config) -> dict:
 def transport_from_dict(d: dict):
     """Inverse of :func:`transport_to_dict`."""
     cls = _TRANSPORTS[d["class"]]
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in d["fields"].items()}
+    known = {f.name for f in dataclasses.fields(cls) if f.init}  # options since removed are dropped
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in d["fields"].items() if k in known}
     return cls(**fields)
 
 

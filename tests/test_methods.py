@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 from numpyro_pinn import ODETransport, PINNSampler, Training
 from numpyro_pinn.bases import Gaussian
-from numpyro_pinn.losses import fp_residual, hjb_residual
+from numpyro_pinn.transports.losses import fp_residual, hjb_residual
 from numpyro_pinn.transports.ode import METHODS
 
 

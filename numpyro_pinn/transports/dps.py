@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import optax
 
 from numpyro_pinn.training.collocation import CollocationPool, sample_points
-from numpyro_pinn.networks import FourierMLP
+from numpyro_pinn.transports.networks import FourierMLP
 from numpyro_pinn.transports.ode import TrainInfo, TrainState
 
 __all__ = ["DPSTransport", "reverse_sde"]

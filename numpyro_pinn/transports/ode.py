@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import optax
 
 from numpyro_pinn.training.collocation import CollocationPool, linear_bridge, sample_points
-from numpyro_pinn.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
-from numpyro_pinn.networks import FourierMLP, TimeMLP
+from numpyro_pinn.transports.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
+from numpyro_pinn.transports.networks import FourierMLP, TimeMLP
 from numpyro_pinn.bases import local_scale, scale_spread
 
 SQRT2 = 2.0 ** 0.5
@@ -46,7 +46,7 @@ class ODETransport:
     """Configuration of the log-density PINN transport: the workshop paper's loss family.
 
     All methods share the parametrisation ``v = t (log q - log z(t)) + (1 - t) log p + t (1 - t) w``
-    (eq. 6) and the residual :func:`numpyro_pinn.losses.fp_residual`; they differ in a few terms:
+    (eq. 6) and the residual :func:`numpyro_pinn.transports.losses.fp_residual`; they differ in a few terms:
 
     - ``"ode"`` (default): ``sigma = 0``, networks ``w`` and ``mu``, constant ``log z`` (eq. 18);
     - ``"sde"``: the same with ``sigma = sqrt(2)`` (eq. 18);
@@ -55,6 +55,10 @@ class ODETransport:
       ``f(y) = -sigma^2 y / 2`` (eq. 20/14, no drift network);
     - ``"ot"`` / ``"sb"``: ``sigma = 0`` / ``sqrt(2)``, drift ``grad Phi`` with the HJB penalty of
       weight ``hjb_weight`` (eq. 21).
+
+    Only ``"ode"`` is recommended; the other methods are **experimental**: at the default budget
+    none beats it on the benchmarks (BENCHMARKS.md, the PINN paper's Table 1), and the SDE-type ones
+    can diverge. They are here to reproduce the paper's comparison.
 
     Methods with ``sigma > 0`` are sampled (and weighted) through their probability-flow ODE
     ``dy/dt = mu - sigma^2 / 2 grad v`` (eq. 35), whose exact divergence needs the target's
@@ -79,12 +83,6 @@ class ODETransport:
         paper's appendix D).
     hjb_weight
         ``lambda`` of the HJB penalty (eq. 21) for ``"ot"`` and ``"sb"``.
-    paired_probes
-        With Hutchinson's estimates, train on ``mean(r1 * r2)``, the product of the residuals at the
-        same points under two independent probes, instead of ``mean(r**2)``: the square of a
-        residual with a noisy divergence is biased by the estimator's variance
-        (``E[r_hat^2] = r^2 + Var``; for Rademacher probes ``2 sum_{i != j} sym(J)_ij^2``, a
-        penalty on the velocity's Jacobian), the product is not. Costs a second residual.
     drift_scale
         ``"prior"``: the drift network's output is multiplied by the prior mixture's local scale,
         ``mu(y, t) = L(y) m(y, t)`` (:func:`numpyro_pinn.bases.local_scale`: the components'
@@ -105,7 +103,6 @@ class ODETransport:
     hutchinson_above: int = 16
     sigma: Optional[float] = None
     hjb_weight: float = 1.0
-    paired_probes: bool = False
     drift_scale: str = "auto"
 
     #: the prior sits at ``t_span[0]``, the target at ``t_span[1]``
@@ -351,9 +348,8 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
     ``(L_FP + lambda L_HJB) / 2``). Shared by the Adam kernel and Gauss-Newton."""
     prior = target.prior
 
-    def residual_fn(params, rng_key, pool, probe_key=None):
+    def residual_fn(params, rng_key, pool):
         k1, k2 = jax.random.split(rng_key)
-        k2 = k2 if probe_key is None else probe_key
         y, t = sample_points(k1, pool, counts, prior=prior)
         y, t = target.shard(y), target.shard(t)
         dim = y.shape[-1]
@@ -381,16 +377,11 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
 
 def training_loss(config: ODETransport, target, counts: tuple[int, int, int]) -> Callable:
     """``loss(params, rng_key, pool)``: ``mean(r**2)`` over the collocation batch drawn with
-    ``rng_key``, or with ``config.paired_probes`` (and Hutchinson's estimates in use) ``mean(r1 * r2)``
-    over two independent probes at the same points, unbiased for the exact ``mean(r**2)``."""
+    ``rng_key``."""
     residual_fn = batch_residual_fn(config, target, counts)
-    paired = config.paired_probes and target.mean.shape[0] > config.hutchinson_above
 
     def loss_fn(params, rng_key, pool):
-        r = residual_fn(params, rng_key, pool)
-        if not paired:
-            return jnp.mean(r**2)
-        return jnp.mean(r * residual_fn(params, rng_key, pool, probe_key=jax.random.fold_in(rng_key, 2)))  # fold_in(k, 1) is split(k)[1]
+        return jnp.mean(residual_fn(params, rng_key, pool) ** 2)
 
     return loss_fn
 

@@ -40,15 +40,13 @@ def smc(
     ``scale`` Laplace widths away are found). When ``centre`` is given (the model's initial point),
     a defensive component ``N(centre, scale^2 I)`` of weight ``defensive`` joins it (defensive
     importance sampling, Hesterberg 1995): a Laplace fit can be useless, as on Neal's funnel, whose
-    only mode lies deep in the neck (``v = -40.5`` in d = 10) with widths of 1e-9 across it, so that
-    a reference built on it alone never reaches the bulk (SMC's log Z was off by 56 there); the
-    defensive particles do, and where the Laplace fit is good they are resampled away at the first
-    tempering step.
+    only mode lies deep in the neck with tiny widths across it, so that a reference built on it
+    alone never reaches the bulk; the defensive particles do, and where the Laplace fit is good they
+    are resampled away at the first tempering step.
 
     ``floor`` (in unconstrained units, default 0) widens the Laplace component isotropically, for a
-    very sharp mode with a distant twin; it is off by default because on posteriors far narrower
-    than 1 (sblrc-blr: sds of 0.001) a floor of 1 made the reference 1000x too wide and the SMC
-    particles did not re-equilibrate (log Z off by 8, covariance 1.7x too wide). The inner kernel
+    very sharp mode with a distant twin; leave it off for posteriors far narrower than 1, where it
+    makes the reference far too wide for the particles to re-equilibrate. The inner kernel
     is HMC whose inverse mass matrix is the current particle covariance and whose step size is
     adapted towards 0.75 acceptance; it runs in ``x`` coordinates against the two-component
     reference, or, without ``centre``, in the whitened coordinates of the one Gaussian against
