@@ -167,3 +167,36 @@ def test_training_options_round_trip_and_reach_the_core():
     st = s.settings
     assert (st.min_steps, st.batch_size, st.learning_rate, st.train_max_seconds, st.chunk_size) == (2, 512, 1e-3, 60.0, 100)
     assert st.collocation == Collocation(0.1, 0.4, 0.5)
+
+
+@pytest.mark.parametrize("num_steps, chunk_size, bar", [(300, 250, False), (7, 3, False), (250, 250, False),
+                                                        (5, 10, False), (300, 250, True), (7, 3, True)])
+def test_fit_takes_exactly_num_steps_in_equal_chunks(num_steps, chunk_size, bar, monkeypatch):
+    """``fit`` takes exactly ``num_steps`` kernel steps (one compiled chunk length; the last chunk's
+    extra steps are skipped and leave the state as it was), not a whole number of chunks; its bar,
+    advanced from inside the chunks, ends at ``num_steps``."""
+    from typing import NamedTuple
+
+    from numpyro_pinn.training.loop import fit
+
+    class Info(NamedTuple):
+        loss: jax.Array
+
+    kernel = lambda key, st, pool: (st + 1, Info(st.astype(jnp.float32)))  # the state counts the steps
+    import tqdm.auto
+
+    seen = []
+
+    class Recording(tqdm.auto.tqdm):
+        def update(self, n=1):
+            out = super().update(n)
+            seen.append(self.n)
+            return out
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
+    res = fit(jax.random.PRNGKey(0), kernel, jnp.asarray(0), None, num_steps, chunk_size, progress_bar=bar)
+    assert int(res.state) == num_steps and res.num_steps == num_steps
+    np.testing.assert_array_equal(res.losses, np.arange(num_steps))
+    if bar:
+        assert len(seen) > 2 * -(-num_steps // chunk_size) - 1  # advanced within chunks, not only after
+        assert seen[-1] == num_steps and max(seen) == num_steps

@@ -7,7 +7,7 @@ from scipy.special import betaln, gammaln, logsumexp
 
 from numpyro_pinn import SMC
 from numpyro_pinn.core import make_warm_start
-from numpyro_pinn.warmstart import MODE_GAP_MAX, is_mode, laplace
+from numpyro_pinn.warmstart import MODE_GAP_MAX, find_mode, from_draws, is_mode, laplace, smc
 
 
 def neck(x):
@@ -90,3 +90,98 @@ def test_smc_finds_the_bulk_of_numpyros_baseball_model():
     assert 0.7 * kappa_median < np.median(kappa) < 1.4 * kappa_median
     with pytest.raises(ValueError, match="found no mode.*mostly in 'kappa'.*warm_start='smc'"):
         PINNSampler(partially_pooled, warm_start="laplace").run(jax.random.PRNGKey(0), jnp.full(18, 45.0), hits=hits)
+
+
+def logsumexp_j(a):
+    return jax.scipy.special.logsumexp(a)
+
+
+def test_laplace_on_gaussian_is_exact():
+    cov = jnp.array([[2.0, 1.9], [1.9, 2.0]])  # correlation 0.95
+    prec = jnp.linalg.inv(cov)
+    m = jnp.array([100.0, -3.0])
+    potential = lambda x: 0.5 * (x - m) @ prec @ (x - m) + 1900.0
+    ws = laplace(potential, jnp.zeros(2))
+    np.testing.assert_allclose(ws.mean, m, atol=1e-6)
+    np.testing.assert_allclose(ws.chol @ ws.chol.T, cov, rtol=1e-6)
+    true_log_z = -1900.0 + np.log(2 * np.pi) + 0.5 * np.log(np.linalg.det(np.asarray(cov)))
+    assert float(ws.log_Z) == pytest.approx(true_log_z, abs=1e-6)
+
+
+def test_find_mode_on_near_collinear_logistic_regression():
+    rng = np.random.default_rng(0)
+    x = rng.normal(2000.0, 10.0, 200)  # like kilpisjarvi: large, badly centred covariate
+    y = 0.3 + 0.01 * (x - 2000.0) + rng.normal(0, 0.5, 200)
+    X = jnp.stack([jnp.ones(200), jnp.asarray(x)], 1)
+    potential = lambda b: 0.5 * jnp.sum((y - X @ b) ** 2) / 0.25
+    mode, h, _ = find_mode(potential, jnp.zeros(2))
+    ols = np.linalg.lstsq(np.asarray(X), y, rcond=None)[0]
+    np.testing.assert_allclose(mode, ols, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_smc_warm_start_covers_separated_modes_with_right_weights():
+    mus = jnp.array([[-6.0, 0.0], [6.0, 0.0]])
+    logw = jnp.log(jnp.array([0.3, 0.7]))
+
+    def potential(x):
+        lp = -0.5 * jnp.sum((x - mus) ** 2, -1) / 0.25 - jnp.log(2 * jnp.pi * 0.25)
+        return -logsumexp_j(lp + logw)
+
+    lap = laplace(potential, jnp.array([5.0, 0.5]))
+    ws = smc(jax.random.PRNGKey(0), potential, lap, num_particles=2000, scale=20.0)
+    frac_left = float(jnp.mean(ws.draws[:, 0] < 0))
+    # SMC resampling noise is larger than iid binomial noise; allow 0.06 (about 4 binomial sds x 1.5).
+    assert abs(frac_left - 0.3) < 0.06
+    assert abs(float(ws.log_Z)) < 0.15  # the target is normalised
+
+
+@pytest.mark.slow
+def test_smc_defensive_component_rescues_a_useless_laplace_fit():
+    # Neal's funnel (d = 10, normalised): its only mode is at v = -40.5, deep in the neck, with widths
+    # of 1e-9 across it; a reference built on that Laplace fit alone never reaches the bulk (log Z
+    # off by ~60). With the defensive N(x0, 10^2 I) component, SMC reaches it; its log Z is still
+    # low by up to ~1.1 at 1,024 particles (seeds 0-3: -0.68, -1.14, -1.00, -0.02), as HMC misses
+    # part of the neck, hence the loose bound; the two cases are 25 nats apart.
+    def funnel(x):
+        v = x[0]
+        return 0.5 * v**2 / 9.0 + 0.5 * jnp.log(2 * jnp.pi * 9.0) + jnp.sum(
+            0.5 * x[1:] ** 2 * jnp.exp(-v) + 0.5 * v + 0.5 * jnp.log(2 * jnp.pi))
+
+    x0 = jnp.zeros(10)
+    lap = laplace(funnel, x0)
+    assert float(lap.mean[0]) < -40.0
+    with_def = smc(jax.random.PRNGKey(0), funnel, lap, num_particles=1024, centre=x0)
+    without = smc(jax.random.PRNGKey(0), funnel, lap, num_particles=1024)
+    assert abs(float(with_def.log_Z)) < 2.5
+    assert float(without.log_Z) < -20.0
+    assert abs(float(jnp.mean(with_def.draws[:, 0]))) < 5.0  # in the bulk, not the neck's mode
+
+
+def test_smc_rejects_bad_defensive_arguments():
+    lap = laplace(lambda x: 0.5 * jnp.sum(x**2), jnp.ones(2))
+    with pytest.raises(ValueError, match="`defensive` must be in"):
+        smc(jax.random.PRNGKey(0), lambda x: 0.5 * jnp.sum(x**2), lap, centre=jnp.zeros(2), defensive=1.0)
+    with pytest.raises(ValueError, match=r"`centre` must have shape \(2,\)"):
+        smc(jax.random.PRNGKey(0), lambda x: 0.5 * jnp.sum(x**2), lap, centre=jnp.zeros(3))
+
+
+def test_from_draws_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        from_draws(jnp.zeros(5))
+    ws = from_draws(jax.random.normal(jax.random.PRNGKey(0), (500, 2)) * jnp.array([1.0, 3.0]))
+    np.testing.assert_allclose(jnp.diag(ws.chol @ ws.chol.T), [1.0, 9.0], rtol=0.2)
+
+
+def test_warm_start_from_draws_estimates_log_z(conjugate_normal):
+    """Draws carry no evidence; make_warm_start estimates log Z by importance sampling from the
+    draws' Gaussian so the target is centred before training (left at 0, training from NUTS-like
+    draws diverged: ESS 0.014 after 300 steps on this model)."""
+    from numpyro_pinn import make_warm_start
+    from numpyro_pinn.target import from_model
+
+    cn = conjugate_normal(1.0)
+    target = from_model(jax.random.PRNGKey(0), cn.model, (cn.y,))
+    draws = cn.mean + 1.3 * cn.sd * np.random.default_rng(0).standard_normal((500, 1))
+    ws = make_warm_start(jax.random.PRNGKey(1), target.potential_fn, target.x0, draws)
+    assert abs(float(ws.log_Z) - cn.log_Z) < 0.05 and ws.num_evals == 2048

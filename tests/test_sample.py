@@ -1,0 +1,40 @@
+"""numpyro_pinn.sample: the ODE solve's log density and its failure marks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from numpyro_pinn.sample import flow, whitened_target
+from numpyro_pinn.transports.losses import divergence
+
+
+@pytest.mark.slow
+def test_flow_log_density_on_linear_field_is_exact():
+    """Change of variables through diffrax: y1 = e^a y0 and log p1 = log p0 - d a, so the
+    importance weights of the target N(0, e^{2a}) are all exactly log Z."""
+    a, d = 0.7, 3
+    potential = lambda x: 0.5 * jnp.sum(x**2) * np.exp(-2 * a) - 1.234  # log Z = d a + d/2 log 2 pi + 1.234
+    log_z = d * a + 0.5 * d * np.log(2 * np.pi) + 1.234
+    tgt = whitened_target(potential, jnp.zeros(d), jnp.eye(d), 0.0)
+    mu = lambda y, t: a * y
+    div = lambda y, t: divergence(lambda z: mu(z, t), y, None)
+    fd = flow(jax.random.PRNGKey(0), mu, div, tgt, 64)
+    np.testing.assert_allclose(np.asarray(fd.log_weights), log_z, atol=1e-4)
+
+
+def test_flow_marks_particles_whose_solve_stops_early():
+    """A solve that hits max_steps returns its state at the time it reached, not at t1: such a
+    particle must get a NaN log density (no weight), never a silently wrong one."""
+    tgt = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), 0.0)
+    # dy/dt = -k y with k = 1 for y_0 > 0 and k = 2000 (stiff for an explicit solver) otherwise.
+    rate = lambda y: jnp.where(y[0] > 0, 1.0, 2000.0)
+    mu, div = (lambda y, t: -rate(y) * y), (lambda y, t: -2.0 * rate(y))
+    fd = flow(jax.random.PRNGKey(0), mu, div, tgt, 64, max_steps=64)
+    lp = np.asarray(fd.log_p)
+    slow = np.isnan(lp)
+    # exactly the stiff particles (y_0 > 0 keeps its sign along the flow) fail
+    np.testing.assert_array_equal(slow, np.asarray(fd.y)[:, 0] <= 0)
+    assert slow.any() and (~slow).any()
+    assert np.all(np.isfinite(lp[~slow]))
+    assert np.all(np.isnan(np.asarray(fd.log_weights)[slow]))
