@@ -180,7 +180,7 @@ def run(key, t: Synthetic, method: str, args, prior: str):
     return dict(lb=d["log_Z_lower_bound"] - t.log_Z, iz=d["log_Z"] - t.log_Z, se=d["log_Z_se"], ess=d["ess"],
                 dstd=float(np.mean(np.abs(std_hat - std_true))), sk=sk, k=d["pareto_k"], steps=d["num_train_steps"],
                 train=d["train_seconds"], wall=wall, evals=d["target_evals"], proposal=d.get("proposal", "transport"),
-                transport_ess=d.get("transport_ess"), prior_ess=d.get("prior_ess"))
+                transport_ess=d.get("transport_ess"), prior_ess=d.get("base_ess"))
 
 
 def fmt_paper(p):
@@ -246,7 +246,7 @@ def main():
             label = {"gaussian": method, "auto": f"{method} + mixture prior",
                      "draws": f"{method} + base='draws'"}[prior]
             if r["prior_ess"] is not None:  # which proposal the sampler kept (the base's fallback)
-                label += (f" [prior draws kept: transport ESS {r['transport_ess']:.4f}]" if r["proposal"] == "prior"
+                label += (f" [prior draws kept: transport ESS {r['transport_ess']:.4f}]" if r["proposal"] == "base"
                           else f" [transport kept: prior alone ESS {r['prior_ess']:.4f}]")
             paper = PAPER.get(key, {}).get(method)
             emit(f"| {t.name} | {label} | {r['lb']:+.4f} | {r['iz']:+.4f} ± {r['se']:.4f} | {r['ess']:.4f} "

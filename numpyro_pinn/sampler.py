@@ -296,11 +296,11 @@ class PINNSampler(SamplerSurface):
                              "stopped_by": fitted.train.stopped_by},
                 "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if ess_pair else 1)},
             },
-            proposal="prior" if self._through_prior else "transport", **ess_pair,
+            proposal="base" if self._through_prior else "transport", **ess_pair,
             finetune=fitted.finetune,
             warm_start=ws.method,
-            prior_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
-            prior_skewed=getattr(fitted.target.prior, "skews", None) is not None,
+            base_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
+            base_skewed=getattr(fitted.target.prior, "skews", None) is not None,
             heavy_tail_component=getattr(fitted.target.prior, "dfs", None) is not None,
             control_variate=fitted.config.describe_control_variate(fitted.params),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
@@ -316,8 +316,8 @@ class PINNSampler(SamplerSurface):
         self._through_prior, ess_pair = False, {}
         if self.base.fallback and self._fitted.config.base_fallback:
             xp, lwp = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
-            ess_pair = dict(transport_ess=diagnostics.ess(lw), prior_ess=diagnostics.ess(lwp))  # NaN counts as 0
-            if ess_pair["prior_ess"] > ess_pair["transport_ess"]:
+            ess_pair = dict(transport_ess=diagnostics.ess(lw), base_ess=diagnostics.ess(lwp))  # NaN counts as 0
+            if ess_pair["base_ess"] > ess_pair["transport_ess"]:
                 x, lw, self._through_prior = xp, lwp, True
         jax.block_until_ready(lw)
         return x, lw, ess_pair
@@ -373,10 +373,12 @@ class PINNSampler(SamplerSurface):
         """``ess`` (normalised, in (0, 1]), ``log_Z``, ``log_Z_se``, ``log_Z_lower_bound``, ``pareto_k``,
         ``train_seconds``, ``sample_seconds``, ``warmup_seconds``, ``num_train_steps``, ``target_evals``,
         ``num_failed_particles`` (particles whose ODE solve did not reach the target: dropped, with a
-        warning), ``prior_components`` (components of the transport's base distribution: 1
-        for ``N(0, I)``), ``prior_skewed`` (whether they are skewed: ``prior_skew``),
-        ``heavy_tail_component`` (whether the base has a Student-t component: ``prior="auto"`` adds
-        one when the warm start's Gaussian has lighter tails than the posterior), ``tail_drop`` and
+        warning), ``base_components`` (components of the transport's base distribution: 1
+        for ``N(0, I)``), ``base_skewed`` (whether they are skewed: the base option's ``skew``),
+        ``heavy_tail_component`` (whether the base has a Student-t component: ``base="auto"`` adds
+        one when the warm start's Gaussian has lighter tails than the posterior), ``proposal``
+        (``"transport"``, or ``"base"`` when the base's own weighted draws beat the transport's:
+        the base option's ``fallback``; then ``transport_ess`` and ``base_ess`` give both), ``tail_drop`` and
         ``heavier_tail`` (the tail check of the final particles: :mod:`numpyro_pinn.tails`),
         ``stages`` (seconds and target evaluations of the warm start, the base distribution's
         construction, training and drawing)...
@@ -387,9 +389,19 @@ class PINNSampler(SamplerSurface):
         velocity itself evaluates the target's gradient at every solver stage, it is a lower bound.
 
         ``control_variate`` (DPS only, else ``None``) names the known part of ``u``: ``"mixture of K
-        Gaussians"`` or ``"kde"`` (:class:`~numpyro_pinn.transports.DPSTransport`)."""
+        Gaussians"`` or ``"kde"`` (:class:`~numpyro_pinn.transports.DPSTransport`).
+
+        The keys named ``prior_*`` before the rename to "base" (``prior_components``,
+        ``prior_skewed``, ``prior_ess``) are still there for one release."""
         self._require_run()
-        return dict(self._diag)
+        d = dict(self._diag)
+        for old, new in (("prior_components", "base_components"), ("prior_skewed", "base_skewed"),
+                         ("prior_ess", "base_ess")):  # results saved before the rename have the old keys
+            if new in d or old in d:
+                d[new] = d[old] = d.get(new, d.get(old))
+        if d.get("proposal") == "prior":
+            d["proposal"] = "base"
+        return d
 
     @property
     def base_distribution(self) -> Optional[GaussianMixture]:
@@ -528,8 +540,9 @@ class PINNSampler(SamplerSurface):
     def summary_line(self) -> str:
         d = self._diag
         src = " [draws: reverse SDE, unweighted; weights from probability-flow particles]" if self._sde else ""
-        if d.get("proposal") == "prior":
-            src = (f" [draws: the transport's prior, its ESS {d['prior_ess']:.4f} above the trained transport's "
+        if d.get("proposal") in ("base", "prior"):
+            ess_base = d.get("base_ess", d.get("prior_ess"))
+            src = (f" [draws: the transport's base distribution, its ESS {ess_base:.4f} above the trained transport's "
                    f"{d['transport_ess']:.4f}]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "

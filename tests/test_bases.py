@@ -68,7 +68,7 @@ def test_mixture_prior_sampler_recovers_weights_and_log_z():
     assert d["ess"] > 0.9
     # The prior's climbs and refinement are target evaluations too: more than the rest of the count.
     rest = s.warm_start_result.num_evals + d["stages"]["training"]["target_evals"] + s.num_particles
-    assert d["prior_components"] == 2 and d["target_evals"] > rest, (d["target_evals"], rest)
+    assert d["base_components"] == 2 and d["target_evals"] > rest, (d["target_evals"], rest)
 
 
 def test_mixture_prior_is_refused_where_the_prior_is_fixed():
@@ -372,7 +372,7 @@ def test_reweight_recovers_mode_weights():
 @pytest.mark.slow
 def test_skew_weights_keeps_gaussian_components_with_reweighted_weights():
     """``skew="weights"``: the skewed fit only re-estimates the mixture's weights; the prior the
-    transport starts from has Gaussian components (``diagnostics["prior_skewed"]`` is False) and the
+    transport starts from has Gaussian components (``diagnostics["base_skewed"]`` is False) and the
     re-estimated weights, which must match the target's mode masses 0.25 / 0.75 (the modes are far
     apart, so the estimate is near-exact; tolerance 0.01)."""
     with pytest.raises(ValueError, match="skew"):
@@ -381,7 +381,7 @@ def test_skew_weights_keeps_gaussian_components_with_reweighted_weights():
                     training=Training(min_steps=250), num_samples=2000, progress_bar=False).run(
         jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     pr = s.base_distribution
-    assert s.diagnostics["prior_skewed"] is False and pr.skews is None
+    assert s.diagnostics["base_skewed"] is False and pr.skews is None
     w = np.sort(np.exp(np.asarray(pr.log_weights)))
     np.testing.assert_allclose(w, [0.25, 0.75], atol=0.01)
 
@@ -421,13 +421,13 @@ def test_fallback_keeps_the_better_proposal():
               num_samples=1000, progress_bar=False)
     s = PINNSampler(**kw, base="gaussian").run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = s.diagnostics
-    assert d["proposal"] == "prior" and d["prior_ess"] > d["transport_ess"], d
+    assert d["proposal"] == "base" and d["base_ess"] > d["transport_ess"], d
     assert d["ess"] == pytest.approx(1.0, abs=1e-9) and d["log_Z"] == pytest.approx(log_z, abs=1e-6)
     _, lw = s.sample(jax.random.PRNGKey(1), 500, weighted=True)
     assert np.ptp(np.asarray(lw)) < 1e-6  # prior draws again: equal weights
-    assert "the transport's prior" in s.summary_line()
+    assert "the transport's base distribution" in s.summary_line()
     t = PINNSampler(**kw, base=Gaussian(fallback=False)).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
-    assert t.diagnostics["proposal"] == "transport" and "prior_ess" not in t.diagnostics
+    assert t.diagnostics["proposal"] == "transport" and "base_ess" not in t.diagnostics
     assert t.diagnostics["ess"] < 1.0
 
 

@@ -71,7 +71,8 @@ def test_round_trip_of_a_skewed_mixture_base_with_a_potential(tmp_path):
     x0 = {"x": jnp.zeros(2)}
     s = PINNSampler(potential_fn=U, num_samples=200, num_steps=20, target_ess=None, base="mixture",
                     progress_bar=False).run(jax.random.PRNGKey(1), init_params=x0)
-    assert s.diagnostics["prior_components"] == 2 and s.diagnostics["prior_skewed"]
+    assert s.diagnostics["base_components"] == 2 and s.diagnostics["base_skewed"]
+    assert s.diagnostics["prior_components"] == 2  # the old name, for one release
     path = str(tmp_path / "bimodal.pinn")
     s.save(path)
     t = PINNSampler.load(path, potential_fn=U, init_params=x0)

@@ -59,8 +59,8 @@ class BaseOption:
         against the target (``num_particles`` more target evaluations, no ODE solves) and keep them
         if their ESS is higher than the transport's: a base fitted to the target by importance
         sampling can beat a transport that has not learnt its finest scales (e.g. on a funnel).
-        ``diagnostics`` reports ``proposal`` (``"transport"`` or ``"prior"``) and both ESS
-        (``transport_ess``, ``prior_ess``); ``sample`` then draws from the same proposal.
+        ``diagnostics`` reports ``proposal`` (``"transport"`` or ``"base"``) and both ESS
+        (``transport_ess``, ``base_ess``); ``sample`` then draws from the same proposal.
         ``False``: always the transport (to test the transport itself).
     """
 
