@@ -256,6 +256,14 @@ class PINNSampler(SamplerSurface):
                 "steps: the draws come from the transport trained so far, weighted (check ESS and Pareto k). "
                 + ("Run again with the same key and `checkpoint` to resume." if checkpoint else
                    "Pass `checkpoint=path` to `run` to be able to resume."), RuntimeWarning, stacklevel=3)
+        if fitted.train.stopped_by == "time budget":
+            hist = fitted.train.ess_history
+            warnings.warn(
+                f"Training used up its time budget (Training(max_seconds={self.training.max_seconds:g})) after "
+                f"{fitted.train.num_steps} of {self.settings.num_steps} steps"
+                + (f", with the monitor's ESS at {hist[-1][1]:.4f}" if hist else "")
+                + ": the draws come from the transport trained so far, weighted (check ESS and Pareto k). Raise "
+                "the budget, or warm-start from posterior draws.", RuntimeWarning, stacklevel=3)
         t2 = time.perf_counter()
         self._fitted, self._draw_fns = fitted, {}
         with stages.stage("drawing the particles", "The trained transport is lost; a smaller `num_particles` draws "

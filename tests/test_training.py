@@ -200,3 +200,23 @@ def test_fit_takes_exactly_num_steps_in_equal_chunks(num_steps, chunk_size, bar,
     if bar:
         assert len(seen) > 2 * -(-num_steps // chunk_size) - 1  # advanced within chunks, not only after
         assert seen[-1] == num_steps and max(seen) == num_steps
+
+
+@pytest.mark.slow
+def test_training_stops_at_its_time_budget_and_says_so():
+    """``Training(max_seconds=)``: training stops after the chunk that passes the budget, says so
+    in a warning and in ``diagnostics["stages"]["training"]["stopped_by"]``, and the draws are
+    still weighted (a conjugate normal from a poor start, so training has work left)."""
+    from conftest import ConjugateNormal
+
+    from numpyro_pinn import PINNSampler, Training
+
+    cn = ConjugateNormal(1.0)
+    draws = (cn.mean + cn.sd + 1.6 * cn.sd * np.random.default_rng(0).standard_normal(4000))[:, None]
+    s = PINNSampler(cn.model, warm_start=draws, num_steps=40, target_ess=None, base="gaussian", num_samples=200,
+                    training=Training(max_seconds=1e-6, chunk_size=10), progress_bar=False)
+    with pytest.warns(RuntimeWarning, match=r"time budget \(Training\(max_seconds=1e-06\)\) after 10 of 40 steps"):
+        s.run(jax.random.PRNGKey(0), cn.y)
+    d = s.diagnostics
+    assert d["num_train_steps"] == 10 and d["stages"]["training"]["stopped_by"] == "time budget"
+    assert np.isfinite(d["log_Z"]) and d["ess"] > 0
