@@ -1,0 +1,44 @@
+"""JAX's persistent compilation cache across processes: one PINN run of a real model, in a fresh process.
+
+    python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache            # fill the cache
+    python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache            # again: compiled programs come from it
+    python benchmarks/compile_cache.py                                      # no cache
+    python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache --new-data 5   # new data of the same shapes
+
+Prints the run's wall time and each stage's seconds (BENCHMARKS.md, Real models, "Compilation").
+"""
+import argparse
+import os
+import sys
+import time
+
+import jax
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model", nargs="?", default="normal1", help="a case of benchmarks/models.py")
+    p.add_argument("--cache-dir", default=None, help="JAX's persistent compilation cache (default: none)")
+    p.add_argument("--new-data", type=int, default=None, help="run on the case's new data with this seed")
+    args = p.parse_args()
+    if args.cache_dir:
+        jax.config.update("jax_compilation_cache_dir", args.cache_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    from models import cases  # noqa: E402
+
+    from numpyro_pinn import PINNSampler  # noqa: E402
+
+    c = cases()[args.model]
+    a, kw = (c.args, c.kwargs) if args.new_data is None else c.new_data(args.new_data)
+    t0 = time.perf_counter()
+    s = PINNSampler(c.model, progress_bar=False).run(jax.random.PRNGKey(0), *a, **kw)
+    stages = {k: round(v["seconds"], 1) for k, v in s.diagnostics["stages"].items()}
+    print(f"{args.model} cache={args.cache_dir is not None} new_data={args.new_data}: "
+          f"{time.perf_counter() - t0:.1f} s, stages {stages}")
+
+
+if __name__ == "__main__":
+    main()
