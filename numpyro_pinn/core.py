@@ -87,6 +87,13 @@ def make_warm_start(
     otherwise; ``describe(direction)`` names the sites a direction mostly lies in."""
     if isinstance(warm_start, WarmStart):
         return warm_start
+    t0 = time.perf_counter()
+    ws = _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_scale, describe)
+    jax.block_until_ready(ws.draws)
+    return ws._replace(seconds=time.perf_counter() - t0)
+
+
+def _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_scale, describe) -> WarmStart:
     if isinstance(warm_start, str):
         named = {"smc": SMC(num_particles=smc_particles, scale=smc_scale), "pt": PT(scale=smc_scale),
                  "laplace": Laplace()}

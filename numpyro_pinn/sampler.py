@@ -297,7 +297,7 @@ class PINNSampler(SamplerSurface):
                              + self.num_particles * (2 if ess_pair else 1)
                              + (fitted.finetune or {}).get("target_evals", 0)),
             stages={
-                "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
+                "warm_start": {"seconds": ws.seconds or t1 - t0, "target_evals": int(ws.num_evals)},
                 "base": {"seconds": fitted.prior_seconds, "target_evals": int(fitted.prior_evals)},
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
                              "target_evals": int(n_train * s.batch_size + n_monitor),
@@ -470,7 +470,8 @@ class PINNSampler(SamplerSurface):
         meta = {
             "sampler": self._init_args, "transport": serialization.transport_to_dict(self.transport),
             "fitted_transport": serialization.transport_to_dict(f.config),
-            "warm_start": {"method": f.warm_start.method, "num_evals": int(f.warm_start.num_evals)},
+            "warm_start": {"method": f.warm_start.method, "num_evals": int(f.warm_start.num_evals),
+                           "seconds": float(f.warm_start.seconds)},
             "train": {"ess_history": [[int(i), float(e)] for i, e in tr.ess_history], "num_steps": int(tr.num_steps),
                       "seconds": float(tr.seconds), "stopped_early": bool(tr.stopped_early),
                       "stopped_by": tr.stopped_by},
@@ -531,7 +532,8 @@ class PINNSampler(SamplerSurface):
         wt = whitened_target(target.potential_fn, w["mean"], w["chol"], w["log_Z0"], base,
                              data_sharding(self.settings.devices))
         warm = WarmStart(a["warm_start"]["mean"], a["warm_start"]["chol"], a["warm_start"]["log_Z"],
-                         a["warm_start"]["draws"], meta["warm_start"]["method"], meta["warm_start"]["num_evals"])
+                         a["warm_start"]["draws"], meta["warm_start"]["method"], meta["warm_start"]["num_evals"],
+                         seconds=meta["warm_start"].get("seconds", 0.0))
         tr = meta["train"]
         train = TrainResult(None, np.asarray(arrays["losses"]), [tuple(h) for h in tr["ess_history"]],
                             tr["num_steps"], tr["seconds"], tr["stopped_early"],

@@ -185,3 +185,16 @@ def test_warm_start_from_draws_estimates_log_z(conjugate_normal):
     draws = cn.mean + 1.3 * cn.sd * np.random.default_rng(0).standard_normal((500, 1))
     ws = make_warm_start(jax.random.PRNGKey(1), target.potential_fn, target.x0, draws)
     assert abs(float(ws.log_Z) - cn.log_Z) < 0.05 and ws.num_evals == 2048
+
+
+def test_warm_start_reports_its_seconds_and_evaluations(conjugate_normal):
+    """Every built warm start says what it cost: wall-clock seconds and target evaluations; a
+    WarmStart passed in is returned as it is."""
+    from numpyro_pinn import make_warm_start
+    from numpyro_pinn.target import from_model
+
+    cn = conjugate_normal(1.0)
+    target = from_model(jax.random.PRNGKey(0), cn.model, (cn.y,))
+    ws = make_warm_start(jax.random.PRNGKey(1), target.potential_fn, target.x0, "laplace")
+    assert ws.seconds > 0 and ws.num_evals > 0
+    assert make_warm_start(jax.random.PRNGKey(1), target.potential_fn, target.x0, ws) is ws

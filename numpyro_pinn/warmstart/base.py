@@ -35,6 +35,9 @@ class WarmStart(NamedTuple):
         potential a Newton step still predicts): about 0 at a mode, large where the density keeps
         rising, as along the neck of a hierarchical model whose density is unbounded (see
         :func:`is_mode`). 0 for other warm starts.
+    seconds
+        Wall-clock seconds the warm start took, as :func:`numpyro_pinn.make_warm_start` (and so
+        ``PINNSampler.run``) measured them, its checks included; 0 for one built otherwise.
     """
 
     mean: jax.Array
@@ -44,6 +47,7 @@ class WarmStart(NamedTuple):
     method: str
     num_evals: int = 0
     mode_gap: float = 0.0
+    seconds: float = 0.0
 
 
 def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "draws") -> WarmStart:

@@ -66,7 +66,8 @@ def smc(
     """
     deadline = Deadline.after(max_seconds)
     import blackjax
-    from blackjax.smc import adaptive_tempered, resampling, tempered
+    from blackjax.smc import resampling, solver, tempered
+    from blackjax.smc.ess import ess_solver
     from blackjax.smc.base import extend_params
 
     d = start.mean.shape[0]
@@ -99,14 +100,20 @@ def smc(
             val = -potential_fn(x) - logref(x)
             return jnp.where(jnp.isfinite(val), val, -jnp.inf)
 
-    kernel = adaptive_tempered.build_kernel(
-        logref,
-        loglik,
-        blackjax.hmc.build_kernel(),
-        blackjax.hmc.init,
-        resampling.systematic,
-        target_ess,
-    )
+    # One compiled program does both the adaptive tempering steps and the final settling move.
+    # BlackJAX moves the particles under the previous tempered distribution and then weights them
+    # towards the new one: the last step's particles follow the next-to-last distribution (broader
+    # than the posterior) and only their weights reach the posterior. The settling step resamples
+    # by those weights and moves once more under the tempering parameter reached (an increment of
+    # 0), so the draws follow it.
+    kernel = tempered.build_kernel(logref, loglik, blackjax.hmc.build_kernel(), blackjax.hmc.init,
+                                   resampling.systematic)
+    batched_loglik = jax.vmap(loglik)
+
+    def next_param(state):
+        beta = state.tempering_param
+        delta = ess_solver(batched_loglik, state.particles, target_ess, 1.0 - beta, solver.dichotomy)
+        return beta + jnp.clip(jnp.nan_to_num(delta), 0.0, 1.0 - beta)
 
     def params_from(particles, step_size):
         cov = jnp.atleast_2d(jnp.cov(particles, rowvar=False))
@@ -114,6 +121,8 @@ def smc(
         return extend_params(
             {"step_size": step_size, "inverse_mass_matrix": cov, "num_integration_steps": num_integration_steps}
         )
+
+    TEMPERING, SETTLE, SETTLED = 0, 1, 2
 
     @jax.jit
     def init(key):
@@ -125,48 +134,44 @@ def smc(
             from_def = jax.random.uniform(k1, (num_particles, 1)) < w_def
             x0 = jnp.where(from_def, c_def + z0 @ L_def.T, m + z0 @ L.T)
         step0 = jnp.asarray(1.0 / d**0.25, z0.dtype)
-        return adaptive_tempered.init(x0), key, step0, jnp.asarray(0.0, z0.dtype), jnp.asarray(0)
+        state = tempered.init(x0)
+        # A strongly typed tempering parameter, as the kernel returns it: one compiled `advance`.
+        state = state._replace(tempering_param=jnp.zeros((), z0.dtype))
+        return (state, key, step0, jnp.asarray(0.0, z0.dtype), jnp.zeros((), jnp.int32),
+                jnp.full((), TEMPERING, jnp.int32))
 
     @jax.jit
     def advance(carry):
-        stop = jnp.minimum(carry[-1] + block, max_tempering_steps)
+        stop = jnp.minimum(carry[4] + block, max_tempering_steps)
 
         def cond(c):
-            state, _, _, _, it = c
-            return (state.tempering_param < 1.0) & (it < stop)
+            it, phase = c[4], c[5]
+            return (phase == SETTLE) | ((phase == TEMPERING) & (it < stop))
 
         def body(c):
-            state, key, step_size, log_z, it = c
+            state, key, step_size, log_z, it, phase = c
+            settling = (phase == SETTLE) | (state.tempering_param >= 1.0)
+            beta = jnp.where(settling, state.tempering_param, next_param(state))
             key, sub = jax.random.split(key)
-            state, info = kernel(sub, state, num_mcmc_steps, params_from(state.particles, step_size))
+            state, info = kernel(sub, state, num_mcmc_steps, beta, params_from(state.particles, step_size))
             acc = jnp.mean(info.update_info.acceptance_rate)
             step_size = jnp.clip(step_size * jnp.exp(2.0 * (acc - 0.75)), 1e-4, 5.0)
-            return state, key, step_size, log_z + info.log_likelihood_increment, it + 1
+            return (state, key, step_size, log_z + info.log_likelihood_increment,
+                    it + jnp.where(settling, 0, 1).astype(jnp.int32), jnp.where(settling, SETTLED, phase).astype(jnp.int32))
 
         return jax.lax.while_loop(cond, body, carry)
-
-    # BlackJAX moves the particles under the previous tempered distribution and then weights them
-    # towards the new one: the last step's particles follow the next-to-last distribution (broader
-    # than the posterior) and only their weights reach the posterior. Resample by those weights
-    # and move once more under the tempering parameter reached, so the draws follow it.
-    settle_kernel = tempered.build_kernel(logref, loglik, blackjax.hmc.build_kernel(), blackjax.hmc.init,
-                                          resampling.systematic)
-
-    @jax.jit
-    def settle(carry):
-        state, key, step_size, _, _ = carry
-        settled, _ = settle_kernel(jax.random.fold_in(key, 1), state, num_mcmc_steps, state.tempering_param,
-                                   params_from(state.particles, step_size))
-        return settled.particles
 
     carry = init(rng_key)
     while True:
         carry = advance(carry)
-        beta, it = float(carry[0].tempering_param), int(carry[-1])
+        beta, it = float(carry[0].tempering_param), int(carry[4])
         report(smc_tempering=f"{beta:.3g}", steps=it)
-        if beta >= 1.0 or it >= max_tempering_steps or deadline.passed():
+        if int(carry[5]) == SETTLED:
             break
-    z, log_z = settle(carry), carry[3]
+        if it >= max_tempering_steps or deadline.passed():
+            carry = advance(carry[:5] + (jnp.full((), SETTLE, jnp.int32),))  # settle where the budget stopped it
+            break
+    z, log_z = carry[0].particles, carry[3]
     it_evals = it + 1  # the settling moves cost one tempering step's evaluations
     x = m + z @ L.T if whitened else z
     n_evals = it_evals * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
