@@ -6,6 +6,7 @@ log density (paper eq. 33): ``d log p(X_t, t) / dt = -div mu(X_t, t)``, from
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import diffrax
@@ -172,6 +173,7 @@ def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: in
     return ys if t1 > t0 else ys[:, ::-1]
 
 
+@functools.partial(jax.jit, static_argnums=2)
 def systematic_resample(key, log_weights, num: int) -> jax.Array:
     """``num`` indices drawn by systematic resampling with probabilities ``softmax(log_weights)``
     (a ``-inf`` log weight is never drawn), in random order: equal-weight draws from weighted

@@ -78,3 +78,23 @@ def test_pareto_k_of_flat_topped_weights_is_not_a_false_alarm():
     rng = np.random.default_rng(1)
     assert pareto_k(rng.normal(size=4000) * 0.1) < 0.5
     assert pareto_k(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0)) > 0.7
+
+
+def test_pareto_k_equals_arviz_psis():
+    """The k-hat computed here (without importing ArviZ) is ArviZ's PSIS k-hat, for light, heavy,
+    tied and small weight sets."""
+    import arviz as az
+
+    from numpyro_pinn.diagnostics import pareto_k
+
+    try:
+        psis = lambda lw: float(np.asarray(az.psislw(lw, reff=1.0)[1]))
+    except AttributeError:  # arviz >= 1
+        from arviz_stats.base import array_stats
+
+        psis = lambda lw: float(np.asarray(array_stats.psislw(lw, r_eff=1.0)[1]))
+    rng = np.random.default_rng(3)
+    cases = [rng.normal(size=8000) * 0.1, rng.normal(size=8000) * 2.0 + 500.0, np.log(rng.pareto(1.5, 4000) + 1.0),
+             np.log(rng.pareto(0.6, 300) + 1.0), rng.standard_t(3, size=1000), np.round(rng.normal(size=2000), 1)]
+    for lw in cases:
+        assert pareto_k(lw) == pytest.approx(psis(lw.copy()), rel=1e-9, abs=1e-12)

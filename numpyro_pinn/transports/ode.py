@@ -228,8 +228,9 @@ def init(rng_key: jax.Array, dim: int, config: ODETransport, optimizer: optax.Gr
     keys = jax.random.split(rng_key, len(nets))
     y = jnp.zeros((dim,), jnp.float32)
     t = jnp.zeros((), jnp.float32)
-    params = {name: (net.init(k, t) if name == "log_z_t" else net.init(k, y, t))
-              for k, (name, net) in zip(keys, nets.items())}
+    # One compiled initialisation, not an eager compile per layer and shape.
+    params = jax.jit(lambda ks: {name: (net.init(k, t) if name == "log_z_t" else net.init(k, y, t))
+                                 for k, (name, net) in zip(ks, nets.items())})(keys)
     params["log_z"] = jnp.zeros((), jnp.float32)
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
 
