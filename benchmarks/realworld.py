@@ -1,13 +1,14 @@
-"""Real models: PINN default settings beside NumPyro NUTS, in the same process, on the same data.
+"""Real models: PINN default settings beside NumPyro NUTS on the same data, each in a fresh process.
 
 For each posterior: the PINN's wall time for a first run (compilation included) and for a second run
 on new data of the same shapes (a new sampler); NUTS's wall time (4 chains x 1,000 warm-up + 1,000
 draws, sequential) and the ratio; the PINN's ESS and Pareto k-hat; its target evaluations per stage
 (warm start / base / training / drawing); both samplers' worst errors against the reference (median
 error in reference sds, 90%-width error); and both samplers' seconds per 1,000 effective draws (the
-PINN: ESS x particles; NUTS: the minimum bulk ESS). Before either sampler is timed, the model is
-traced once by NumPyro's ``initialize_model`` (what both do first), so that the eager operations it
-compiles are charged to neither, whichever runs first.
+PINN: ESS x particles; NUTS: the minimum bulk ESS). Each sampler runs in a fresh process
+(`isolate.py`): its first run is a user's first run, every compilation included, and neither pays
+for nor profits from what the other compiled (in one process, whichever ran first paid for the
+eager operations of NumPyro's model trace that both use).
 
 Posteriors: the 16 of posteriordb (Stan reference draws; the second run reuses their data), the
 models of `models.py` (NumPyro's baseball and ucbadmit examples, an ordinal regression, the
@@ -37,6 +38,7 @@ from numpyro_pinn import PINNSampler, posteriordb
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
+from isolate import in_fresh_process  # noqa: E402
 from make_references import OUT as REFERENCES, flatten  # noqa: E402
 
 OTHERS = ("baseball", "ucbadmit", "ordinal", "breast_cancer", "normal1", "gauss50", "gauss100_cond1e4", "gauss200")
@@ -83,7 +85,21 @@ def run_pinn(model, args, kwargs, seed):
     return s, seconds, flagged
 
 
-def run_nuts(model, args, kwargs, seed):
+def pinn_job(name, seed, second):
+    """In a fresh process: the PINN's first run on ``name`` and, with ``second``, a second run (a new
+    sampler) on new data of the same shapes. Returns picklable results."""
+    model, args, kwargs, _, new_data = load(name)
+    pinn, seconds, flagged = run_pinn(model, args, kwargs, seed)
+    t_second = run_pinn(model, *new_data(seed + 1), seed + 1)[1] if second else float("nan")
+    d = pinn.diagnostics
+    diag = {k: d[k] for k in ("ess", "pareto_k", "num_particles", "stages")}
+    return (jax.tree_util.tree_map(np.asarray, pinn.get_samples()), diag, pinn.unconstrained_draws().shape[1],
+            seconds, t_second, flagged)
+
+
+def nuts_job(name, seed):
+    """In a fresh process: NUTS's first run on ``name``; its draws, seconds and smallest bulk ESS."""
+    model, args, kwargs, _, _ = load(name)
     t0 = time.perf_counter()
     mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4, chain_method="sequential",
                 progress_bar=False)
@@ -91,7 +107,7 @@ def run_nuts(model, args, kwargs, seed):
     seconds = time.perf_counter() - t0
     stats = summary(flatten(mcmc.get_samples(group_by_chain=True), group_by_chain=True), group_by_chain=True)
     ess = min(float(v["n_eff"]) for v in stats.values() if np.isfinite(v["n_eff"]))
-    return mcmc, seconds, ess
+    return jax.tree_util.tree_map(np.asarray, mcmc.get_samples()), seconds, ess
 
 
 HEADER = ("| posterior | d | PINN s | PINN s, 2nd run | NUTS s | PINN/NUTS | ESS | k-hat | evals: warm / base / train / draw "
@@ -99,34 +115,22 @@ HEADER = ("| posterior | d | PINN s | PINN s, 2nd run | NUTS s | PINN/NUTS | ESS
           "| s per 1k eff. draws PINN / NUTS | accuracy floor met |\n|" + "---|" * 15)
 
 
-def prewarm(model, args, kwargs):
-    """Trace the model once with NumPyro's ``initialize_model``, as both samplers do first, so that
-    the eager operations this compiles (tens of small XLA programs, several seconds on a CPU) are
-    paid by neither sampler's timing rather than by whichever runs first."""
-    from numpyro.infer.util import initialize_model
-
-    initialize_model(jax.random.PRNGKey(0), model, model_args=args, model_kwargs=kwargs)
-
-
 def row(name, seed, nuts=True, second=True):
-    model, args, kwargs, ref, new_data = load(name)
-    prewarm(model, args, kwargs)
-    pinn, t_pinn, flagged = run_pinn(model, args, kwargs, seed)
-    t_second = run_pinn(model, *new_data(seed + 1), seed + 1)[1] if second else float("nan")
-    d = pinn.diagnostics
-    (mp, kp), (wp, kw) = errors(pinn.get_samples(), ref)
+    ref = load(name)[3]
+    samples, d, dim, t_pinn, t_second, flagged = in_fresh_process(pinn_job, name, seed, second)
+    (mp, kp), (wp, kw) = errors(samples, ref)
     st = d["stages"]
     evals = " / ".join(f"{st[k]['target_evals']:.2g}" for k in ("warm_start", "base", "training", "drawing"))
     per_k_pinn = t_pinn / max(d["ess"] * d["num_particles"] / 1000.0, 1e-9)
     if nuts:
-        mcmc, t_nuts, ess_nuts = run_nuts(model, args, kwargs, seed + 7)
-        (mn, _), (wn, _) = errors(mcmc.get_samples(), ref)
+        nuts_samples, t_nuts, ess_nuts = in_fresh_process(nuts_job, name, seed + 7)
+        (mn, _), (wn, _) = errors(nuts_samples, ref)
         nuts_cells = (f"{t_nuts:.1f}", f"{t_pinn / t_nuts:.2f}", f"{mn:+.3f}", f"{wn:+.3f}",
                       f"{per_k_pinn:.1f} / {t_nuts / (ess_nuts / 1000.0):.1f}")
     else:
         nuts_cells = ("-", "-", "-", "-", f"{per_k_pinn:.1f} / -")
     ok = abs(mp) <= 0.1 and abs(wp) <= 0.1
-    cells = [name, str(pinn.unconstrained_draws().shape[1]), f"{t_pinn:.1f}",
+    cells = [name, str(dim), f"{t_pinn:.1f}",
              f"{t_second:.1f}", nuts_cells[0], nuts_cells[1], f"{d['ess']:.3f}", f"{d['pareto_k']:.2f}", evals,
              f"{mp:+.3f} ({kp})", f"{wp:+.3f} ({kw})", nuts_cells[2], nuts_cells[3], nuts_cells[4],
              "yes" if ok else "NO"]
