@@ -14,9 +14,7 @@ import pytest
 
 from numpyro_pinn import PINNSampler, compare, plot_compare, posteriordb
 
-pytestmark = pytest.mark.slow
-
-
+@pytest.mark.slow
 def test_models_load_and_have_finite_potentials():
     from numpyro_pinn.target import from_model
 
@@ -29,6 +27,7 @@ def test_models_load_and_have_finite_potentials():
         posteriordb.load("nope")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["kidiq-kidscore_momiq", "garch-garch11"])
 def test_default_settings_match_reference(name):
     post = posteriordb.load(name)
@@ -40,6 +39,7 @@ def test_default_settings_match_reference(name):
     assert s.diagnostics["ess"] > 0.5
 
 
+@pytest.mark.slow
 def test_compare_with_nuts_table_and_plot(tmp_path):
     def model(y):
         mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
@@ -58,3 +58,23 @@ def test_compare_with_nuts_table_and_plot(tmp_path):
     assert res.pinn_seconds > 0 and res.nuts_seconds > 0
     out = plot_compare(res, str(tmp_path / "cmp.png"))
     assert (tmp_path / "cmp.png").stat().st_size > 1000 and out.endswith("cmp.png")
+
+
+def test_reference_scores_draws_and_names_map_to_numpyro():
+    """``compare_to_reference`` scores draws against Stan's summary: draws from the reference's own
+    normal approximation score near 0, a shift of half a reference sd scores 0.5; Stan's 1-based
+    names map to NumPyro's 0-based ones."""
+    post = posteriordb.load("eight_schools-eight_schools_noncentered")
+    r = post.reference["theta[1]"]
+    z = np.random.default_rng(0).standard_normal(20000)
+    width = (r["q95"] - r["q05"]) / (2 * 1.6448536)
+    theta = np.zeros((20000, 8))
+    theta[:, 0] = r["q50"] + width * z
+    err = posteriordb.compare_to_reference({"theta": theta}, {"theta[1]": r})["theta[1]"]
+    assert abs(err["median_err_sd"]) < 0.05 and abs(err["width_err"]) < 0.03
+    theta[:, 0] += 0.5 * r["sd"]
+    shifted = posteriordb.compare_to_reference({"theta": theta}, {"theta[1]": r})["theta[1]"]
+    assert shifted["median_err_sd"] == pytest.approx(err["median_err_sd"] + 0.5, abs=1e-9)
+    assert posteriordb.numpyro_name("theta[1]") == "theta[0]" and posteriordb.numpyro_name("z[2,1]") == "z[1,0]"
+    with pytest.raises(ValueError, match="Unknown posterior"):
+        posteriordb.load("nope")

@@ -44,3 +44,21 @@ def test_sharded_training_and_sampling_match_one_device():
     np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-4)
     np.testing.assert_allclose(two["gn_loss"], one["gn_loss"], rtol=1e-3)
     np.testing.assert_allclose(two["lw"], one["lw"], atol=0.02)
+
+
+def test_sharding_options_and_their_errors():
+    """``devices``: None (no constraint), "all", or a list; anything else is an error naming it."""
+    import jax
+    import jax.numpy as jnp
+
+    from numpyro_pinn.sharding import data_sharding, num_shards, shard
+
+    assert data_sharding(None) is None and num_shards(None) == 1
+    x = jnp.ones((4, 2))
+    assert shard(x, None) is x
+    assert num_shards(data_sharding("all")) == len(jax.devices())
+    assert num_shards(data_sharding(jax.devices()[:1])) == 1
+    with pytest.raises(ValueError, match="`devices` must be"):
+        data_sharding("gpus")
+    with pytest.raises(ValueError, match="`devices` is empty"):
+        data_sharding([])
