@@ -297,7 +297,7 @@ class PINNSampler(SamplerSurface):
                              + self.num_particles * (2 if ess_pair else 1)
                              + (fitted.finetune or {}).get("target_evals", 0)),
             stages={
-                "warm_start": {"seconds": ws.seconds or t1 - t0, "target_evals": int(ws.num_evals)},
+                "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
                 "base": {"seconds": fitted.prior_seconds, "target_evals": int(fitted.prior_evals)},
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
                              "target_evals": int(n_train * s.batch_size + n_monitor),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +15,18 @@ from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_l
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
 
 __all__ = ["smc", "SMC"]
+
+# The phases of the tempering loop: tempering, one settling move requested, done.
+_TEMPERING, _SETTLE, _SETTLED = 0, 1, 2
+
+
+class _Carry(NamedTuple):
+    state: Any  # BlackJAX's TemperedSMCState
+    key: jax.Array
+    step_size: jax.Array
+    log_z: jax.Array
+    steps: jax.Array  # tempering steps taken (the settling move is not one)
+    phase: jax.Array
 
 
 def smc(
@@ -122,8 +134,6 @@ def smc(
             {"step_size": step_size, "inverse_mass_matrix": cov, "num_integration_steps": num_integration_steps}
         )
 
-    TEMPERING, SETTLE, SETTLED = 0, 1, 2
-
     @jax.jit
     def init(key):
         k0, k1, key = jax.random.split(key, 3)
@@ -137,41 +147,41 @@ def smc(
         state = tempered.init(x0)
         # A strongly typed tempering parameter, as the kernel returns it: one compiled `advance`.
         state = state._replace(tempering_param=jnp.zeros((), z0.dtype))
-        return (state, key, step0, jnp.asarray(0.0, z0.dtype), jnp.zeros((), jnp.int32),
-                jnp.full((), TEMPERING, jnp.int32))
+        return _Carry(state, key, step0, jnp.asarray(0.0, z0.dtype), jnp.zeros((), jnp.int32),
+                      jnp.full((), _TEMPERING, jnp.int32))
 
     @jax.jit
     def advance(carry):
-        stop = jnp.minimum(carry[4] + block, max_tempering_steps)
+        stop = jnp.minimum(carry.steps + block, max_tempering_steps)
 
         def cond(c):
-            it, phase = c[4], c[5]
-            return (phase == SETTLE) | ((phase == TEMPERING) & (it < stop))
+            return (c.phase == _SETTLE) | ((c.phase == _TEMPERING) & (c.steps < stop))
 
         def body(c):
             state, key, step_size, log_z, it, phase = c
-            settling = (phase == SETTLE) | (state.tempering_param >= 1.0)
+            settling = (phase == _SETTLE) | (state.tempering_param >= 1.0)
             beta = jnp.where(settling, state.tempering_param, next_param(state))
             key, sub = jax.random.split(key)
             state, info = kernel(sub, state, num_mcmc_steps, beta, params_from(state.particles, step_size))
             acc = jnp.mean(info.update_info.acceptance_rate)
             step_size = jnp.clip(step_size * jnp.exp(2.0 * (acc - 0.75)), 1e-4, 5.0)
-            return (state, key, step_size, log_z + info.log_likelihood_increment,
-                    it + jnp.where(settling, 0, 1).astype(jnp.int32), jnp.where(settling, SETTLED, phase).astype(jnp.int32))
+            return _Carry(state, key, step_size, log_z + info.log_likelihood_increment,
+                          it + jnp.where(settling, 0, 1).astype(jnp.int32),
+                          jnp.where(settling, _SETTLED, phase).astype(jnp.int32))
 
         return jax.lax.while_loop(cond, body, carry)
 
     carry = init(rng_key)
     while True:
         carry = advance(carry)
-        beta, it = float(carry[0].tempering_param), int(carry[4])
+        beta, it = float(carry.state.tempering_param), int(carry.steps)
         report(smc_tempering=f"{beta:.3g}", steps=it)
-        if int(carry[5]) == SETTLED:
+        if int(carry.phase) == _SETTLED:
             break
         if it >= max_tempering_steps or deadline.passed():
-            carry = advance(carry[:5] + (jnp.full((), SETTLE, jnp.int32),))  # settle where the budget stopped it
+            carry = advance(carry._replace(phase=jnp.full((), _SETTLE, jnp.int32)))  # settle where the budget stopped
             break
-    z, log_z = carry[0].particles, carry[3]
+    z, log_z = carry.state.particles, carry.log_z
     it_evals = it + 1  # the settling moves cost one tempering step's evaluations
     x = m + z @ L.T if whitened else z
     n_evals = it_evals * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
