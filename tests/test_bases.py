@@ -278,6 +278,42 @@ def test_auto_prior_leaves_gaussian_targets_alone_and_refits_a_funnel():
     assert Auto().one_mode_mixture(jax.random.PRNGKey(0), _funnel4, ws._replace(draws=ws.draws[:1]), "prior") == (None, 0)
 
 
+def test_auto_prefers_the_laplace_component_where_it_is_the_better_proposal():
+    """With one mode, base='auto' scores the Laplace fit at the mode against the warm-start draws'
+    Gaussian: on a correlated 20-d Gaussian (draws' covariance from 300 draws: ESS well under 1)
+    the Laplace component is exact and is kept; on a flat-topped posterior it is far too broad
+    and is not."""
+    from numpyro_pinn.bases import Auto
+    from numpyro_pinn.warmstart import from_draws
+
+    d = 20
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(d, d))
+    cov = a @ a.T / d + 0.1 * np.eye(d)
+    prec = jnp.asarray(np.linalg.inv(cov))
+    mu = jnp.asarray(rng.normal(size=d))
+    gauss = lambda x: 0.5 * (x - mu) @ prec @ (x - mu)
+    ws = from_draws(rng.multivariate_normal(np.asarray(mu), cov, 300))
+    lap = mode_mixture(gauss, ws.mean, ws.chol, ws.draws, max_draws=8, one_mode="laplace")
+    assert lap is not None and lap.means.shape == (1, d)
+    assert mode_mixture(gauss, ws.mean, ws.chol, ws.draws, max_draws=8) is None  # the default: None for one mode
+    mix, evals = Auto().one_mode_mixture(jax.random.PRNGKey(0), gauss, ws, "prior", laplace=lap)
+    assert mix is lap and evals == 2 * 2048
+    lw0, lw1 = (proposal_log_weights(gauss, ws.mean, ws.chol, p, jax.random.PRNGKey(9), 4096) for p in (None, mix))
+    assert ess(lw0) < 0.8 and ess(lw1) > 0.999
+    # The component is the exact posterior: log Z = log((2 pi)^(d/2) |cov|^(1/2)) to MC error (~0).
+    log_z = 0.5 * d * np.log(2 * np.pi) + 0.5 * np.linalg.slogdet(cov)[1]
+    np.testing.assert_allclose(log_evidence(jnp.asarray(lw1)), log_z, atol=1e-6)
+
+    # A flat-topped posterior (U = sum x^4 / 4): no curvature at the mode, so the Laplace fit is
+    # far too broad; the draws' Gaussian is kept.
+    quartic = lambda x: 0.25 * jnp.sum(x**4)
+    ws = from_draws(0.8 * rng.standard_normal((2000, 2)))
+    lap = mode_mixture(quartic, ws.mean, ws.chol, ws.draws, max_draws=8, one_mode="laplace")
+    assert lap is not None and lap.means.shape == (1, 2)
+    assert Auto().one_mode_mixture(jax.random.PRNGKey(0), quartic, ws, "prior", laplace=lap) == (None, 2 * 2048)
+
+
 @pytest.mark.slow
 def test_skewed_mixture_density_matches_its_draws():
     """A skewed component's log_prob integrates to one and has the mean of its own draws."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from numpyro_pinn.bases.draws import draw_mixture, refine_steps
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
+from numpyro_pinn.gaussian import psd_inverse_chol
 from numpyro_pinn.warmstart import find_mode
 
 __all__ = ["mode_mixture"]
@@ -30,6 +31,7 @@ def mode_mixture(
     max_components: int = 64,
     barrier: float = 2.0,
     continuum: str = "none",
+    one_mode: str = "none",
     return_evals: bool = False,
     climb_batch: Optional[int] = None,
     max_seconds: Optional[float] = 300.0,
@@ -58,10 +60,15 @@ def mode_mixture(
     random order; between blocks Ctrl-C is seen and the wall-clock budget ``max_seconds``
     (``None``: none) is checked: when it runs out, the draws climbed so far decide, with a warning.
 
+    ``one_mode="laplace"``: when the climbs find one mode, return a one-component mixture, the
+    Laplace approximation there (the climb's Hessian at its end), instead of ``None``: a candidate
+    base for near-Gaussian posteriors, where it is exact and the warm-start draws' empirical
+    covariance is not (``PINNSampler(base="auto")`` keeps it only if it beats ``N(0, I)``).
+
     Returns
     -------
     GaussianMixture or None
-        ``None`` when the draws have a single mode, or more than ``max_components`` (a continuum of
+        ``None`` when the draws have a single mode (with ``one_mode="none"``), or more than ``max_components`` (a continuum of
         maxima rather than separate modes) with ``continuum="none"``: the default ``N(0, I)`` prior
         is then kept. With ``return_evals=True``, ``(mixture or None, num_evals)``: the points at
         which the target, its gradient or its Hessian was evaluated (a Newton iteration counts
@@ -69,6 +76,8 @@ def mode_mixture(
     """
     if continuum not in ("none", "draws"):
         raise ValueError(f"`continuum` must be 'none' or 'draws'; got {continuum!r}.")
+    if one_mode not in ("none", "laplace"):
+        raise ValueError(f"`one_mode` must be 'none' or 'laplace'; got {one_mode!r}.")
 
     d = mean.shape[0]
     draws = jnp.asarray(draws)
@@ -104,10 +113,15 @@ def mode_mixture(
             mix, n = draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, max_components=max_components,
                                   return_evals=True)
             return (mix, evals + n) if return_evals else mix
+        if one_mode == "laplace" and not many and len(centres):
+            # The most populated mode, with the Hessian of the first climb that ended there.
+            j = int(np.argmax(np.bincount(labels[labels >= 0], minlength=len(centres))))
+            first = int(np.flatnonzero(labels == j)[0])
+            return out(_laplace_component(chol, centres[j], hessians[first], len(draws)))
         return out(None)
 
     if len(centres) < 2:
-        return out(None)
+        return no_modes()
     centres = np.asarray(centres)
     counts = np.bincount(labels[labels >= 0], minlength=len(centres))
     keep = counts >= max(min_weight * ok.sum(), 1)
@@ -156,6 +170,14 @@ def mode_mixture(
     all_labels = np.argmin(((all_y[:, None, :] - np.asarray(means)[None]) ** 2).sum(-1), axis=1).astype(np.int32)
     all_labels[sub] = labels
     return out(make_mixture(means, chols, log_w, all_labels))
+
+def _laplace_component(chol, centre_y, hessian_x, num_draws: int):
+    """The one-component mixture ``N(centre_y, (L^T H L)^-1)`` in whitened coordinates (a
+    non-positive curvature is replaced by its absolute value, as Newton's steps do)."""
+    chol_y, _ = psd_inverse_chol(chol.T @ jnp.asarray(hessian_x, chol.dtype) @ chol)
+    return make_mixture(np.asarray(centre_y)[None], np.asarray(chol_y)[None], np.zeros(1),
+                        np.zeros(num_draws, np.int32))
+
 
 def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: Optional[float],
            block: int = 64):

@@ -103,8 +103,10 @@ class _Mixture(BaseOption):
     Main arguments
     --------------
     skew
-        For the ODE family: give each component a sinh-arcsinh skew per axis fitted to the target
-        (:func:`numpyro_pinn.bases.fit_skew`, kept only if the mixture's lower bound rises), then
+        For the ODE family and a mixture of two or more components (one Gaussian is left for the
+        transport to reshape, as ``N(0, I)`` is): give each component a sinh-arcsinh skew per axis
+        fitted to the target (:func:`numpyro_pinn.bases.fit_skew`, kept only if the mixture's
+        lower bound rises), then
         re-estimate the weights by importance sampling (:func:`numpyro_pinn.bases.reweight`: the
         transport hardly moves mass between modes, so the weights bound its ESS). Real
         posteriors' modes are rarely symmetric, and what the base does not capture the transport
@@ -135,7 +137,8 @@ class _Mixture(BaseOption):
             return None, None, 0
         k_mix = jax.random.fold_in(key, 1)
         mixture, evals = self._mixture(k_mix, potential_fn, ws, role)
-        if mixture is not None and role == "prior" and self.skew is not False and self.skew_steps > 0:
+        if (mixture is not None and mixture.means.shape[0] > 1 and role == "prior" and self.skew is not False
+                and self.skew_steps > 0):
             gaussian = mixture
             mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
                                   steps=self.skew_steps, return_evals=True)
@@ -183,10 +186,11 @@ class DrawsMixture(_Mixture):
 class Auto(_Mixture):
     """The default: decides from the warm start.
 
-    Several separated modes get :class:`ModeMixture`'s one Gaussian per mode. A ring or ridge of
-    maxima, or one mode far from Gaussian (``N(0, I)``'s importance-sampling ESS below
-    ``far_from_gaussian_ess``, e.g. a funnel), gets :class:`DrawsMixture`'s components when their
-    lower bound is higher. Otherwise ``N(0, I)``. The ODE family's base also gets a Student-t
+    Several separated modes get :class:`ModeMixture`'s one Gaussian per mode. One mode gets one
+    Gaussian for the ODE family: ``N(0, I)`` (the warm-start draws' Gaussian) or the Laplace fit at
+    the mode, whichever is the better importance sampler (:meth:`one_mode_mixture`). A ring or ridge of maxima, or one mode far from Gaussian (that
+    Gaussian's importance-sampling ESS below ``far_from_gaussian_ess``, e.g. a funnel), gets
+    :class:`DrawsMixture`'s components when their lower bound is higher. The ODE family's base also gets a Student-t
     component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's
     density falls too slowly beyond the base's reach (:func:`numpyro_pinn.tails.base_tail_check`),
     so that heavy tails are proposed and their weights stay bounded;
@@ -208,32 +212,48 @@ class Auto(_Mixture):
 
     def _mixture(self, key, potential_fn, ws, role):
         # A ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate).
+        # With one mode, the ODE family's candidate is the Laplace component there.
         mixture, evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="draws",
-                                      return_evals=True)
-        if mixture is None:
-            mixture, n = self.one_mode_mixture(key, potential_fn, ws, role)
+                                      one_mode="laplace" if role == "prior" else "none", return_evals=True)
+        if mixture is None or mixture.means.shape[0] == 1:
+            mixture, n = self.one_mode_mixture(key, potential_fn, ws, role, laplace=mixture)
             evals += n
         return mixture, evals
 
-    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = 2048):
-        """What :class:`Auto` does when the warm start has one mode: ``(draws mixture or None, target
+    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = 2048, laplace=None):
+        """What :class:`Auto` does when the warm start has one mode: ``(mixture or None, target
         evaluations)``.
 
-        DPS (``role="control_variate"``) always gets the mixture: its plug-in ``u`` carries
+        DPS (``role="control_variate"``) always gets the draws mixture: its plug-in ``u`` carries
         ``log q`` through the noising, where the KDE form's loss never fell (funnel). The ODE family
-        keeps ``N(0, I)`` unless that is a poor proposal and the mixture's lower bound is higher.
-        With too few draws to fit to (``warm_start="laplace"`` has one), there is no mixture."""
-        if ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2:
-            return None, 0
+        compares the Gaussian of the warm-start draws (``N(0, I)``) with ``laplace`` (a one-component
+        mixture at the mode, if given) as importance-sampling proposals: the Laplace fit replaces
+        ``N(0, I)`` when its lower bound ``E[log q - log base]`` is higher by more than twice the
+        Monte Carlo standard error and its ESS is higher too. On a near-Gaussian posterior in many
+        dimensions the Laplace fit is exact where a covariance estimated from a few thousand draws
+        is not; on a funnel it is far too narrow. If the kept Gaussian's ESS is below
+        ``far_from_gaussian_ess``, the draws mixture replaces it when its lower bound is higher. With
+        too few draws to fit to (``warm_start="laplace"`` has one), there is no draws mixture."""
         if role == "control_variate":
+            if ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2:
+                return None, 0
             return self._fit_draws(key, potential_fn, ws)
+        few = ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2
+        if laplace is None and few:
+            return None, 0
         k_e0, k_fit, k_e1 = jax.random.split(jax.random.fold_in(key, 2), 3)
-        lw0 = proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
-        if not ess(lw0) < self.far_from_gaussian_ess:
-            return None, num
+        best, lw0 = None, proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
+        evals = num
+        if laplace is not None:
+            lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, laplace, jax.random.fold_in(k_e0, 1), num)
+            evals += num
+            if _clearly_higher(lw, lw0) and ess(lw) > ess(lw0):
+                best, lw0 = laplace, lw
+        if not ess(lw0) < self.far_from_gaussian_ess or few:
+            return best, evals
         mix, n = self._fit_draws(k_fit, potential_fn, ws)
         lw1 = proposal_log_weights(potential_fn, ws.mean, ws.chol, mix, k_e1, num)
-        return (mix if np.mean(lw1) > np.mean(lw0) else None), 2 * num + n
+        return (mix if np.mean(lw1) > np.mean(lw0) else best), evals + num + n
 
     def _build(self, key, potential_fn, ws, role):
         prior, mixture, evals = super()._build(key, potential_fn, ws, role)
@@ -244,6 +264,18 @@ class Auto(_Mixture):
             if check is not None and check.heavier:
                 prior = mixture = tails.with_heavy_tail(prior, d, ws.draws.shape[0])
         return prior, mixture, evals
+
+
+def _clearly_higher(lw1: np.ndarray, lw0: np.ndarray) -> bool:
+    """Whether the lower bound ``mean(lw1)`` exceeds ``mean(lw0)`` by more than twice the Monte
+    Carlo standard error of the difference (independent draws); a tie keeps ``lw0``'s proposal."""
+    m1, m0 = np.mean(lw1), np.mean(lw0)
+    if not np.isfinite(m1):
+        return False
+    if not np.isfinite(m0):
+        return True
+    se = np.sqrt(np.var(lw1) / len(lw1) + np.var(lw0) / len(lw0))
+    return bool(m1 - m0 > 2.0 * se)
 
 
 _NAMED = {"auto": Auto, "gaussian": Gaussian, "mixture": ModeMixture, "draws": DrawsMixture}
