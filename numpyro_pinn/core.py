@@ -16,6 +16,7 @@ from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess
+from numpyro_pinn.bases.mixture import proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.training.loop import TrainResult, fit
@@ -194,14 +195,28 @@ def fit_transport(
     monitor = None
     if s.target_ess is not None:
         monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
-    res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size, refresh_paths=refresh if uses_paths else None,
-              monitor=monitor,
-              target_ess=s.target_ess, min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
-              max_seconds=s.train_max_seconds)
+    base_ess = _base_ess(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
+    if base_ess is not None and base_ess >= s.target_ess:
+        # The base distribution alone reaches target_ess: no training, and the draws come from it.
+        res = TrainResult(state, np.zeros(0), [(0, base_ess)], 0, 0.0, True, pool, False, "base")
+    else:
+        res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size,
+                  refresh_paths=refresh if uses_paths else None, monitor=monitor, target_ess=s.target_ess,
+                  min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
+                  max_seconds=s.train_max_seconds)
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
+
+
+def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, config) -> Optional[float]:
+    """The ESS of ``monitor_size`` draws of the base distribution itself as a proposal (no ODE
+    solve), when it may replace training: an early stop on ``target_ess`` with ``min_steps=0``, and
+    a transport and base option that allow drawing from the base (``fallback``). ``None`` otherwise."""
+    if s.target_ess is None or s.min_steps > 0 or not (config.base_fallback and s.base.fallback):
+        return None
+    return ess(proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, s.monitor_size))
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:

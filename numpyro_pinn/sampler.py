@@ -294,7 +294,7 @@ class PINNSampler(SamplerSurface):
             heavier_tail=None if tail is None or not tail.heavier else self.describe_direction(tail.direction),
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
-                             + self.num_particles * (2 if ess_pair else 1)
+                             + self.num_particles * (2 if len(ess_pair) == 2 else 1)
                              + (fitted.finetune or {}).get("target_evals", 0)),
             stages={
                 "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
@@ -302,7 +302,7 @@ class PINNSampler(SamplerSurface):
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
                              "target_evals": int(n_train * s.batch_size + n_monitor),
                              "stopped_by": fitted.train.stopped_by},
-                "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if ess_pair else 1)},
+                "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if len(ess_pair) == 2 else 1)},
             },
             proposal="base" if self._through_prior else "transport", **ess_pair,
             finetune=fitted.finetune,
@@ -320,6 +320,11 @@ class PINNSampler(SamplerSurface):
     def _draw_particles(self, k_draw):
         """The run's weighted particles from the transport, or from its base distribution when
         that has the higher ESS (the base option's ``fallback``): ``(x, log_weights, the two ESS)``."""
+        if self._fitted.train.stopped_by == "base":  # no training: the base reached target_ess
+            x, lw = self._draw(jax.random.fold_in(k_draw, 3), self.num_particles, through_prior=True)
+            self._through_prior = True
+            jax.block_until_ready(lw)
+            return x, lw, dict(base_ess=diagnostics.ess(lw))
         x, lw = self._draw(k_draw, self.num_particles, through_prior=False)
         self._through_prior, ess_pair = False, {}
         if self.base.fallback and self._fitted.config.base_fallback:
@@ -386,7 +391,9 @@ class PINNSampler(SamplerSurface):
         ``heavy_tail_component`` (whether the base has a Student-t component: ``base="auto"`` adds
         one when the warm start's Gaussian has lighter tails than the posterior), ``proposal``
         (``"transport"``, or ``"base"`` when the base's own weighted draws beat the transport's:
-        the base option's ``fallback``; then ``transport_ess`` and ``base_ess`` give both), ``tail_drop`` and
+        the base option's ``fallback``; then ``transport_ess`` and ``base_ess`` give both; or when
+        the base alone reached ``target_ess`` before training, ``stages["training"]["stopped_by"]``
+        ``"base"``, 0 steps, and only ``base_ess`` is given), ``tail_drop`` and
         ``heavier_tail`` (the tail check of the final particles: :mod:`numpyro_pinn.tails`),
         ``stages`` (seconds and target evaluations of the warm start, the base distribution's
         construction, training and drawing)...
@@ -553,7 +560,8 @@ class PINNSampler(SamplerSurface):
         if d.get("proposal") in ("base", "prior"):
             ess_base = d.get("base_ess", d.get("prior_ess"))
             src = (f" [draws: the transport's base distribution, its ESS {ess_base:.4f} above the trained transport's "
-                   f"{d['transport_ess']:.4f}]")
+                   f"{d['transport_ess']:.4f}]" if "transport_ess" in d else
+                   " [draws: the transport's base distribution, which reached target_ess untrained]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
                 f"Pareto k = {_khat(d['pareto_k'])}, train {d['train_seconds']:.1f} s "

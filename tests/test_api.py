@@ -150,9 +150,12 @@ def test_large_potential_offset_is_handled_in_float64():
 
 
 def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
-    """With the exact Laplace warm start of a Gaussian target the untrained transport (zero drift)
-    is exact: training stops after 0 steps, and every log weight equals log Z up to float64
-    rounding, so ESS and log Z are checked to rounding tolerances, not Monte Carlo ones. A second ``sample`` call of the same size compiles
+    """With the exact Laplace warm start of a Gaussian target the base distribution is exact: its
+    own draws reach target_ess before training, so nothing is trained (``stopped_by="base"``) and
+    the draws come from the base; every log weight equals log Z up to float64 rounding, so ESS and
+    log Z are checked to rounding tolerances, not Monte Carlo ones. Mutation: without the base's
+    check, the untrained transport is monitored and drawn from ("target_ess", "transport"). A
+    second ``sample`` call of the same size compiles
     nothing (JAX logs every compilation with ``jax_log_compiles``). Mutation: building a new
     draw function per call fails it ("Compiling jit(batch_fn)")."""
     import logging
@@ -161,6 +164,9 @@ def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
                     num_samples=200, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(3))
     d = s.diagnostics
     assert d["num_train_steps"] == 0 and d["stopped_early"]
+    assert d["stages"]["training"]["stopped_by"] == "base" and d["proposal"] == "base"
+    assert "transport_ess" not in d and d["base_ess"] == pytest.approx(d["ess"])
+    assert "reached target_ess untrained" in s.summary_line()
     assert d["ess"] > 0.999 and abs(d["log_Z"] - 1.5 * np.log(2 * np.pi)) < 1e-3
     s.sample(jax.random.PRNGKey(1), 300)
     with jax.log_compiles(True), caplog.at_level(logging.DEBUG):

@@ -3,6 +3,7 @@ whitened coordinates, with ``None`` standing for ``N(0, I)`` (a fast path), and 
 seen from them."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -153,10 +154,14 @@ def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Arra
                          rng_key: jax.Array, num: int = 2048) -> np.ndarray:
     """Log importance weights ``log q - log prior`` (unnormalised ``q``) of ``num`` fresh draws of
     ``prior`` (``None``: ``N(0, I)``) as a proposal for the target whitened by ``x = mean + chol y``
-    (``num`` target evaluations); non-finite weights become ``-inf``."""
-    d = mean.shape[0]
-    y = sample(prior, rng_key, num, d)
-    lw = whitened_log_q(potential_fn, mean, chol)(y.astype(chol.dtype)) - jax.vmap(
-        lambda z: log_prob(prior, z))(y).astype(chol.dtype)
-    lw = np.asarray(lw, dtype=np.float64)
+    (``num`` target evaluations); non-finite weights become ``-inf``. Compiled once per
+    ``potential_fn``, ``num`` and shapes."""
+    lw = np.asarray(_log_weights(potential_fn, num, mean, chol, prior, rng_key), dtype=np.float64)
     return np.where(np.isfinite(lw), lw, -np.inf)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _log_weights(potential_fn, num, mean, chol, prior, rng_key):
+    y = sample(prior, rng_key, num, mean.shape[0])
+    return whitened_log_q(potential_fn, mean, chol)(y.astype(chol.dtype)) - jax.vmap(
+        lambda z: log_prob(prior, z))(y).astype(chol.dtype)

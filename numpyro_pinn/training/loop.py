@@ -39,7 +39,7 @@ class TrainResult(NamedTuple):
     stopped_early: bool
     pool: object = None  # the collocation pool at the end (trajectory points refreshed)
     interrupted: bool = False  # stopped by KeyboardInterrupt: the parameters are the last finished chunk's
-    stopped_by: str = "num_steps"  # "target_ess", "num_steps", "time budget" or "interrupted"
+    stopped_by: str = "num_steps"  # "target_ess", "num_steps", "time budget", "interrupted" or "base"
 
 
 def fit(
