@@ -1,6 +1,7 @@
 """Stage budgets and Ctrl-C (numpyro_pinn.stages, and the stages that use it)."""
 import _thread
 import re
+import signal
 import time
 
 import jax
@@ -90,10 +91,15 @@ def test_ctrl_c_in_the_warm_start_stops_the_run_naming_it():
         numpyro.sample("mu", dist.Normal(0, 1))
 
     err = None
+    # interrupt_main does nothing where SIGINT is ignored (a suite started in the background by a
+    # non-interactive shell): install Python's handler for the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:  # a bare KeyboardInterrupt would stop pytest itself: catch it to fail the test instead
         PINNSampler(model, warm_start=InterruptedSMC(), progress_bar=False).run(jax.random.PRNGKey(0))
     except KeyboardInterrupt as e:
         err = e
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert isinstance(err, StageInterrupted), repr(err)
     assert re.search(r"during the warm start.*warm_start='laplace'", str(err)), str(err)
 

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # A run of three 200-step chunks from a poor start (so that training is needed), whose first chunk
 # is written to the checkpoint file `sys.argv[1]`; the draws of `sample(key, 500)` go to argv[2].
 SCRIPT = """
-import sys, time, warnings
+import signal, sys, time, warnings
+# A process started in the background by a non-interactive shell inherits SIGINT ignored: restore
+# Python's handler so that the Ctrl-C test's SIGINT is a KeyboardInterrupt wherever the suite runs.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {tests!r})
 import jax, numpy as np
 jax.config.update("jax_enable_x64", True)
