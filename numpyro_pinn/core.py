@@ -205,7 +205,7 @@ def fit_transport(
                   min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
                   max_seconds=s.train_max_seconds)
     params, ft = res.state.params, None
-    if s.finetune == "gauss_newton" and not res.interrupted:
+    if s.finetune == "gauss_newton" and not res.interrupted and res.stopped_by != "base":
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
 

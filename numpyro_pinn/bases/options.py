@@ -106,9 +106,9 @@ class _Mixture(BaseOption):
         For the ODE family and a mixture of two or more components (one Gaussian is left for the
         transport to reshape, as ``N(0, I)`` is): give each component a sinh-arcsinh skew per axis
         fitted to the target (:func:`numpyro_pinn.bases.fit_skew`, kept only if the mixture's
-        lower bound rises), then
-        re-estimate the weights by importance sampling (:func:`numpyro_pinn.bases.reweight`: the
-        transport hardly moves mass between modes, so the weights bound its ESS). Real
+        lower bound rises), then re-estimate the weights by importance sampling
+        (:func:`numpyro_pinn.bases.reweight`: the transport hardly moves mass between modes, so
+        the weights bound its ESS). Real
         posteriors' modes are rarely symmetric, and what the base does not capture the transport
         must learn. ``False``: Gaussian components with the warm start's weights. ``"weights"``:
         the skew fit only re-estimates the weights, and training starts from the Gaussian
@@ -188,10 +188,10 @@ class Auto(_Mixture):
 
     Several separated modes get :class:`ModeMixture`'s one Gaussian per mode. One mode gets one
     Gaussian for the ODE family: ``N(0, I)`` (the warm-start draws' Gaussian) or the Laplace fit at
-    the mode, whichever is the better importance sampler (:meth:`one_mode_mixture`). A ring or ridge of maxima, or one mode far from Gaussian (that
-    Gaussian's importance-sampling ESS below ``far_from_gaussian_ess``, e.g. a funnel), gets
-    :class:`DrawsMixture`'s components when their lower bound is higher. The ODE family's base also gets a Student-t
-    component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's
+    the mode, whichever is the better importance sampler (:meth:`one_mode_mixture`). A ring or
+    ridge of maxima, or one mode far from Gaussian (that Gaussian's importance-sampling ESS below
+    ``far_from_gaussian_ess``, e.g. a funnel), gets :class:`DrawsMixture`'s components when their
+    lower bound is higher. The ODE family's base also gets a Student-t component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's
     density falls too slowly beyond the base's reach (:func:`numpyro_pinn.tails.base_tail_check`),
     so that heavy tails are proposed and their weights stay bounded;
     ``diagnostics["heavy_tail_component"]`` says so. DPS always gets a mixture as its control
