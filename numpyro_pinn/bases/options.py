@@ -235,11 +235,9 @@ class Auto(_Mixture):
         Gaussian's ESS is below ``far_from_gaussian_ess``, the draws mixture replaces it when its
         lower bound is higher. With too few draws to fit to (``warm_start="laplace"`` has one),
         there is no draws mixture."""
-        if role == "control_variate":
-            if ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2:
-                return None, 0
-            return self._fit_draws(key, potential_fn, ws)
         few = ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2
+        if role == "control_variate":
+            return (None, 0) if few else self._fit_draws(key, potential_fn, ws)
         if laplace is None and few:
             return None, 0
         k_e0, k_fit, k_e1 = jax.random.split(jax.random.fold_in(key, 2), 3)
