@@ -52,13 +52,14 @@ class Settings(NamedTuple):
     gn_cg_iters: int = 50
     devices: Any = None
     train_max_seconds: Optional[float] = None  # training's wall-clock budget (None: only num_steps bounds it)
+    plateau: Any = None  # a training.Plateau: stop when the monitor's ESS stops improving (None: off)
 
 
 class Fitted(NamedTuple):
     """A trained transport and everything needed to draw from it."""
 
     config: Any  # the transport (ODETransport or DPSTransport)
-    params: Any
+    params: Any  # None when nothing was trained (the base alone reached target_ess)
     target: sample_mod.WhitenedTarget
     warm_start: WarmStart
     train: TrainResult
@@ -174,6 +175,12 @@ def fit_transport(
         if getattr(s, name) % n_dev:
             raise ValueError(f"`{name}` ({getattr(s, name)}) must be a multiple of the number of devices ({n_dev}).")
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior, sharding)
+    base_ess = _base_ess(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
+    if base_ess is not None and base_ess >= s.target_ess:
+        # The base distribution alone reaches target_ess: no training (no network, pool or kernel is
+        # built; the parameters are None) and the draws come from the base.
+        res = TrainResult(None, np.zeros(0), [(0, base_ess)], 0, 0.0, True, None, False, "base")
+        return Fitted(config, None, target, ws, res, None, None, prior_evals, t_prior)
     pool = make_pool(k_pool, ws, s, config.bridge, prior)
     state = config.init(k_init, d, opt, pool.draws, mixture=mixture)
     kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
@@ -195,17 +202,12 @@ def fit_transport(
     monitor = None
     if s.target_ess is not None:
         monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
-    base_ess = _base_ess(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
-    if base_ess is not None and base_ess >= s.target_ess:
-        # The base distribution alone reaches target_ess: no training, and the draws come from it.
-        res = TrainResult(state, np.zeros(0), [(0, base_ess)], 0, 0.0, True, pool, False, "base")
-    else:
-        res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size,
-                  refresh_paths=refresh if uses_paths else None, monitor=monitor, target_ess=s.target_ess,
-                  min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
-                  max_seconds=s.train_max_seconds)
+    res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size,
+              refresh_paths=refresh if uses_paths else None, monitor=monitor, target_ess=s.target_ess,
+              min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
+              max_seconds=s.train_max_seconds, plateau=s.plateau)
     params, ft = res.state.params, None
-    if s.finetune == "gauss_newton" and not res.interrupted and res.stopped_by != "base":
+    if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
 
@@ -268,6 +270,9 @@ def proposal_function(fitted: Fitted, through_prior: bool = False, rtol: float =
     if through_prior:
         one = lambda k, n: sample_mod.prior_draws(k, fitted.target, n)
     else:
+        if fitted.params is None:
+            raise ValueError("No transport was trained (the base distribution alone reached target_ess): "
+                             "draw from the base with through_prior=True.")
         mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
         t0, t1 = fitted.config.t_span
         one = lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1)

@@ -130,6 +130,7 @@ def local_scale(prior: GaussianMixture) -> Callable[[jax.Array], jax.Array]:
 
     return scale
 
+@partial(jax.jit, static_argnums=(2, 3))
 def sample(prior: Optional[GaussianMixture], rng_key: jax.Array, num: int, dim: int) -> jax.Array:
     """``num`` draws ``(num, dim)`` from the prior (``None``: ``N(0, I)``), float32."""
     if prior is None:
