@@ -5,12 +5,12 @@ from numpyro_pinn.evidence import BayesFactor, bayes_factor
 from numpyro_pinn.kernel import PINNKernel
 from numpyro_pinn.pt_sampler import ParallelTempering
 from numpyro_pinn.sampler import PINNSampler
-from numpyro_pinn.training import Collocation, Training, TrainingError
+from numpyro_pinn.training import Collocation, Plateau, Training, TrainingError
 from numpyro_pinn.transports.ode import ODETransport
 from numpyro_pinn.warmstart import PT, SMC, Laplace, WarmStart
 
 __all__ = [
-    "PINNSampler", "ParallelTempering", "ODETransport", "Training", "Collocation", "WarmStart", "TrainingError", "Settings",
+    "PINNSampler", "ParallelTempering", "ODETransport", "Training", "Plateau", "Collocation", "WarmStart", "TrainingError", "Settings",
     "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
     "PINNKernel", "bayes_factor", "BayesFactor", "SMC", "Laplace", "PT",
 ]

@@ -82,7 +82,8 @@ class PINNSampler(SamplerSurface):
     num_steps, target_ess
         At most ``num_steps`` Adam steps, stopping once the ESS of a monitor batch reaches
         ``target_ess`` (``None``: run all steps), after 0 steps if the base distribution already
-        does.
+        does, or once the monitor's ESS has stopped improving above 0.9 (``Training(plateau=...)``,
+        :class:`~numpyro_pinn.training.Plateau`).
     progress_bar
         Show progress: a line per stage (warm start, base distribution, drawing) with its elapsed
         time and what it is doing (SMC's tempering parameter, mode climbs, mixture components),
@@ -192,7 +193,7 @@ class PINNSampler(SamplerSurface):
             target_ess=target_ess, monitor_size=tr.monitor_size,
             collocation=tr.collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
             domain_scale=float(tr.domain_scale), finetune=tr.finetune, base=base, gn_steps=tr.gn_steps,
-            devices=devices, train_max_seconds=tr.max_seconds,
+            devices=devices, train_max_seconds=tr.max_seconds, plateau=tr.plateau,
         )
         self._through_prior = False
         self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))

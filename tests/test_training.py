@@ -157,19 +157,65 @@ def test_training_past_its_time_budget_stops_after_the_chunk_and_says_so():
     np.testing.assert_allclose(float(res.state), 0.9**100, rtol=1e-4)
 
 
+def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target_ess=0.997):
+    """``fit`` of a toy kernel (the state counts the steps) whose monitor returns
+    ``ess_of_step(steps done)``."""
+    from typing import NamedTuple
+
+    from numpyro_pinn.training.loop import fit
+
+    class Info(NamedTuple):
+        loss: jax.Array
+
+    class State(NamedTuple):
+        params: jax.Array
+
+    kernel = lambda key, st, pool: (State(st.params + 1), Info(st.params.astype(jnp.float32)))
+    monitor = lambda key, params: ess_of_step(int(params))
+    return fit(jax.random.PRNGKey(0), kernel, State(jnp.asarray(0)), None, num_steps, chunk_size, monitor=monitor,
+               target_ess=target_ess, progress_bar=False, plateau=plateau)
+
+
+def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():
+    """``Plateau(window=10)``: with the monitor every 5 steps, the medians of the last two windows
+    are compared from step 20 on. A flat ESS of 0.95 stops training there ("plateau"); a flat ESS
+    of 0.5 (below ``min_ess``) and an ESS whose inefficiency keeps halving every 10 steps do not;
+    ``plateau=None`` trains every step. Mutations: comparing without ``min_ess``, or with the gain
+    test reversed, fail it."""
+    from numpyro_pinn.training import Plateau
+
+    p = Plateau(window=10)
+    res = _monitored_fit(lambda step: 0.95, plateau=p)
+    assert res.stopped_by == "plateau" and res.stopped_early and res.num_steps == 20 and int(res.state.params) == 20
+    assert [s for s, _ in res.ess_history] == [0, 5, 10, 15, 20]
+    assert _monitored_fit(lambda step: 0.5, plateau=p).stopped_by == "num_steps"
+    improving = _monitored_fit(lambda step: 1.0 - 0.1 * 0.5 ** (step / 10), plateau=p)
+    assert improving.stopped_by == "num_steps" and improving.num_steps == 40
+    slow = _monitored_fit(lambda step: 1.0 - 0.1 * 0.9 ** (step / 10), plateau=p)  # 10% gain per window
+    assert slow.stopped_by == "plateau" and slow.num_steps == 20
+    assert _monitored_fit(lambda step: 0.95, plateau=None).stopped_by == "num_steps"
+    # A NaN monitor (a failed solve) counts as ESS 0, not as a plateau.
+    assert _monitored_fit(lambda step: float("nan"), plateau=p).stopped_by == "num_steps"
+    assert _monitored_fit(lambda step: 0.999, plateau=p).stopped_by == "target_ess"
+    for bad in (dict(window=0), dict(min_ess=0.0), dict(min_gain=1.0)):
+        with pytest.raises(ValueError, match=list(bad)[0]):
+            Plateau(**bad)
+
+
 def test_training_options_round_trip_and_reach_the_core():
     """``Training`` goes into the core's settings field by field, and survives save/load as plain data."""
     import json
 
-    from numpyro_pinn import Collocation, PINNSampler, Training
+    from numpyro_pinn import Collocation, PINNSampler, Plateau, Training
 
     t = Training(min_steps=3, batch_size=512, learning_rate=1e-3, max_seconds=60.0, collocation=Collocation(0.1, 0.4, 0.5),
-                 chunk_size=100)
+                 chunk_size=100, plateau=Plateau(window=500, min_ess=0.95))
     assert Training.from_dict(json.loads(json.dumps(t.to_dict()))) == t
+    assert Training.from_dict(json.loads(json.dumps(Training(plateau=None).to_dict()))).plateau is None
     s = PINNSampler(potential_fn=lambda x: jnp.sum(x**2), training=t, num_steps=2)
     st = s.settings
     assert (st.min_steps, st.batch_size, st.learning_rate, st.train_max_seconds, st.chunk_size) == (2, 512, 1e-3, 60.0, 100)
-    assert st.collocation == Collocation(0.1, 0.4, 0.5)
+    assert st.collocation == Collocation(0.1, 0.4, 0.5) and st.plateau == Plateau(window=500, min_ess=0.95)
 
 
 @pytest.mark.parametrize("num_steps, chunk_size, bar", [(300, 250, False), (7, 3, False), (250, 250, False),

@@ -4,6 +4,6 @@ points (:mod:`~numpyro_pinn.training.collocation`), the chunked ``lax.scan`` loo
 (:mod:`~numpyro_pinn.training.gauss_newton`)."""
 from numpyro_pinn.training.collocation import Collocation, CollocationPool
 from numpyro_pinn.training.loop import TrainingError, TrainResult, fit
-from numpyro_pinn.training.options import Training
+from numpyro_pinn.training.options import Plateau, Training
 
-__all__ = ["Training", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit"]
+__all__ = ["Training", "Plateau", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit"]

@@ -39,7 +39,7 @@ class TrainResult(NamedTuple):
     stopped_early: bool
     pool: object = None  # the collocation pool at the end (trajectory points refreshed)
     interrupted: bool = False  # stopped by KeyboardInterrupt: the parameters are the last finished chunk's
-    stopped_by: str = "num_steps"  # "target_ess", "num_steps", "time budget", "interrupted" or "base"
+    stopped_by: str = "num_steps"  # "target_ess", "plateau", "num_steps", "time budget", "interrupted" or "base"
 
 
 def fit(
@@ -56,6 +56,7 @@ def fit(
     progress_bar: bool = True,
     checkpoint: Optional[str] = None,
     max_seconds: Optional[float] = None,
+    plateau=None,
 ) -> TrainResult:
     """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
 
@@ -83,6 +84,9 @@ def fit(
     max_seconds
         A wall-clock budget (``None``: none), checked after each chunk: past it, training stops
         with ``stopped_by="time budget"``.
+    plateau
+        A :class:`~numpyro_pinn.training.Plateau` (``None``: off), checked after each monitor:
+        when the monitor's ESS has stopped improving, training stops with ``stopped_by="plateau"``.
 
     A ``KeyboardInterrupt`` during a chunk stops training: the result keeps the last finished
     chunk's parameters and says ``interrupted=True``.
@@ -124,7 +128,7 @@ def fit(
 
         bar = tqdm(total=num_steps, desc="PINN training", unit="step", leave=True)
     t0 = time.perf_counter()
-    stopped = interrupted = timed_out = False
+    stopped = interrupted = timed_out = plateaued = False
     done = first_chunk = 0
     fingerprint = dict(num_steps=int(num_steps), chunk_size=int(chunk_size),
                        shapes=[list(np.shape(a)) for a in jax.tree_util.tree_leaves(state)])
@@ -166,6 +170,8 @@ def fit(
                 msg["ess"] = f"{e:.4f}"
                 if target_ess is not None and e >= target_ess and done < num_steps:
                     stopped = True
+                elif plateau is not None and done < num_steps and plateau.reached(ess_hist, done):
+                    stopped = plateaued = True
             if bar is not None:
                 bar.update(len(chunk_losses) - ticked[0])
                 ticked[0] = 0
@@ -184,8 +190,8 @@ def fit(
         if bar is not None:
             bar.close()
     jax.block_until_ready(state)
-    by = ("interrupted" if interrupted else "time budget" if timed_out else "target_ess" if stopped
-          else "num_steps")
+    by = ("interrupted" if interrupted else "time budget" if timed_out else "plateau" if plateaued
+          else "target_ess" if stopped else "num_steps")
     return TrainResult(state, np.concatenate(losses) if losses else np.zeros(0), ess_hist, done,
                        time.perf_counter() - t0, stopped, pool, interrupted, by)
 

@@ -4,10 +4,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import numpy as np
+
 from numpyro_pinn.training.collocation import Collocation
 from numpyro_pinn.validation import check_count, check_positive
 
-__all__ = ["Training"]
+__all__ = ["Training", "Plateau"]
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """Stop training when the ESS monitor has stopped improving: the early stop for posteriors
+    that approach ``target_ess`` only slowly (or never), where further steps cost more than the
+    few effective draws they would add.
+
+    After each monitor from step ``2 * window`` on, the median ESS of the monitors in the last
+    ``window`` steps is compared with the median of those in the ``window`` steps before. Training stops when the recent median
+    is at least ``min_ess`` and the inefficiency ``1 - ESS`` fell by less than the fraction
+    ``min_gain`` between the two windows; ``diagnostics["stages"]["training"]["stopped_by"]``
+    then says ``"plateau"``. Below ``min_ess`` training goes on, since there a better transport
+    is worth its steps. Pass ``Training(plateau=None)`` to train until ``target_ess`` or
+    ``num_steps``.
+    """
+
+    window: int = 1000
+    min_ess: float = 0.9
+    min_gain: float = 0.2
+
+    def __post_init__(self):
+        check_count("window", self.window, 1)
+        if not 0.0 < self.min_ess <= 1.0:
+            raise ValueError(f"Plateau `min_ess` must be in (0, 1]; got {self.min_ess!r}.")
+        if not 0.0 <= self.min_gain < 1.0:
+            raise ValueError(f"Plateau `min_gain` must be in [0, 1); got {self.min_gain!r}.")
+
+    def reached(self, history, done: int) -> bool:
+        """Whether the monitor history ``[(step, ess), ...]`` after ``done`` steps is on a plateau."""
+        recent = [e for s, e in history if s > done - self.window]
+        before = [e for s, e in history if done - 2 * self.window < s <= done - self.window]
+        if done < 2 * self.window or len(recent) < 2 or len(before) < 2:
+            return False
+        now, then = (float(np.median(np.nan_to_num(x, nan=0.0))) for x in (recent, before))
+        return now >= self.min_ess and (1.0 - now) > (1.0 - self.min_gain) * (1.0 - then)
 
 
 @dataclass(frozen=True)
@@ -53,6 +91,8 @@ class Training:
         happen between chunks.
     monitor_size
         Particles of the ESS monitor that decides the early stop.
+    plateau
+        A :class:`Plateau`: the early stop when the monitor's ESS stops improving (``None``: off).
     """
 
     min_steps: int = 0
@@ -66,6 +106,7 @@ class Training:
     domain_scale: float = 1.25
     chunk_size: int = 250
     monitor_size: int = 1024
+    plateau: Optional[Plateau] = Plateau()
 
     def __post_init__(self):
         check_count("min_steps", self.min_steps, 0)
@@ -79,11 +120,14 @@ class Training:
             raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {self.finetune!r}.")
         if self.collocation is not None and not isinstance(self.collocation, Collocation):
             raise ValueError(f"`collocation` must be a numpyro_pinn.Collocation; got {self.collocation!r}.")
+        if self.plateau is not None and not isinstance(self.plateau, Plateau):
+            raise ValueError(f"`plateau` must be a numpyro_pinn.training.Plateau or None; got {self.plateau!r}.")
 
     def to_dict(self) -> dict:
         """Plain data for :meth:`~numpyro_pinn.PINNSampler.save` (without ``optimizer``)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "optimizer"}
         out["collocation"] = None if self.collocation is None else list(self.collocation)
+        out["plateau"] = None if self.plateau is None else dict(vars(self.plateau))
         return out
 
     @classmethod
@@ -92,4 +136,6 @@ class Training:
         d = dict(d)
         if d.get("collocation") is not None:
             d["collocation"] = Collocation(*d["collocation"])
+        if d.get("plateau") is not None:
+            d["plateau"] = Plateau(**d["plateau"])
         return cls(**d)
