@@ -66,12 +66,12 @@ def _as_float(tree):
 
 
 def _check_finite(potential_fn, x0, describe):
-    u0 = potential_fn(x0)
+    # One compiled program for the value and the gradient, not an eager compilation per operation.
+    u0, g0 = jax.jit(jax.value_and_grad(potential_fn))(x0)
     if not bool(jnp.isfinite(u0)):
         raise ValueError(
             f"The potential is not finite at the initial point ({describe(x0)}): U(x0) = {float(u0)}."
         )
-    g0 = jax.grad(potential_fn)(x0)
     if not bool(jnp.all(jnp.isfinite(g0))):
         raise ValueError(f"The gradient of the potential is not finite at the initial point ({describe(x0)}).")
 
@@ -103,28 +103,42 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
     return Target(flat_potential, flat, unravel, None, None)
 
 
-def _latent_sites(model, args, kwargs):
+def _model_trace(model, args, kwargs):
     from numpyro import handlers
     from numpyro.infer import init_to_sample
 
     # init_to_sample also gives values to improper (ImproperUniform) sites, which cannot be sampled.
     seeded = handlers.substitute(handlers.seed(model, rng_seed=0), substitute_fn=init_to_sample)
     with handlers.block():
-        trace = handlers.trace(seeded).get_trace(*args, **kwargs)
-    latent = {}
-    for name, site in trace.items():
-        if site["type"] != "sample" or site["is_observed"]:
-            continue
-        if site["fn"].support.is_discrete and not site.get("infer", {}).get("enumerate"):
+        return handlers.trace(seeded).get_trace(*args, **kwargs)
+
+
+def _latent_sites(model, args, kwargs) -> list:
+    """The names of the model's latent sample sites, each checked to be continuous. The model is
+    traced abstractly (``jax.eval_shape``: nothing computed or compiled) when it allows, else run."""
+    found = []
+
+    def collect(trace):
+        found.clear()
+        for name, site in trace.items():
+            if site["type"] == "sample" and not site["is_observed"]:
+                found.append((name, type(site["fn"]).__name__, bool(site["fn"].support.is_discrete),
+                              bool(site.get("infer", {}).get("enumerate"))))
+
+    try:
+        jax.eval_shape(lambda: collect(_model_trace(model, args, kwargs)))
+    except Exception:  # noqa: BLE001 - e.g. a model that needs concrete values: run it
+        collect(_model_trace(model, args, kwargs))
+    for name, fn_name, discrete, enumerated in found:
+        if discrete and not enumerated:
             raise ValueError(
-                f"Latent site '{name}' is discrete ({type(site['fn']).__name__}); PINNSampler transports "
+                f"Latent site '{name}' is discrete ({fn_name}); PINNSampler transports "
                 "continuous densities only. Marginalise it out (e.g. with numpyro's "
                 "`infer={'enumerate': 'parallel'}` and a mixture likelihood) or make it observed."
             )
-        if site["fn"].support.is_discrete:
+        if discrete:
             raise ValueError(f"Latent site '{name}' is discrete and enumerated; enumeration is not supported.")
-        latent[name] = site
-    return trace, latent
+    return [name for name, *_ in found]
 
 
 def from_model(
@@ -144,7 +158,7 @@ def from_model(
     model_kwargs = dict(model_kwargs or {})
     model_args = _as_float(tuple(model_args))
     model_kwargs = _as_float(model_kwargs)
-    trace, latent = _latent_sites(model, model_args, model_kwargs)
+    latent = _latent_sites(model, model_args, model_kwargs)
     if not latent:
         raise ValueError(
             "The model has no latent sample sites (every `numpyro.sample` is observed or absent): "
@@ -160,7 +174,7 @@ def from_model(
         )
     except RuntimeError as err:
         # Name the culprit: evaluate each site's log density at a prior draw.
-        bad = _nonfinite_sites(trace)
+        bad = _nonfinite_sites(_model_trace(model, model_args, model_kwargs))
         where = f" Non-finite log density at site(s): {', '.join(bad)}." if bad else ""
         raise ValueError(f"The model's potential is not finite at initialisation.{where} ({err})") from err
     z0 = info.param_info.z
