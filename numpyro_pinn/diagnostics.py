@@ -147,5 +147,6 @@ def weight_warnings(summary: dict) -> list:
             f"{n_eff:.0f} independent draws, too few for reliable quantiles (the Monte Carlo error of a median "
             f"is about {1.25 / np.sqrt(max(n_eff, 1.0)):.2f} posterior sds). The transport is a poor proposal "
             "here: draw more particles (`num_particles`), train longer (`num_steps`), or warm-start from "
-            "posterior draws (e.g. NUTS's).")
+            "posterior draws (e.g. NUTS's); compare with the warm start's own draws "
+            "(`get_warm_start_samples()`), which can be closer.")
     return out

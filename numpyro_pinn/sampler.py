@@ -376,6 +376,16 @@ class PINNSampler(SamplerSurface):
         return {"log_weight": np.asarray(self._lw[self._idx])}
 
     @in_sampler_precision
+    def get_warm_start_samples(self) -> Any:
+        """The warm start's own draws, constrained like :meth:`get_samples` (for the default SMC
+        warm start: its equal-weight particles, which follow the posterior but are not
+        independent). Compare them with :meth:`get_samples` when the importance weights are poor
+        (a low ESS or a Pareto k above 0.7): a transport can end further from the posterior than
+        the warm start it was trained from."""
+        self._require_run()
+        return self._constrain(self._fitted.warm_start.draws)
+
+    @in_sampler_precision
     def get_weighted_samples(self) -> tuple[Any, jax.Array]:
         """All weighted particles (constrained) and their log weights ``(samples, log_weights)``;
         ``logmeanexp(log_weights)`` estimates ``log Z``."""
