@@ -20,6 +20,7 @@ from numpyro_pinn.bases.mixture import proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.training.loop import TrainResult, fit
+from numpyro_pinn.training.options import Plateau
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
                                     around_initial_point, is_mode, laplace, with_log_Z)
@@ -52,7 +53,7 @@ class Settings(NamedTuple):
     gn_cg_iters: int = 50
     devices: Any = None
     train_max_seconds: Optional[float] = None  # training's wall-clock budget (None: only num_steps bounds it)
-    plateau: Any = None  # a training.Plateau: stop when the monitor's ESS stops improving (None: off)
+    plateau: Optional[Plateau] = Plateau()  # stop when the monitor's ESS stops improving (None: off)
 
 
 class Fitted(NamedTuple):
