@@ -19,10 +19,10 @@ class Plateau:
     few effective draws they would add.
 
     After each monitor from step ``2 * window`` on, the median ESS of the monitors in the last
-    ``window`` steps is compared with the median of those in the ``window`` steps before. Training stops when the recent median
-    is at least ``min_ess`` and the inefficiency ``1 - ESS`` fell by less than the fraction
-    ``min_gain`` between the two windows; ``diagnostics["stages"]["training"]["stopped_by"]``
-    then says ``"plateau"``. Below ``min_ess`` training goes on, since there a better transport
+    ``window`` steps is compared with the median of those in the ``window`` steps before.
+    Training stops when the recent median is at least ``min_ess`` and the inefficiency
+    ``1 - ESS`` fell by less than the fraction ``min_gain`` between the two windows;
+    ``diagnostics["stages"]["training"]["stopped_by"]`` then says ``"plateau"``. Below ``min_ess`` training goes on, since there a better transport
     is worth its steps. Pass ``Training(plateau=None)`` to train until ``target_ess`` or
     ``num_steps``.
     """
