@@ -174,7 +174,6 @@ def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: in
 
 
 @functools.partial(jax.jit, static_argnums=2)
-@functools.partial(jax.jit, static_argnums=2)
 def systematic_resample(key, log_weights, num: int) -> jax.Array:
     """``num`` indices drawn by systematic resampling with probabilities ``softmax(log_weights)``
     (a ``-inf`` log weight is never drawn), in random order: equal-weight draws from weighted
