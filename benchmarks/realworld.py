@@ -121,6 +121,8 @@ def row(name, seed, nuts=True, second=True):
     (mp, kp), (wp, kw) = errors(samples, ref)
     st = d["stages"]
     evals = " / ".join(f"{st[k]['target_evals']:.2g}" for k in ("warm_start", "base", "training", "drawing"))
+    if st.get("rejuvenation", {}).get("target_evals"):  # the draws were moved (Pareto k > 0.7)
+        evals += f" + {st['rejuvenation']['target_evals']:.2g} rejuvenation"
     per_k_pinn = t_pinn / max(d["ess"] * d["num_particles"] / 1000.0, 1e-9)
     if nuts:
         nuts_samples, t_nuts, ess_nuts = in_fresh_process(nuts_job, name, seed + 7)

@@ -4,6 +4,7 @@ from numpyro_pinn.core import Settings, draw, fit_transport, make_warm_start
 from numpyro_pinn.evidence import BayesFactor, bayes_factor
 from numpyro_pinn.kernel import PINNKernel
 from numpyro_pinn.pt_sampler import ParallelTempering
+from numpyro_pinn.rejuvenation import Rejuvenation
 from numpyro_pinn.sampler import PINNSampler
 from numpyro_pinn.training import Collocation, Plateau, Training, TrainingError
 from numpyro_pinn.transports.ode import ODETransport
@@ -12,7 +13,7 @@ from numpyro_pinn.warmstart import PT, SMC, Laplace, WarmStart
 __all__ = [
     "PINNSampler", "ParallelTempering", "ODETransport", "Training", "Plateau", "Collocation", "WarmStart", "TrainingError", "Settings",
     "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
-    "PINNKernel", "bayes_factor", "BayesFactor", "SMC", "Laplace", "PT",
+    "PINNKernel", "bayes_factor", "BayesFactor", "SMC", "Laplace", "PT", "Rejuvenation",
 ]
 __version__ = "0.1.0"
 

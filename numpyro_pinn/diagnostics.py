@@ -1,6 +1,8 @@
 """Importance-sampling diagnostics: ESS, log Z and its lower bound, Pareto k-hat (PSIS, as ArviZ computes it)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -123,10 +125,12 @@ def summarize(log_weights) -> dict:
     }
 
 
-def weight_warnings(summary: dict) -> list:
+def weight_warnings(summary: dict, rejuvenated: Optional[int] = None) -> list:
     """The warnings a :func:`summarize` result calls for, each saying what to change: failed
     particles, a Pareto k-hat above :data:`PARETO_K_WARN`, and an ESS below :data:`ESS_WARN` with
-    fewer than :data:`EFFECTIVE_DRAWS_WARN` effective draws."""
+    fewer than :data:`EFFECTIVE_DRAWS_WARN` effective draws. ``rejuvenated``: the number of HMC
+    moves the resampled draws were given (:mod:`numpyro_pinn.rejuvenation`), which the warnings
+    then say."""
     out = []
     n, n_failed, k = summary["num_particles"], summary["num_failed_particles"], summary["pareto_k"]
     if n_failed:
@@ -138,8 +142,11 @@ def weight_warnings(summary: dict) -> list:
     if k > PARETO_K_WARN:
         out.append(
             f"Pareto k-hat of the importance weights is {k:.2f} > {PARETO_K_WARN}: the weights (and the "
-            "resampled draws, ESS and log Z) are unreliable. Train longer (`num_steps`), or warm-start "
-            "from posterior draws.")
+            + ("ESS and log Z) are unreliable. The resampled draws were moved by "
+               f"{rejuvenated} HMC steps targeting the posterior (rejuvenation), which corrects them as far as "
+               "those steps mix (diagnostics['rejuvenation']); they are not independent. "
+               if rejuvenated else "resampled draws, ESS and log Z) are unreliable. ")
+            + "Train longer (`num_steps`), or warm-start from posterior draws.")
     n_eff = summary["ess"] * n
     if summary["ess"] < ESS_WARN and n_eff < EFFECTIVE_DRAWS_WARN:
         out.append(

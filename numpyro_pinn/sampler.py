@@ -12,6 +12,7 @@ import numpy as np
 
 from numpyro_pinn import bases, core, diagnostics, serialization, stages, tails
 from numpyro_pinn.bases import GaussianMixture
+from numpyro_pinn.rejuvenation import Rejuvenation
 from numpyro_pinn.training import Collocation, Training, TrainResult
 from numpyro_pinn.sample import systematic_resample, whitened_target
 from numpyro_pinn.sharding import data_sharding
@@ -84,6 +85,11 @@ class PINNSampler(SamplerSurface):
         ``target_ess`` (``None``: run all steps), after 0 steps if the base distribution already
         does, or once the monitor's ESS has stopped improving above 0.9 (``Training(plateau=...)``,
         :class:`~numpyro_pinn.training.Plateau`).
+    rejuvenation
+        A :class:`~numpyro_pinn.Rejuvenation` (default ``Rejuvenation()``): when the importance
+        weights cannot be trusted (Pareto k-hat above 0.7), the resampled draws are moved by HMC
+        steps targeting the posterior, which corrects much of what a poor proposal got wrong
+        (``diagnostics["rejuvenation"]``; the draws are then not independent). ``None``: never.
     progress_bar
         Show progress: a line per stage (warm start, base distribution, drawing) with its elapsed
         time and what it is doing (SMC's tempering parameter, mode climbs, mixture components),
@@ -144,6 +150,7 @@ class PINNSampler(SamplerSurface):
         num_steps: int = 6000,
         target_ess: Optional[float] = 0.997,
         training: Optional[Training] = None,
+        rejuvenation: Optional[Rejuvenation] = Rejuvenation(),
         devices=None,
         progress_bar: bool = True,
         enable_x64: bool = True,
@@ -169,6 +176,8 @@ class PINNSampler(SamplerSurface):
             training = Training()
         if not isinstance(training, Training):
             raise ValueError(f"`training` must be a numpyro_pinn.training.Training; got {training!r}.")
+        if rejuvenation is not None and not isinstance(rejuvenation, Rejuvenation):
+            raise ValueError(f"`rejuvenation` must be a numpyro_pinn.Rejuvenation or None; got {rejuvenation!r}.")
         base = bases.resolve(base)
         if method == "sde_diffusion":
             if isinstance(base, (bases.ModeMixture, bases.DrawsMixture)):
@@ -179,10 +188,11 @@ class PINNSampler(SamplerSurface):
             method=method, num_samples=num_samples, num_particles=num_particles,
             warm_start=warm_start if isinstance(warm_start, str) else "smc", base=bases.to_dict(base),
             num_steps=num_steps, target_ess=target_ess, training=training.to_dict(), progress_bar=progress_bar,
-            enable_x64=enable_x64)
+            enable_x64=enable_x64, rejuvenation=None if rejuvenation is None else rejuvenation.to_dict())
         self.method = method
         self.base = base
         self.training = training
+        self.rejuvenation = rejuvenation
         self.num_samples = int(num_samples)
         self.num_particles = int(num_particles or max(num_samples, MIN_PARTICLES))
         self.warm_start = warm_start
@@ -272,7 +282,9 @@ class PINNSampler(SamplerSurface):
                 stages.progress(f"Drawing {self.num_particles} particles", self.progress_bar):
             x, lw, ess_pair = self._draw_particles(k_draw)
         t3 = time.perf_counter()
-        self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
+        with stages.stage("rejuvenating the draws", "`rejuvenation=None` keeps the resampled draws as they are."), \
+                stages.progress("Rejuvenating the draws", self.progress_bar):
+            rejuvenated = self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
         tail = tails.tail_check(target.potential_fn, x, lw)
         if tail is not None and tail.heavier:
             warnings.warn(
@@ -287,6 +299,7 @@ class PINNSampler(SamplerSurface):
         s = self.settings
         n_train = fitted.train.num_steps
         n_monitor = len(fitted.train.ess_history) * s.monitor_size
+        rejuv = None if rejuvenated is None else rejuvenated.info()
         self._diag.update(
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
             num_train_steps=n_train, stopped_early=fitted.train.stopped_early,
@@ -296,7 +309,7 @@ class PINNSampler(SamplerSurface):
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
                              + self.num_particles * (2 if len(ess_pair) == 2 else 1)
-                             + (fitted.finetune or {}).get("target_evals", 0)),
+                             + (fitted.finetune or {}).get("target_evals", 0) + (rejuv or {}).get("target_evals", 0)),
             stages={
                 "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
                 "base": {"seconds": fitted.prior_seconds, "target_evals": int(fitted.prior_evals)},
@@ -304,7 +317,9 @@ class PINNSampler(SamplerSurface):
                              "target_evals": int(n_train * s.batch_size + n_monitor),
                              "stopped_by": fitted.train.stopped_by},
                 "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if len(ess_pair) == 2 else 1)},
+                "rejuvenation": {k: (rejuv or {}).get(k, 0) for k in ("seconds", "target_evals")},
             },
+            rejuvenation=rejuv,
             proposal="base" if self._through_prior else "transport", **ess_pair,
             finetune=fitted.finetune,
             warm_start=ws.method,
@@ -316,6 +331,9 @@ class PINNSampler(SamplerSurface):
                            "particles)") if self._sde else "prior draws (the transport's ESS was lower), importance-resampled"
                           if self._through_prior else f"{fitted.config.particles}, importance-resampled",
         )
+        if rejuv is not None:
+            self._diag["sample_source"] += f", then moved by {rejuv['num_moves']} HMC steps (rejuvenation)"
+
         return self
 
     def _draw_particles(self, k_draw):
@@ -353,24 +371,31 @@ class PINNSampler(SamplerSurface):
         return f.target.to_x(y)
 
     def _set_particles(self, key, x, lw):
+        """Store the weighted particles, their diagnostics and the resampled draws, rejuvenated
+        when ``self.rejuvenation`` applies (then returned, else ``None``); warn about the weights."""
         lw_np = np.asarray(lw, dtype=np.float64)
         if not np.any(np.isfinite(lw_np)):
             raise RuntimeError("Every importance weight is non-finite: the transport failed; train longer or "
                                "pass a warm start from posterior draws.")
         self._diag = diagnostics.summarize(lw_np)
-        for message in diagnostics.weight_warnings(self._diag):
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
         self._x, self._lw = x, jnp.asarray(np.where(np.isfinite(lw_np), lw_np, -np.inf))
         idx = systematic_resample(key, self._lw, self.num_samples)
-        self._idx = idx
-        self._z = x[idx]
+        self._idx, self._z, rejuvenated = idx, x[idx], None
+        if self.rejuvenation is not None and not self._sde and self.rejuvenation.applies(self._diag):
+            rejuvenated = self.rejuvenation(jax.random.fold_in(key, 1), self._target.potential_fn, self._z)
+            self._z, self._idx = rejuvenated.x, None
+        for message in diagnostics.weight_warnings(self._diag, rejuvenated=None if rejuvenated is None else
+                                                   rejuvenated.num_moves):
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+        return rejuvenated
 
     def _require_run(self):
         if self._fitted is None:
             raise RuntimeError("No results yet: call `run(rng_key, ...)` first.")
 
     def _extra_fields(self) -> dict:
-        """``log_weight`` of the particle each draw was resampled from (NaN for reverse-SDE draws)."""
+        """``log_weight`` of the particle each draw was resampled from (NaN for reverse-SDE and
+        rejuvenated draws)."""
         if self._idx is None:
             return {"log_weight": np.full(self._z.shape[0], np.nan)}
         return {"log_weight": np.asarray(self._lw[self._idx])}
@@ -448,8 +473,9 @@ class PINNSampler(SamplerSurface):
 
         Returns equal-weight constrained draws (resampled from ``num`` weighted particles), or
         ``(samples, log_weights)`` with ``weighted=True``; a particle whose ODE solve did not reach
-        the target has log weight NaN (and is never among the equal-weight draws). The stored results
-        are not changed.
+        the target has log weight NaN (and is never among the equal-weight draws). When the run's
+        draws were rejuvenated (``diagnostics["rejuvenation"]``), the equal-weight draws are moved
+        the same way. The stored results are not changed.
         """
         self._require_run()
         check_count("num", num, 1)
@@ -460,7 +486,10 @@ class PINNSampler(SamplerSurface):
         if weighted:
             return self._constrain(x), lw
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
-        return self._constrain(x[systematic_resample(k2, lw, int(num))])
+        z = x[systematic_resample(k2, lw, int(num))]
+        if self._diag.get("rejuvenation") and self.rejuvenation is not None:
+            z = self.rejuvenation(jax.random.fold_in(k2, 1), self._target.potential_fn, z).x
+        return self._constrain(z)
 
     def proposal_function(self, dtype=None, potential_fn: Optional[Callable] = None) -> Callable:
         """The trained proposal as a pure, jittable ``f(rng_key, num) -> (x, log_weights)`` (``num``
@@ -536,6 +565,10 @@ class PINNSampler(SamplerSurface):
                 old["collocation"] = Collocation(*old["collocation"])
             init_args["base"], init_args["training"], transport, _ = _from_deprecated(
                 old, init_args.pop("base", "auto"), None, transport, init_args.get("method"))
+        if init_args.get("rejuvenation") is not None:
+            init_args["rejuvenation"] = Rejuvenation.from_dict(init_args["rejuvenation"])
+        elif "rejuvenation" not in init_args:  # a file written before rejuvenation: its draws were not moved
+            init_args["rejuvenation"] = None
         self = cls(model, potential_fn=potential_fn, transport=transport, **init_args)
         self._restore(meta, arrays, jax.random.PRNGKey(0) if rng_key is None else rng_key, args, kwargs, init_params)
         return self
@@ -573,6 +606,11 @@ class PINNSampler(SamplerSurface):
             src = (f" [draws: the transport's base distribution, its ESS {ess_base:.4f} above the trained transport's "
                    f"{d['transport_ess']:.4f}]" if "transport_ess" in d else
                    " [draws: the transport's base distribution, which reached target_ess untrained]")
+        if d.get("rejuvenation"):
+            r = d["rejuvenation"]
+            src += (f" [draws: resampled, then moved by {r['num_moves']} HMC steps (rejuvenation; acceptance "
+                    f"{r['acceptance']:.2f}, lag correlation {r['lag_correlation']:.2f}): not independent; ESS, "
+                    "log Z and Pareto k describe the proposal's weights]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
                 f"Pareto k = {_khat(d['pareto_k'])}, train {d['train_seconds']:.1f} s "

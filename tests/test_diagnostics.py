@@ -43,6 +43,9 @@ def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
     messages = " ".join(diagnostics.weight_warnings(summary))
     assert "Pareto k-hat" in messages and "ESS is" in messages  # a few huge weights: both flags
     assert summary["pareto_k"] > 0.7
+    assert "resampled draws, ESS and log Z) are unreliable" in messages
+    moved = " ".join(diagnostics.weight_warnings(summary, rejuvenated=100))
+    assert "ESS and log Z) are unreliable" in moved and "moved by 100 HMC steps" in moved
     light = jnp.where(x[:, 0] > 0, jnp.log(3.0), 0.0)  # positive half weighted 3:1
     assert diagnostics.weight_warnings(diagnostics.summarize(light)) == []
     z = x[systematic_resample(jax.random.PRNGKey(1), light, 2000)]
@@ -64,7 +67,7 @@ def test_a_run_warns_where_the_user_looks(monkeypatch):
     import numpyro_pinn.sampler as sampler_mod
     from numpyro_pinn import PINNSampler
 
-    monkeypatch.setattr(sampler_mod.diagnostics, "weight_warnings", lambda summary: ["flagged"])
+    monkeypatch.setattr(sampler_mod.diagnostics, "weight_warnings", lambda summary, **kw: ["flagged"])
     s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum(x**2), warm_start="laplace", num_steps=1, target_ess=None,
                     num_samples=100, progress_bar=False)
     with pytest.warns(RuntimeWarning, match="flagged"):

@@ -1,0 +1,182 @@
+"""Rejuvenation: resampled draws moved by Markov steps that leave the posterior invariant.
+
+Importance resampling is exact only as far as the weights can be trusted. When they cannot (a
+Pareto k-hat above 0.7: a few particles carry most of the weight, and regions the proposal
+undersamples are missed), the resampled draws are duplicates of a few particles in the wrong
+proportions. Moving every draw by Hamiltonian Monte Carlo steps that target the posterior (the
+"move" of resample-move SMC, Gilks and Berzuini 2001) spreads the duplicates and, as the steps
+mix, carries the draws towards the posterior from wherever the proposal left them. The draws are
+then no longer independent: :class:`Rejuvenated` reports how far they still remember where they
+started.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from numpyro_pinn.diagnostics import PARETO_K_WARN
+from numpyro_pinn.stages import report
+from numpyro_pinn.validation import check_count
+
+__all__ = ["Rejuvenation", "Rejuvenated", "rejuvenate", "lag_correlation"]
+
+
+class Rejuvenated(NamedTuple):
+    """What :func:`rejuvenate` returns.
+
+    ``x``: the moved draws; ``num_moves``; ``acceptance``: the mean acceptance rate of the last
+    block of moves; ``step_size``: the adapted leapfrog step (in units of the draws' covariance);
+    ``lag_correlation``: :func:`lag_correlation` between the draws before and after the moves
+    (near 0: the draws no longer remember the particles they were resampled from; as large as
+    ``3 / sqrt(n)`` by chance alone); ``target_evals`` (gradient evaluations); ``seconds``."""
+
+    x: jax.Array
+    num_moves: int
+    acceptance: float
+    step_size: float
+    lag_correlation: float
+    target_evals: int
+    seconds: float
+
+    def info(self) -> dict:
+        """Plain data for ``diagnostics["rejuvenation"]``."""
+        return {"num_moves": self.num_moves, "acceptance": self.acceptance, "step_size": self.step_size,
+                "lag_correlation": self.lag_correlation, "target_evals": self.target_evals,
+                "seconds": self.seconds}
+
+
+def lag_correlation(before, after) -> float:
+    """The largest absolute correlation, over coordinates, between the draws ``before`` and
+    ``after`` the moves, of their values and of their squared deviations from the mean (a
+    draw that kept its position, or its distance from the centre, keeps them correlated)."""
+    a, b = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    out = 0.0
+    for u, v in ((a, b), ((a - a.mean(0)) ** 2, (b - b.mean(0)) ** 2)):
+        u, v = u - u.mean(0), v - v.mean(0)
+        den = np.sqrt((u * u).sum(0) * (v * v).sum(0))
+        r = np.where(den > 0, (u * v).sum(0) / np.where(den > 0, den, 1.0), 0.0)
+        out = max(out, float(np.max(np.abs(r))))
+    return out
+
+
+def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_moves: int = 100,
+               num_integration_steps: int = 8, block: int = 10) -> Rejuvenated:
+    """Move each row of ``x`` (flat unconstrained draws, ``(n, d)``) by ``num_moves`` HMC steps
+    targeting ``exp(-potential_fn)``.
+
+    Each move is one HMC step of ``num_integration_steps`` leapfrog steps per draw, with the draws'
+    current covariance as the inverse mass matrix and one step size for all, adapted after each
+    move towards an acceptance rate of 0.75 (as the SMC warm start's moves are). Every move leaves
+    the posterior invariant whatever the step size and the covariance; adapting them from the
+    draws, as adaptive SMC does, biases the draws by little once they are spread over the
+    posterior. The moves run in jitted blocks of ``block``, between which Ctrl-C is seen and the
+    progress line is updated. Evaluations: ``n * (num_moves * num_integration_steps + 1)``
+    gradients."""
+    check_count("num_moves", num_moves, 0)
+    check_count("num_integration_steps", num_integration_steps, 1)
+    check_count("block", block, 1)
+    t0 = time.perf_counter()
+    x = jnp.asarray(x)
+    d = x.shape[1]
+    carry = (_init(potential_fn, x), jnp.asarray(1.0 / d**0.25, x.dtype))
+    done, acc = 0, jnp.asarray(jnp.nan)
+    while done < num_moves:
+        num = min(block, num_moves - done)
+        carry, acc = _advance(potential_fn, num_integration_steps, num, carry, jax.random.fold_in(rng_key, done))
+        done += num
+        report(rejuvenation_moves=f"{done}/{num_moves}", acceptance=f"{float(acc):.2f}")
+    moved = carry[0].position
+    jax.block_until_ready(moved)
+    return Rejuvenated(moved, int(num_moves), float(acc), float(carry[1]), lag_correlation(x, moved),
+                       int(x.shape[0] * (num_moves * num_integration_steps + 1)), time.perf_counter() - t0)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init(potential_fn, x):
+    import blackjax
+
+    return jax.vmap(lambda q: blackjax.hmc.init(q, lambda p: -potential_fn(p)))(x)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _advance(potential_fn, num_integration_steps, num, carry, key):
+    """``num`` moves (one compiled program per potential and block length)."""
+    import blackjax
+
+    hmc = blackjax.hmc.build_kernel()
+    logdensity = lambda q: -potential_fn(q)
+
+    def one_move(carry, key):
+        states, step = carry
+        n, d = states.position.shape
+        cov = jnp.atleast_2d(jnp.cov(states.position, rowvar=False))
+        cov = cov + 1e-10 * jnp.trace(cov) / d * jnp.eye(d, dtype=cov.dtype)
+        keys = jax.random.split(key, n)
+        states, info = jax.vmap(lambda k, s: hmc(k, s, logdensity, step, cov, num_integration_steps))(keys, states)
+        acc = jnp.mean(jnp.nan_to_num(info.acceptance_rate))
+        step = jnp.clip(step * jnp.exp(2.0 * (acc - 0.75)), 1e-4, 5.0).astype(step.dtype)
+        return (states, step), acc
+
+    carry, acc = jax.lax.scan(one_move, carry, jax.random.split(key, num))
+    return carry, jnp.mean(acc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rejuvenation:
+    """Move the resampled draws by HMC steps targeting the posterior when the importance weights
+    cannot be trusted (:func:`rejuvenate`; ``PINNSampler(rejuvenation=...)``).
+
+    A transport can end as a poor proposal (a Pareto k-hat above 0.7) on a posterior whose draws it
+    still covers: its resampled draws are then biased, and a hundred cheap HMC moves from them
+    correct much of it. The moved draws follow the posterior as far as the moves mix
+    (``diagnostics["rejuvenation"]``: acceptance, lag correlation), and are not independent; the
+    weights' ESS, log Z and k-hat still describe the proposal, and their warning stays.
+
+    Main arguments
+    --------------
+    num_moves
+        HMC steps per draw; each costs ``num_integration_steps`` gradients per draw.
+    always
+        ``False`` (default): only when the weights' Pareto k-hat is above
+        :data:`~numpyro_pinn.diagnostics.PARETO_K_WARN`. ``True``: after every run (e.g. to
+        decorrelate duplicates of a low-ESS proposal).
+
+    Other arguments
+    ---------------
+    num_integration_steps
+        Leapfrog steps per HMC step.
+
+    ``PINNSampler(rejuvenation=None)`` never moves the draws.
+    """
+
+    num_moves: int = 100
+    always: bool = False
+    num_integration_steps: int = 8
+
+    def __post_init__(self):
+        check_count("num_moves", self.num_moves, 1)
+        check_count("num_integration_steps", self.num_integration_steps, 1)
+        if not isinstance(self.always, (bool, np.bool_)):
+            raise ValueError(f"`always` must be True or False; got {self.always!r}.")
+
+    def applies(self, summary: dict) -> bool:
+        """Whether the weights' diagnostics (:func:`numpyro_pinn.diagnostics.summarize`) call for
+        it: ``always``, or a Pareto k-hat above the warning threshold (a NaN k-hat, from too few
+        particles, does not)."""
+        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN)
+
+    def __call__(self, rng_key: jax.Array, potential_fn: Callable, x: jax.Array) -> Rejuvenated:
+        return rejuvenate(rng_key, potential_fn, x, self.num_moves, self.num_integration_steps)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Rejuvenation":
+        return cls(**d)
