@@ -97,11 +97,19 @@ def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_mov
                        int(x.shape[0] * (num_moves * num_integration_steps + 1)), time.perf_counter() - t0)
 
 
+def _log_density(potential_fn: Callable) -> Callable:
+    """``-potential_fn`` with NaN as ``-inf``: a move into a NaN region is rejected."""
+    def log_density(q):
+        v = -potential_fn(q)
+        return jnp.where(jnp.isnan(v), -jnp.inf, v)
+    return log_density
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _init(potential_fn, x):
     import blackjax
 
-    return jax.vmap(lambda q: blackjax.hmc.init(q, lambda p: -potential_fn(p)))(x)
+    return jax.vmap(lambda q: blackjax.hmc.init(q, _log_density(potential_fn)))(x)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2))
@@ -110,7 +118,7 @@ def _advance(potential_fn, num_integration_steps, num, carry, key):
     import blackjax
 
     hmc = blackjax.hmc.build_kernel()
-    logdensity = lambda q: -potential_fn(q)
+    logdensity = _log_density(potential_fn)
 
     def one_move(carry, key):
         states, step = carry
