@@ -188,7 +188,11 @@ def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
     assert not compiles, compiles[:3]
 
 
-def test_rejuvenated_draws_are_moved_reported_and_still_right():
+def U_SHIFTED(x):
+    return 0.5 * jnp.sum((x - 1.0) ** 2)
+
+
+def test_rejuvenated_draws_are_moved_reported_and_still_right(tmp_path):
     """``Rejuvenation(always=True)``: the resampled draws are moved by HMC steps (the exact base of
     a Gaussian target makes them right before and after: means within 5 standard errors of 1 and
     sds within 10% for 400 draws); the run reports the moves (diagnostics, stages, target
@@ -197,7 +201,7 @@ def test_rejuvenated_draws_are_moved_reported_and_still_right():
     the resampled particles)."""
     from numpyro_pinn import Rejuvenation
 
-    s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum((x - 1.0) ** 2), warm_start="laplace", num_samples=400,
+    s = PINNSampler(potential_fn=U_SHIFTED, warm_start="laplace", num_samples=400,
                     rejuvenation=Rejuvenation(num_moves=20, always=True), progress_bar=False
                     ).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     d = s.diagnostics
@@ -215,5 +219,10 @@ def test_rejuvenated_draws_are_moved_reported_and_still_right():
     new = np.asarray(s.sample(jax.random.PRNGKey(3), 300))
     x3, _ = s.sample(jax.random.PRNGKey(3), 300, weighted=True)
     assert new.shape == (300, 2) and not np.any(np.isin(new[:, 0], np.asarray(x3)[:, 0]))
+    # Saved and loaded: the option and the report survive, and `sample` moves the same way.
+    s.save(str(tmp_path / "s.npz"))
+    t = PINNSampler.load(str(tmp_path / "s.npz"), potential_fn=U_SHIFTED, init_params=jnp.zeros(2))
+    assert t.rejuvenation == s.rejuvenation and t.diagnostics["rejuvenation"] == r
+    np.testing.assert_allclose(np.asarray(t.sample(jax.random.PRNGKey(3), 300)), new)
     with pytest.raises(ValueError, match="rejuvenation"):
         PINNSampler(potential_fn=lambda x: x, rejuvenation="yes")
