@@ -152,7 +152,11 @@ def weight_warnings(summary: dict, rejuvenated: Optional[int] = None) -> list:
         out.append(
             f"The importance weights' ESS is {summary['ess']:.3f}: the {n} particles hold about "
             f"{n_eff:.0f} independent draws, too few for reliable quantiles (the Monte Carlo error of a median "
-            f"is about {1.25 / np.sqrt(max(n_eff, 1.0)):.2f} posterior sds). The transport is a poor proposal "
+            f"is about {1.25 / np.sqrt(max(n_eff, 1.0)):.2f} posterior sds"
+            + (f"; the resampled draws were moved by {rejuvenated} HMC steps targeting the posterior "
+               "(rejuvenation), which spreads the repeated ones and corrects them as far as those steps mix"
+               if rejuvenated else "")
+            + "). The transport is a poor proposal "
             "here: draw more particles (`num_particles`), train longer (`num_steps`), or warm-start from "
             "posterior draws (e.g. NUTS's); compare with the warm start's own draws "
             "(`get_warm_start_samples()`), which can be closer.")

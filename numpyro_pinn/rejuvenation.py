@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.diagnostics import PARETO_K_WARN
+from numpyro_pinn.diagnostics import EFFECTIVE_DRAWS_WARN, ESS_WARN, PARETO_K_WARN
 from numpyro_pinn.stages import report
 from numpyro_pinn.validation import check_count
 
@@ -138,7 +138,8 @@ def _advance(potential_fn, num_integration_steps, num, carry, key):
 @dataclasses.dataclass(frozen=True)
 class Rejuvenation:
     """Move the resampled draws by HMC steps targeting the posterior when the importance weights
-    cannot be trusted (:func:`rejuvenate`; ``PINNSampler(rejuvenation=...)``).
+    cannot be trusted or hold too few effective draws (:func:`rejuvenate`;
+    ``PINNSampler(rejuvenation=...)``).
 
     A transport can end as a poor proposal (a Pareto k-hat above 0.7) on a posterior whose draws it
     still covers: its resampled draws are then biased, and a hundred cheap HMC moves from them
@@ -151,9 +152,8 @@ class Rejuvenation:
     num_moves
         HMC steps per draw; each costs ``num_integration_steps`` gradients per draw.
     always
-        ``False`` (default): only when the weights' Pareto k-hat is above
-        :data:`~numpyro_pinn.diagnostics.PARETO_K_WARN`. ``True``: after every run (e.g. to
-        decorrelate duplicates of a low-ESS proposal).
+        ``False`` (default): only when the weights warn (:meth:`applies`: a Pareto k-hat above
+        0.7, or too few effective draws). ``True``: after every run.
 
     Other arguments
     ---------------
@@ -175,9 +175,13 @@ class Rejuvenation:
 
     def applies(self, summary: dict) -> bool:
         """Whether the weights' diagnostics (:func:`numpyro_pinn.diagnostics.summarize`) call for
-        it: ``always``, or a Pareto k-hat above the warning threshold (a NaN k-hat, from too few
-        particles, does not)."""
-        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN)
+        it: ``always``, or either weight warning: a Pareto k-hat above
+        :data:`~numpyro_pinn.diagnostics.PARETO_K_WARN` (a NaN k-hat, from too few particles, does
+        not count), or an ESS below :data:`~numpyro_pinn.diagnostics.ESS_WARN` with fewer than
+        :data:`~numpyro_pinn.diagnostics.EFFECTIVE_DRAWS_WARN` effective draws (the resampled
+        draws then repeat a few particles)."""
+        few = summary["ess"] < ESS_WARN and summary["ess"] * summary["num_particles"] < EFFECTIVE_DRAWS_WARN
+        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN or few)
 
     def __call__(self, rng_key: jax.Array, potential_fn: Callable, x: jax.Array) -> Rejuvenated:
         return rejuvenate(rng_key, potential_fn, x, self.num_moves, self.num_integration_steps)

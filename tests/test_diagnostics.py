@@ -55,6 +55,8 @@ def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
     few = np.where(np.arange(4000) < 100, 0.0, -30.0)
     (message,) = diagnostics.weight_warnings(diagnostics.summarize(few))
     assert "ESS is 0.025: the 4000 particles hold about 100 independent" in message
+    (message,) = diagnostics.weight_warnings(diagnostics.summarize(few), rejuvenated=100)
+    assert "ESS is 0.025" in message and "moved by 100 HMC steps" in message
     # Failed particles (NaN) are counted, flagged and get weight 0.
     failed = diagnostics.summarize(np.where(np.arange(4000) < 3, np.nan, 0.0))
     assert failed["num_failed_particles"] == 3 and failed["ess"] == pytest.approx(3997 / 4000)

@@ -51,9 +51,12 @@ def test_lag_correlation_sees_kept_positions_and_kept_distances():
 
 def test_option_applies_on_untrusted_weights_and_checks_arguments():
     r = Rejuvenation()
-    assert r.applies({"pareto_k": 0.8}) and not r.applies({"pareto_k": 0.5})
-    assert not r.applies({"pareto_k": float("nan")})
-    assert Rejuvenation(always=True).applies({"pareto_k": 0.1})
+    good = {"pareto_k": 0.5, "ess": 0.9, "num_particles": 4000}
+    assert not r.applies(good) and r.applies({**good, "pareto_k": 0.8})
+    assert not r.applies({**good, "pareto_k": float("nan")})
+    assert r.applies({**good, "ess": 0.05})  # 200 effective draws: duplicates
+    assert not r.applies({**good, "ess": 0.05, "num_particles": 10000})  # 500: enough
+    assert Rejuvenation(always=True).applies({**good, "pareto_k": 0.1})
     assert Rejuvenation.from_dict(Rejuvenation(num_moves=7).to_dict()) == Rejuvenation(num_moves=7)
     with pytest.raises(ValueError, match="num_moves"):
         Rejuvenation(num_moves=0)
