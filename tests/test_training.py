@@ -178,17 +178,21 @@ def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target
 
 def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():
     """``Plateau(window=10)``: with the monitor every 5 steps, the medians of the last two windows
-    are compared from step 20 on. A flat ESS of 0.95 stops training there ("plateau"); a flat ESS
-    of 0.5 (below ``min_ess``) and an ESS whose inefficiency keeps halving every 10 steps do not;
-    ``plateau=None`` trains every step. Mutations: comparing without ``min_ess``, or with the gain
-    test reversed, fail it."""
+    are compared from step 20 on. A flat ESS of 0.95, or of 0.1, stops training there
+    ("plateau"); an ESS whose inefficiency keeps halving every 10 steps does not, nor does a low
+    one that rises by half every 10 steps, nor a flat one below ``min_ess``; ``plateau=None``
+    trains every step. Mutations: comparing without ``min_ess``, without the rise in ESS, or with
+    the fall in inefficiency reversed, fail it."""
     from numpyro_pinn.training import Plateau
 
     p = Plateau(window=10)
     res = _monitored_fit(lambda step: 0.95, plateau=p)
     assert res.stopped_by == "plateau" and res.stopped_early and res.num_steps == 20 and int(res.state.params) == 20
     assert [s for s, _ in res.ess_history] == [0, 5, 10, 15, 20]
-    assert _monitored_fit(lambda step: 0.5, plateau=p).stopped_by == "num_steps"
+    assert _monitored_fit(lambda step: 0.1, plateau=p).stopped_by == "plateau"
+    assert _monitored_fit(lambda step: 0.5, plateau=Plateau(window=10, min_ess=0.9)).stopped_by == "num_steps"
+    rising = _monitored_fit(lambda step: 0.01 * 1.5 ** (step / 10), plateau=p)  # 50% more ESS per window
+    assert rising.stopped_by == "num_steps" and rising.num_steps == 40
     improving = _monitored_fit(lambda step: 1.0 - 0.1 * 0.5 ** (step / 10), plateau=p)
     assert improving.stopped_by == "num_steps" and improving.num_steps == 40
     slow = _monitored_fit(lambda step: 1.0 - 0.1 * 0.9 ** (step / 10), plateau=p)  # 10% gain per window
@@ -197,7 +201,7 @@ def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():
     # A NaN monitor (a failed solve) counts as ESS 0, not as a plateau.
     assert _monitored_fit(lambda step: float("nan"), plateau=p).stopped_by == "num_steps"
     assert _monitored_fit(lambda step: 0.999, plateau=p).stopped_by == "target_ess"
-    for bad in (dict(window=0), dict(min_ess=0.0), dict(min_gain=1.0)):
+    for bad in (dict(window=0), dict(min_ess=-0.1), dict(min_gain=1.0)):
         with pytest.raises(ValueError, match=list(bad)[0]):
             Plateau(**bad)
 

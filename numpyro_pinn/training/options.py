@@ -20,21 +20,25 @@ class Plateau:
 
     After each monitor from step ``2 * window`` on, the median ESS of the monitors in the last
     ``window`` steps is compared with the median of those in the ``window`` steps before.
-    Training stops when the recent median is at least ``min_ess`` and the inefficiency
-    ``1 - ESS`` fell by less than the fraction ``min_gain`` between the two windows;
-    ``diagnostics["stages"]["training"]["stopped_by"]`` then says ``"plateau"``. Below ``min_ess`` training goes on, since there a better transport
-    is worth its steps. Pass ``Training(plateau=None)`` to train until ``target_ess`` or
+    Training stops when the recent median is at least ``min_ess`` and neither the ESS rose by the
+    fraction ``min_gain`` nor the inefficiency ``1 - ESS`` fell by it between the two windows
+    (the first measures progress at a low ESS, the second near 1);
+    ``diagnostics["stages"]["training"]["stopped_by"]`` then says ``"plateau"``. A poor ESS at
+    a plateau is no reason to train on: the weights' diagnostics and warnings report it, and
+    :class:`~numpyro_pinn.Rejuvenation` moves the draws when they warn. Below ``min_ess``
+    (default 0: never) training goes on regardless, and an ESS of 0 (every monitor particle
+    failed) is never a plateau. Pass ``Training(plateau=None)`` to train until ``target_ess`` or
     ``num_steps``.
     """
 
     window: int = 1000
-    min_ess: float = 0.9
+    min_ess: float = 0.0
     min_gain: float = 0.2
 
     def __post_init__(self):
         check_count("window", self.window, 1)
-        if not 0.0 < self.min_ess <= 1.0:
-            raise ValueError(f"Plateau `min_ess` must be in (0, 1]; got {self.min_ess!r}.")
+        if not 0.0 <= self.min_ess <= 1.0:
+            raise ValueError(f"Plateau `min_ess` must be in [0, 1]; got {self.min_ess!r}.")
         if not 0.0 <= self.min_gain < 1.0:
             raise ValueError(f"Plateau `min_gain` must be in [0, 1); got {self.min_gain!r}.")
 
@@ -45,7 +49,9 @@ class Plateau:
         if done < 2 * self.window or len(recent) < 2 or len(before) < 2:
             return False
         now, then = (float(np.median(np.nan_to_num(x, nan=0.0))) for x in (recent, before))
-        return now >= self.min_ess and (1.0 - now) > (1.0 - self.min_gain) * (1.0 - then)
+        rose = now >= (1.0 + self.min_gain) * then
+        fell = (1.0 - now) <= (1.0 - self.min_gain) * (1.0 - then)
+        return now > 0.0 and now >= self.min_ess and not (rose or fell)
 
 
 @dataclass(frozen=True)
