@@ -283,9 +283,7 @@ class PINNSampler(SamplerSurface):
                 stages.progress(f"Drawing {self.num_particles} particles", self.progress_bar):
             x, lw, ess_pair = self._draw_particles(k_draw)
         t3 = time.perf_counter()
-        with stages.stage("rejuvenating the draws", "`rejuvenation=None` keeps the resampled draws as they are."), \
-                stages.progress("Rejuvenating the draws", self.progress_bar):
-            rejuvenated = self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
+        rejuvenated = self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
         tail = tails.tail_check(target.potential_fn, x, lw)
         if tail is not None and tail.heavier:
             warnings.warn(
@@ -334,7 +332,6 @@ class PINNSampler(SamplerSurface):
         )
         if rejuv is not None:
             self._diag["sample_source"] += f", then moved by {rejuv['num_moves']} HMC steps (rejuvenation)"
-
         return self
 
     def _draw_particles(self, k_draw):
@@ -383,7 +380,9 @@ class PINNSampler(SamplerSurface):
         idx = systematic_resample(key, self._lw, self.num_samples)
         self._idx, self._z, rejuvenated = idx, x[idx], None
         if self.rejuvenation is not None and not self._sde and self.rejuvenation.applies(self._diag):
-            rejuvenated = self.rejuvenation(jax.random.fold_in(key, 1), self._target.potential_fn, self._z)
+            with stages.stage("rejuvenating the draws", "`rejuvenation=None` keeps the resampled draws as they are."), \
+                    stages.progress("Rejuvenating the draws", self.progress_bar):
+                rejuvenated = self.rejuvenation(jax.random.fold_in(key, 1), self._target.potential_fn, self._z)
             self._z, self._idx = rejuvenated.x, None
         for message in diagnostics.weight_warnings(self._diag, rejuvenated=None if rejuvenated is None else
                                                    rejuvenated.num_moves):
