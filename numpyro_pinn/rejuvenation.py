@@ -145,7 +145,9 @@ class Rejuvenation:
     still covers: its resampled draws are then biased, and a hundred cheap HMC moves from them
     correct much of it. The moved draws follow the posterior as far as the moves mix
     (``diagnostics["rejuvenation"]``: acceptance, lag correlation), and are not independent; the
-    weights' ESS, log Z and k-hat still describe the proposal, and their warning stays.
+    weights' ESS, log Z and k-hat still describe the proposal, and their warning stays. The moves
+    are local: they do not carry mass between separated modes, whose proportions stay as the
+    weights set them.
 
     Main arguments
     --------------
