@@ -15,11 +15,11 @@ import optax
 from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
-from numpyro_pinn.diagnostics import ess
+from numpyro_pinn.diagnostics import ess, pareto_k
 from numpyro_pinn.bases.mixture import proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
-from numpyro_pinn.training.loop import TrainResult, fit
+from numpyro_pinn.training.loop import TrainResult, fit, good_enough
 from numpyro_pinn.training.options import Plateau
 from numpyro_pinn.transports import ode
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
@@ -40,7 +40,8 @@ class Settings(NamedTuple):
     batch_size: int = 1024
     learning_rate: float = 2e-3
     optimizer: Optional[optax.GradientTransformation] = None
-    target_ess: Optional[float] = 0.997
+    target_ess: Optional[float] = 0.9
+    max_pareto_k: Optional[float] = 0.5  # the early stop also needs the monitor's k-hat at most this
     monitor_size: int = 1024
     collocation: Collocation = Collocation()
     num_paths: int = 1024
@@ -177,10 +178,10 @@ def fit_transport(
             raise ValueError(f"`{name}` ({getattr(s, name)}) must be a multiple of the number of devices ({n_dev}).")
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior, sharding)
     base_ess = _base_ess(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
-    if base_ess is not None and base_ess >= s.target_ess:
+    if base_ess is not None and good_enough(s.target_ess, s.max_pareto_k, *base_ess):
         # The base distribution alone reaches target_ess: no training (no network, pool or kernel is
         # built; the parameters are None) and the draws come from the base.
-        res = TrainResult(None, np.zeros(0), [(0, base_ess)], 0, 0.0, True, None, False, "base")
+        res = TrainResult(None, np.zeros(0), [(0, base_ess[0])], 0, 0.0, True, None, False, "base")
         return Fitted(config, None, target, ws, res, None, None, prior_evals, t_prior)
     pool = make_pool(k_pool, ws, s, config.bridge, prior)
     state = config.init(k_init, d, opt, pool.draws, mixture=mixture)
@@ -202,24 +203,28 @@ def fit_transport(
 
     monitor = None
     if s.target_ess is not None:
-        monitor = lambda key, params: ess(np.asarray(monitor_lw(key, params)))
+        def monitor(key, params):
+            lw = np.asarray(monitor_lw(key, params))
+            return ess(lw), pareto_k(lw)
     res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size,
               refresh_paths=refresh if uses_paths else None, monitor=monitor, target_ess=s.target_ess,
               min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
-              max_seconds=s.train_max_seconds, plateau=s.plateau)
+              max_seconds=s.train_max_seconds, plateau=s.plateau, max_pareto_k=s.max_pareto_k)
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
 
 
-def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, config) -> Optional[float]:
-    """The ESS of ``monitor_size`` draws of the base distribution itself as a proposal (no ODE
-    solve), when it may replace training: an early stop on ``target_ess`` with ``min_steps=0``, and
-    a transport and base option that allow drawing from the base (``fallback``). ``None`` otherwise."""
+def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, config) -> Optional[tuple]:
+    """``(ESS, Pareto k-hat)`` of ``monitor_size`` draws of the base distribution itself as a
+    proposal (no ODE solve), when it may replace training: an early stop on ``target_ess`` with
+    ``min_steps=0``, and a transport and base option that allow drawing from the base
+    (``fallback``). ``None`` otherwise."""
     if s.target_ess is None or s.min_steps > 0 or not (config.base_fallback and s.base.fallback):
         return None
-    return ess(proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, s.monitor_size))
+    lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, s.monitor_size)
+    return ess(lw), pareto_k(lw)
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:

@@ -82,8 +82,8 @@ class PINNSampler(SamplerSurface):
         (:class:`numpyro_pinn.transports.DPSTransport`; ``diagnostics["control_variate"]``).
     num_steps, target_ess
         At most ``num_steps`` Adam steps, stopping once the ESS of a monitor batch reaches
-        ``target_ess`` (``None``: run all steps), after 0 steps if the base distribution already
-        does, or once the monitor's ESS has stopped improving (``Training(plateau=...)``,
+        ``target_ess`` with a Pareto k-hat of at most ``Training(max_pareto_k=0.5)`` (``None``:
+        run all steps), after 0 steps if the base distribution already does, or once the monitor's ESS has stopped improving (``Training(plateau=...)``,
         :class:`~numpyro_pinn.training.Plateau`).
     rejuvenation
         A :class:`~numpyro_pinn.Rejuvenation` (default ``Rejuvenation()``): when the importance
@@ -149,7 +149,7 @@ class PINNSampler(SamplerSurface):
         warm_start: Union[str, WarmStart, Any] = "smc",
         base: Union[str, bases.BaseOption] = "auto",
         num_steps: int = 6000,
-        target_ess: Optional[float] = 0.997,
+        target_ess: Optional[float] = 0.9,
         training: Optional[Training] = None,
         rejuvenation: Optional[Rejuvenation] = Rejuvenation(),
         devices=None,
@@ -204,7 +204,7 @@ class PINNSampler(SamplerSurface):
             target_ess=target_ess, monitor_size=tr.monitor_size,
             collocation=tr.collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
             domain_scale=float(tr.domain_scale), finetune=tr.finetune, base=base, gn_steps=tr.gn_steps,
-            devices=devices, train_max_seconds=tr.max_seconds, plateau=tr.plateau,
+            devices=devices, train_max_seconds=tr.max_seconds, plateau=tr.plateau, max_pareto_k=tr.max_pareto_k,
         )
         self._through_prior = False
         self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))

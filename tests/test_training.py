@@ -157,7 +157,7 @@ def test_training_past_its_time_budget_stops_after_the_chunk_and_says_so():
     np.testing.assert_allclose(float(res.state), 0.9**100, rtol=1e-4)
 
 
-def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target_ess=0.997):
+def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target_ess=0.997, max_pareto_k=None):
     """``fit`` of a toy kernel (the state counts the steps) whose monitor returns
     ``ess_of_step(steps done)``."""
     from typing import NamedTuple
@@ -173,7 +173,26 @@ def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target
     kernel = lambda key, st, pool: (State(st.params + 1), Info(st.params.astype(jnp.float32)))
     monitor = lambda key, params: ess_of_step(int(params))
     return fit(jax.random.PRNGKey(0), kernel, State(jnp.asarray(0)), None, num_steps, chunk_size, monitor=monitor,
-               target_ess=target_ess, progress_bar=False, plateau=plateau)
+               target_ess=target_ess, progress_bar=False, plateau=plateau, max_pareto_k=max_pareto_k)
+
+
+def test_the_early_stop_needs_the_ess_and_a_reliable_pareto_k():
+    """A monitor of ``(ess, k)``: training stops at the first check (after 0 steps) whose ESS
+    reaches ``target_ess`` and whose k-hat is at most ``max_pareto_k``; a high ESS with a heavy
+    tail of weights (k 0.8) trains on until the k-hat falls; ``max_pareto_k=None`` lets the ESS
+    alone decide. Mutations: ignoring the k-hat, or stopping on a k-hat above the bound, fail it."""
+    from numpyro_pinn.training import Training, good_enough
+
+    heavy_then_light = lambda step: (0.99, 0.8 if step < 15 else 0.3)
+    res = _monitored_fit(heavy_then_light, target_ess=0.9, max_pareto_k=0.5)
+    assert res.stopped_by == "target_ess" and res.num_steps == 15
+    assert _monitored_fit(heavy_then_light, target_ess=0.9, max_pareto_k=None).num_steps == 0
+    assert _monitored_fit(lambda step: (0.99, 0.8), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
+    assert _monitored_fit(lambda step: (0.5, 0.1), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
+    assert good_enough(0.9, 0.5, 0.95, 0.5) and not good_enough(0.9, 0.5, 0.95, 0.51)
+    assert not good_enough(0.9, 0.5, float("nan"), 0.1) and not good_enough(None, 0.5, 1.0, 0.0)
+    with pytest.raises(ValueError, match="max_pareto_k"):
+        Training(max_pareto_k=0.0)
 
 
 def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():

@@ -3,7 +3,7 @@ points (:mod:`~numpyro_pinn.training.collocation`), the chunked ``lax.scan`` loo
 (:mod:`~numpyro_pinn.training.loop`) and Gauss-Newton fine-tuning
 (:mod:`~numpyro_pinn.training.gauss_newton`)."""
 from numpyro_pinn.training.collocation import Collocation, CollocationPool
-from numpyro_pinn.training.loop import TrainingError, TrainResult, fit
+from numpyro_pinn.training.loop import TrainingError, TrainResult, fit, good_enough
 from numpyro_pinn.training.options import Plateau, Training
 
-__all__ = ["Training", "Plateau", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit"]
+__all__ = ["Training", "Plateau", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit", "good_enough"]

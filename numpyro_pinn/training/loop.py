@@ -18,7 +18,7 @@ import numpy as np
 
 from numpyro_pinn.training.collocation import CollocationPool
 
-__all__ = ["TrainingError", "TrainResult", "fit"]
+__all__ = ["TrainingError", "TrainResult", "fit", "good_enough"]
 
 
 class TrainingError(RuntimeError):
@@ -57,6 +57,7 @@ def fit(
     checkpoint: Optional[str] = None,
     max_seconds: Optional[float] = None,
     plateau=None,
+    max_pareto_k: Optional[float] = None,
 ) -> TrainResult:
     """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
 
@@ -72,9 +73,11 @@ def fit(
     refresh_paths
         ``refresh_paths(rng_key, params) -> paths`` for trajectory collocation.
     monitor
-        ``monitor(rng_key, params) -> ess`` evaluated after each chunk once
-        ``min_steps`` are done (and before the first one when ``min_steps`` is 0); training stops
-        when it reaches ``target_ess``, after 0 steps if the untrained transport already does.
+        ``monitor(rng_key, params) -> ess`` or ``-> (ess, pareto_k)``, evaluated after each chunk
+        once ``min_steps`` are done (and before the first one when ``min_steps`` is 0); training
+        stops when the ESS reaches ``target_ess`` and the Pareto k-hat (when given) is at most
+        ``max_pareto_k`` (``None``: the ESS alone decides), after 0 steps if the untrained
+        transport already does.
     checkpoint
         A file path: after every chunk the training state (parameters, optimiser state, PRNG key,
         collocation paths, losses, monitor history) is written there, and a call that finds a
@@ -141,9 +144,9 @@ def fit(
         elif monitor is not None and target_ess is not None and min_steps == 0:
             # The base distribution (the untrained transport) may already be good enough.
             rng_key, k_mon = jax.random.split(rng_key)
-            e = float(monitor(k_mon, state.params))
+            e, k = _ess_and_k(monitor(k_mon, state.params))
             ess_hist.append((0, e))
-            stopped = e >= target_ess
+            stopped = good_enough(target_ess, max_pareto_k, e, k)
         for c in range(first_chunk, 0 if stopped else n_chunks):
             rng_key, k_chunk, k_paths, k_mon = jax.random.split(rng_key, 4)
             new_state, chunk_losses = run_chunk(k_chunk, state, pool, done)
@@ -165,10 +168,10 @@ def fit(
                 pool = pool._replace(paths=refresh_paths(k_paths, state.params))
             msg = {"loss": f"{float(np.mean(chunk_losses[-max(1, length // 4):])):.3g}"}
             if monitor is not None and done >= min_steps:
-                e = float(monitor(k_mon, state.params))
+                e, k = _ess_and_k(monitor(k_mon, state.params))
                 ess_hist.append((done, e))
                 msg["ess"] = f"{e:.4f}"
-                if target_ess is not None and e >= target_ess and done < num_steps:
+                if good_enough(target_ess, max_pareto_k, e, k) and done < num_steps:
                     stopped = True
                 elif plateau is not None and done < num_steps and plateau.reached(ess_hist, done):
                     stopped = plateaued = True
@@ -194,6 +197,23 @@ def fit(
           else "target_ess" if stopped else "num_steps")
     return TrainResult(state, np.concatenate(losses) if losses else np.zeros(0), ess_hist, done,
                        time.perf_counter() - t0, stopped, pool, interrupted, by)
+
+
+def good_enough(target_ess: Optional[float], max_pareto_k: Optional[float], ess: float,
+                pareto_k: Optional[float] = None) -> bool:
+    """Whether a proposal's importance weights end training: ESS at least ``target_ess`` and,
+    when both are given, Pareto k-hat at most ``max_pareto_k`` (a high ESS on a monitor batch can
+    hide a heavy right tail of the weights, which the k-hat sees)."""
+    if target_ess is None or not ess >= target_ess:
+        return False
+    return max_pareto_k is None or pareto_k is None or bool(pareto_k <= max_pareto_k)
+
+
+def _ess_and_k(out) -> tuple:
+    """A monitor's ``ess`` or ``(ess, pareto_k)`` as ``(ess, pareto_k or None)``."""
+    if isinstance(out, tuple):
+        return float(out[0]), float(out[1])
+    return float(out), None
 
 
 def _write_checkpoint(path, fingerprint, state, pool, rng_key, losses, ess_hist, done, next_chunk) -> None:

@@ -67,6 +67,11 @@ class Training:
         Steps taken before the early stop on ``target_ess`` may end training (default 0: the base
         distribution alone may already reach it, and then no step is taken;
         ``diagnostics["num_train_steps"]`` says how many were).
+    max_pareto_k
+        The early stop on ``target_ess`` also needs the monitor weights' Pareto k-hat at most this
+        (default 0.5, the range where importance weights are reliable): a proposal whose ESS is
+        high on ``monitor_size`` draws can still miss a heavier tail of the posterior, which the
+        k-hat sees and the final draws would be warned about. ``None``: the ESS alone decides.
     batch_size
         Collocation points per Adam step.
     learning_rate
@@ -102,6 +107,7 @@ class Training:
     """
 
     min_steps: int = 0
+    max_pareto_k: Optional[float] = 0.5
     batch_size: int = 1024
     learning_rate: float = 2e-3
     max_seconds: Optional[float] = None
@@ -122,6 +128,8 @@ class Training:
         check_positive("domain_scale", self.domain_scale)
         if self.max_seconds is not None:
             check_positive("max_seconds", self.max_seconds)
+        if self.max_pareto_k is not None:
+            check_positive("max_pareto_k", self.max_pareto_k)
         if self.finetune not in (None, "gauss_newton"):
             raise ValueError(f"`finetune` must be None or 'gauss_newton'; got {self.finetune!r}.")
         if self.collocation is not None and not isinstance(self.collocation, Collocation):
