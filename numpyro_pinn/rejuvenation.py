@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.diagnostics import EFFECTIVE_DRAWS_WARN, ESS_WARN, PARETO_K_WARN
+from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import report
 from numpyro_pinn.validation import check_count
 
@@ -83,6 +84,8 @@ def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_mov
     check_count("block", block, 1)
     t0 = time.perf_counter()
     x = jnp.asarray(x)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"`x` must be at least two flat unconstrained draws, shape (n, d); got shape {x.shape}.")
     d = x.shape[1]
     carry = (_init(potential_fn, x), jnp.asarray(1.0 / d**0.25, x.dtype))
     done, acc = 0, jnp.asarray(jnp.nan)
@@ -122,13 +125,12 @@ def _advance(potential_fn, num_integration_steps, num, carry, key):
 
     def one_move(carry, key):
         states, step = carry
-        n, d = states.position.shape
-        cov = jnp.atleast_2d(jnp.cov(states.position, rowvar=False))
-        cov = cov + 1e-10 * jnp.trace(cov) / d * jnp.eye(d, dtype=cov.dtype)
+        n = states.position.shape[0]
+        cov = inverse_mass(states.position)
         keys = jax.random.split(key, n)
         states, info = jax.vmap(lambda k, s: hmc(k, s, logdensity, step, cov, num_integration_steps))(keys, states)
         acc = jnp.mean(jnp.nan_to_num(info.acceptance_rate))
-        step = jnp.clip(step * jnp.exp(2.0 * (acc - 0.75)), 1e-4, 5.0).astype(step.dtype)
+        step = adapt_step_size(step, acc)
         return (states, step), acc
 
     carry, acc = jax.lax.scan(one_move, carry, jax.random.split(key, num))

@@ -64,6 +64,8 @@ def test_option_applies_on_untrusted_weights_and_checks_arguments():
         Rejuvenation(always="yes")
     with pytest.raises(ValueError, match="num_integration_steps"):
         rejuvenate(jax.random.PRNGKey(0), potential, jnp.zeros((10, 3)), num_integration_steps=0)
+    with pytest.raises(ValueError, match="`x` must be"):
+        rejuvenate(jax.random.PRNGKey(0), potential, jnp.zeros(3))
 
 
 @pytest.mark.parametrize("bad", [np.inf, np.nan])

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from numpyro_pinn.gaussian import gaussian_log_pdf, std_normal_log_prob
+from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import Deadline, report
 from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
@@ -128,10 +129,8 @@ def smc(
         return beta + jnp.clip(jnp.nan_to_num(delta), 0.0, 1.0 - beta)
 
     def params_from(particles, step_size):
-        cov = jnp.atleast_2d(jnp.cov(particles, rowvar=False))
-        cov = cov + 1e-10 * jnp.trace(cov) / d * jnp.eye(d)
         return extend_params(
-            {"step_size": step_size, "inverse_mass_matrix": cov, "num_integration_steps": num_integration_steps}
+            {"step_size": step_size, "inverse_mass_matrix": inverse_mass(particles), "num_integration_steps": num_integration_steps}
         )
 
     @jax.jit
@@ -164,7 +163,7 @@ def smc(
             key, sub = jax.random.split(key)
             state, info = kernel(sub, state, num_mcmc_steps, beta, params_from(state.particles, step_size))
             acc = jnp.mean(info.update_info.acceptance_rate)
-            step_size = jnp.clip(step_size * jnp.exp(2.0 * (acc - 0.75)), 1e-4, 5.0)
+            step_size = adapt_step_size(step_size, acc)
             return _Carry(state, key, step_size, log_z + info.log_likelihood_increment,
                           it + jnp.where(settling, 0, 1).astype(jnp.int32),
                           jnp.where(settling, _SETTLED, phase).astype(jnp.int32))
