@@ -190,6 +190,7 @@ def test_the_early_stop_needs_the_ess_and_a_reliable_pareto_k():
     assert _monitored_fit(lambda step: (0.99, 0.8), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
     assert _monitored_fit(lambda step: (0.5, 0.1), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
     assert good_enough(0.9, 0.5, 0.95, 0.5) and not good_enough(0.9, 0.5, 0.95, 0.51)
+    assert good_enough(0.9, 0.5, 0.95, float("nan")) and not good_enough(0.9, 0.5, 0.95, float("inf"))
     assert not good_enough(0.9, 0.5, float("nan"), 0.1) and not good_enough(None, 0.5, 1.0, 0.0)
     with pytest.raises(ValueError, match="max_pareto_k"):
         Training(max_pareto_k=0.0)

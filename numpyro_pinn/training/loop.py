@@ -203,10 +203,13 @@ def good_enough(target_ess: Optional[float], max_pareto_k: Optional[float], ess:
                 pareto_k: Optional[float] = None) -> bool:
     """Whether a proposal's importance weights end training: ESS at least ``target_ess`` and,
     when both are given, Pareto k-hat at most ``max_pareto_k`` (a high ESS on a monitor batch can
-    hide a heavy right tail of the weights, which the k-hat sees)."""
+    hide a heavy right tail of the weights, which the k-hat sees). A NaN k-hat (too few weights to
+    fit a tail, see :func:`numpyro_pinn.diagnostics.pareto_k`) leaves the ESS alone to decide."""
     if target_ess is None or not ess >= target_ess:
         return False
-    return max_pareto_k is None or pareto_k is None or bool(pareto_k <= max_pareto_k)
+    if max_pareto_k is None or pareto_k is None or np.isnan(pareto_k):
+        return True
+    return bool(pareto_k <= max_pareto_k)
 
 
 def _ess_and_k(out) -> tuple:
