@@ -18,6 +18,8 @@ ESS_WARN = 0.1
 EFFECTIVE_DRAWS_WARN = 400
 #: PSIS fits its generalised Pareto distribution to at least this many of the largest weights.
 PSIS_MIN_TAIL = 5
+#: Tail log weights spanning at most this many nats are flat: :func:`pareto_k` returns 0 for them.
+FLAT_TAIL_NATS = 1e-6
 
 
 def normalised_weights(log_weights) -> np.ndarray:
@@ -66,9 +68,12 @@ def pareto_k(log_weights) -> float:
     PSIS fits a generalised Pareto distribution to the largest ``M = min(n / 5, 3 sqrt(n))``
     weights (the empirical-Bayes fit of Zhang and Stephens, 2009, with ArviZ's weakly informative
     prior on k); the result equals ``arviz.psislw(log_weights, reff=1)``'s without importing ArviZ.
-    When the tail weights are all equal (bounded weights with a flat top, e.g. an exact transport
-    whose log weights are constant) the fit is undefined and ArviZ reports ``inf``. Such weights
-    have no tail at all, so this returns 0 for them instead of a false alarm. With fewer than
+    When the tail weights are equal (bounded weights with a flat top, e.g. an exact transport whose
+    log weights are constant) the fit is undefined and ArviZ reports ``inf``; when they agree to
+    within :data:`FLAT_TAIL_NATS` (a Gaussian base that matches a Gaussian posterior up to its
+    estimation error) the fit describes differences of one part in a million, which no practical
+    number of draws can turn into a dominant weight. Such weights have no tail that matters, so
+    this returns 0 for them instead of a false alarm. With fewer than
     :data:`PSIS_MIN_TAIL` tail weights (fewer than 25 finite weights) there is nothing to fit: NaN.
     """
     lw = np.asarray(log_weights, dtype=np.float64)
@@ -78,7 +83,7 @@ def pareto_k(log_weights) -> float:
     if m < PSIS_MIN_TAIL:
         return float("nan")
     x = np.sort(lw - lw.max())
-    if n > 1 and x[-1] - x[-(m + 1)] <= 1e-12 * max(1.0, abs(lw.max())):
+    if n > 1 and x[-1] - x[-(m + 1)] <= max(FLAT_TAIL_NATS, 1e-12 * abs(lw.max())):
         return 0.0
     # ArviZ's _psislw and _gpdfit (Apache-2.0), the shape estimate alone.
     cutoff = max(x[-(m + 1)], np.log(np.finfo(float).tiny))

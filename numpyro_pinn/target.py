@@ -5,6 +5,7 @@ shape ``(d,)`` in unconstrained space and a potential ``U(x) = -log q(x)``.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -164,14 +165,10 @@ def from_model(
             "The model has no latent sample sites (every `numpyro.sample` is observed or absent): "
             "there is no posterior to sample."
         )
+    init = partial(initialize_model, model=model, init_strategy=init_to_median(num_samples=15),
+                   model_args=model_args, model_kwargs=model_kwargs)
     try:
-        info = initialize_model(
-            rng_key,
-            model,
-            init_strategy=init_to_median(num_samples=15),
-            model_args=model_args,
-            model_kwargs=model_kwargs,
-        )
+        info = _initialize(init, rng_key)
     except RuntimeError as err:
         # Name the culprit: evaluate each site's log density at a prior draw.
         bad = _nonfinite_sites(_model_trace(model, model_args, model_kwargs))
@@ -190,6 +187,19 @@ def from_model(
 
     _check_finite(flat_potential, flat0, describe)
     return Target(flat_potential, flat0, unravel, info.postprocess_fn, model)
+
+
+def _initialize(init: Callable, rng_key: jax.Array):
+    """NumPyro's ``initialize_model`` (as ``init(rng_key)``) with the search for a valid initial
+    point compiled as one program: a batch of one key makes NumPyro map it with ``lax.map`` instead
+    of running the model's log density and gradient operation by operation, each eagerly compiled.
+    A model that needs concrete values (Python control flow on a sampled value) runs eagerly."""
+    try:
+        info = init(rng_key[None])
+    except (jax.errors.JAXTypeError, jax.errors.JAXIndexError):
+        return init(rng_key)
+    return info._replace(param_info=info.param_info._replace(
+        z=jax.tree_util.tree_map(lambda a: a[0], info.param_info.z)))
 
 
 def _nonfinite_sites(trace) -> list[str]:

@@ -83,6 +83,14 @@ def test_pareto_k_of_flat_topped_weights_is_not_a_false_alarm():
     rng = np.random.default_rng(1)
     assert pareto_k(rng.normal(size=4000) * 0.1) < 0.5
     assert pareto_k(np.log(rng.pareto(1.0 / 0.9, 4000) + 1.0)) > 0.7
+    # A Gaussian base matching a Gaussian posterior up to its estimation error: log weights that
+    # differ by less than a millionth of a nat, whatever the shape of their spread, have no tail
+    # that matters; the same shape spread over 1e-5 nats or more is a real heavy tail.
+    heavy = np.random.default_rng(1).pareto(1.0 / 0.9, 1024)
+    heavy /= heavy.max()
+    assert pareto_k(-3.0 + 5e-7 * heavy) == 0.0
+    assert pareto_k(-3.0 + 1e-5 * heavy) > 0.7
+    assert pareto_k(-3.0 + heavy) > 0.7
 
 
 def test_pareto_k_equals_arviz_psis():
