@@ -169,7 +169,6 @@ def fit_transport(
     t_prior = time.perf_counter()
     with stages.progress("Base distribution", progress_bar and (config.mixture_role is not None)):
         prior, mixture, prior_evals = build_base(k_pool, potential_fn, ws, s, config)
-    t_prior = time.perf_counter() - t_prior
     config = config.for_prior(prior)
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)
@@ -178,7 +177,9 @@ def fit_transport(
             raise ValueError(f"`{name}` ({getattr(s, name)}) must be a multiple of the number of devices ({n_dev}).")
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior, sharding)
     base_ess = _base_ess(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
-    if base_ess is not None and good_enough(s.target_ess, s.max_pareto_k, *base_ess):
+    prior_evals += 0 if base_ess is None else base_ess[2]
+    t_prior = time.perf_counter() - t_prior  # the base distribution's check included
+    if base_ess is not None and good_enough(s.target_ess, s.max_pareto_k, *base_ess[:2]):
         # The base distribution alone reaches target_ess: no training (no network, pool or kernel is
         # built; the parameters are None) and the draws come from the base.
         res = TrainResult(None, np.zeros(0), [(0, base_ess[0])], 0, 0.0, True, None, False, "base")
@@ -217,14 +218,14 @@ def fit_transport(
 
 
 def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, config) -> Optional[tuple]:
-    """``(ESS, Pareto k-hat)`` of ``monitor_size`` draws of the base distribution itself as a
-    proposal (no ODE solve), when it may replace training: an early stop on ``target_ess`` with
-    ``min_steps=0``, and a transport and base option that allow drawing from the base
-    (``fallback``). ``None`` otherwise."""
+    """``(ESS, Pareto k-hat, target evaluations)`` of ``monitor_size`` draws of the base
+    distribution itself as a proposal (no ODE solve), when it may replace training: an early stop
+    on ``target_ess`` with ``min_steps=0``, and a transport and base option that allow drawing from
+    the base (``fallback``). ``None`` otherwise."""
     if s.target_ess is None or s.min_steps > 0 or not (config.base_fallback and s.base.fallback):
         return None
     lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, s.monitor_size)
-    return ess(lw), pareto_k(lw)
+    return ess(lw), pareto_k(lw), lw.size
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:

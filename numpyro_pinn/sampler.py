@@ -297,7 +297,8 @@ class PINNSampler(SamplerSurface):
             self._idx = None
         s = self.settings
         n_train = fitted.train.num_steps
-        n_monitor = len(fitted.train.ess_history) * s.monitor_size
+        # Without a trained transport the one ESS recorded is the base's check, counted in its stage.
+        n_monitor = len(fitted.train.ess_history) * s.monitor_size if fitted.params is not None else 0
         rejuv = None if rejuvenated is None else rejuvenated.info()
         self._diag.update(
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,

@@ -177,6 +177,9 @@ def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
     d = s.diagnostics
     assert d["num_train_steps"] == 0 and d["stopped_early"]
     assert d["stages"]["training"]["stopped_by"] == "base" and d["proposal"] == "base"
+    # The base's own check is the base stage's cost; the stages add up to the run's.
+    assert d["stages"]["training"]["target_evals"] == 0 and d["stages"]["base"]["target_evals"] >= 1024
+    assert sum(st["target_evals"] for st in d["stages"].values()) == d["target_evals"]
     assert "transport_ess" not in d and d["base_ess"] == pytest.approx(d["ess"])
     assert "reached target_ess untrained" in s.summary_line()
     assert d["ess"] > 0.999 and abs(d["log_Z"] - 1.5 * np.log(2 * np.pi)) < 1e-3
