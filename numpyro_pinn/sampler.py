@@ -83,7 +83,8 @@ class PINNSampler(SamplerSurface):
     num_steps, target_ess
         At most ``num_steps`` Adam steps, stopping once the ESS of a monitor batch reaches
         ``target_ess`` with a Pareto k-hat of at most ``Training(max_pareto_k=0.5)`` (``None``:
-        run all steps), after 0 steps if the base distribution already does, or once the monitor's ESS has stopped improving (``Training(plateau=...)``,
+        run all steps), after 0 steps if the base distribution already does, or once the
+        monitor's ESS has stopped improving (``Training(plateau=...)``,
         :class:`~numpyro_pinn.training.Plateau`).
     rejuvenation
         A :class:`~numpyro_pinn.Rejuvenation` (default ``Rejuvenation()``): when the importance
