@@ -16,7 +16,7 @@ from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess, pareto_k
-from numpyro_pinn.bases.mixture import proposal_log_weights
+from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.training.loop import TrainResult, fit, good_enough
@@ -221,11 +221,14 @@ def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, co
     """``(ESS, Pareto k-hat, target evaluations)`` of ``monitor_size`` draws of the base
     distribution itself as a proposal (no ODE solve), when it may replace training: an early stop
     on ``target_ess`` with ``min_steps=0``, and a transport and base option that allow drawing from
-    the base (``fallback``). ``None`` otherwise."""
+    the base (``fallback``). ``None`` otherwise. The draws are the first ``monitor_size`` of a batch
+    of at least :data:`~numpyro_pinn.bases.PROPOSAL_DRAWS`, the size the base options score their
+    candidates with, whose compiled evaluation this reuses when the base is one of them."""
     if s.target_ess is None or s.min_steps > 0 or not (config.base_fallback and s.base.fallback):
         return None
-    lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, s.monitor_size)
-    return ess(lw), pareto_k(lw), lw.size
+    n = max(s.monitor_size, PROPOSAL_DRAWS)
+    lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, n)[: s.monitor_size]
+    return ess(lw), pareto_k(lw), n
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:

@@ -48,6 +48,32 @@ def test_mode_mixture_finds_modes_weights_and_scales():
     assert abs(frac - 0.75) < 5 * np.sqrt(0.75 * 0.25 / 20000)
 
 
+def test_the_mode_climbs_reuse_the_laplace_fits_compiled_newton_loop(monkeypatch, caplog):
+    """On a CPU the base's mode climbs go one point at a time through the Newton program the
+    Laplace warm start compiled (:func:`numpyro_pinn.warmstart.compiled_find_mode`): after
+    ``laplace``, climbing from 40 draws compiles no Newton loop anew, and both modes are found.
+    Mutation: climbing through a program of their own (``lax.map``) never calls it."""
+    from numpyro_pinn.bases import modes
+    from numpyro_pinn.warmstart import compiled_find_mode, laplace
+
+    if jax.default_backend() != "cpu":
+        pytest.skip("climbs are batched off the CPU")
+    import logging
+
+    laplace(two_modes, jnp.array([3.0, 0.5]), max_iter=200)
+    calls = []
+    monkeypatch.setattr(modes, "compiled_find_mode", lambda *a: calls.append(1) or compiled_find_mode(*a))
+    rng = np.random.default_rng(1)
+    draws = np.concatenate([np.asarray(MUS[0]) + 0.5 * rng.normal(size=(10, 2)),
+                            np.asarray(MUS[1]) + 0.3 * rng.normal(size=(30, 2))])
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG):
+        caplog.clear()
+        pr = mode_mixture(two_modes, jnp.zeros(2), jnp.eye(2), jnp.asarray(draws), rng_key=jax.random.PRNGKey(0))
+    compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert len(calls) == 40 and not [c for c in compiles if "compiled_find_mode" in c], compiles
+    assert pr is not None and pr.means.shape == (2, 2)
+
+
 def test_unimodal_draws_keep_the_standard_normal():
     draws = jax.random.normal(jax.random.PRNGKey(0), (500, 3))
     pot = lambda x: 0.5 * jnp.sum(x**2)

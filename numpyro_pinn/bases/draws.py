@@ -11,7 +11,7 @@ import numpy as np
 
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol
-from numpyro_pinn.warmstart import find_mode
+from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 
 __all__ = ["draw_mixture", "path_components", "refine", "refine_steps"]
 
@@ -175,7 +175,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     """
 
     d = mean.shape[0]
-    mode, _, it = jax.jit(lambda x0: find_mode(potential_fn, x0))(jnp.asarray(start, chol.dtype))
+    mode, _, it = compiled_find_mode(potential_fn, jnp.asarray(start, chol.dtype))
     hess = jax.jit(jax.hessian(potential_fn))
     evals = (int(it) + 1) * (d + 2)
     out = lambda r: (r, evals) if return_evals else r

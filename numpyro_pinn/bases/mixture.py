@@ -13,7 +13,7 @@ import numpy as np
 from numpyro_pinn.gaussian import std_normal_log_prob
 
 __all__ = ["GaussianMixture", "log_prob", "sample", "scale_spread", "local_scale", "component_log_prob",
-           "stratified", "whitened_log_q", "make_mixture", "proposal_log_weights"]
+           "stratified", "whitened_log_q", "make_mixture", "proposal_log_weights", "PROPOSAL_DRAWS"]
 
 
 class GaussianMixture(NamedTuple):
@@ -151,8 +151,12 @@ def make_mixture(means, chols, log_w, labels, skews=None) -> GaussianMixture:
     return GaussianMixture(f32(means), f32(chols), f32(log_w), jnp.asarray(np.asarray(labels), jnp.int32),
                            f32(np.linalg.inv(np.asarray(chols))), None if skews is None else f32(skews))
 
+#: Draws each candidate base distribution is scored with (:func:`proposal_log_weights`).
+PROPOSAL_DRAWS = 2048
+
+
 def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Array, prior: Optional[GaussianMixture],
-                         rng_key: jax.Array, num: int = 2048) -> np.ndarray:
+                         rng_key: jax.Array, num: int = PROPOSAL_DRAWS) -> np.ndarray:
     """Log importance weights ``log q - log prior`` (unnormalised ``q``) of ``num`` fresh draws of
     ``prior`` (``None``: ``N(0, I)``) as a proposal for the target whitened by ``x = mean + chol y``
     (``num`` target evaluations); non-finite weights become ``-inf``. Compiled once per

@@ -12,7 +12,7 @@ import numpy as np
 from numpyro_pinn.bases.draws import draw_mixture, refine_steps
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import psd_inverse_chol
-from numpyro_pinn.warmstart import find_mode
+from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 
 __all__ = ["mode_mixture"]
 
@@ -190,14 +190,20 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
     deadline = Deadline.after(max_seconds)
     n = x.shape[0]
     block = max(block, climb_batch)
-    climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
-    run = jax.jit(lambda xb: jax.lax.map(climb, xb, batch_size=climb_batch))
+    if climb_batch == 1:
+        # One point at a time through the Newton program the Laplace warm start compiled already.
+        one = lambda x0: compiled_find_mode(potential_fn, x0, 100)
+        run = lambda xb: jax.tree_util.tree_map(lambda *a: np.stack(a), *[jax.device_get(one(x0)) for x0 in xb])
+    else:
+        climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
+        run = jax.jit(lambda xb: jax.lax.map(climb, xb, batch_size=climb_batch))
+    x_np = np.asarray(x)
     order = np.random.default_rng(0).permutation(n)
     done, outs = [], []
     for start in range(0, n, block):
         idx = order[start:start + block]
-        padded = np.concatenate([idx, np.full(block - len(idx), idx[-1])]) if n > block else idx
-        outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(idx)], run(x[padded])))
+        padded = idx if n <= block or climb_batch == 1 else np.concatenate([idx, np.full(block - len(idx), idx[-1])])
+        outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(idx)], run(x_np[padded])))
         done.append(idx)
         report(mode_climbs=f"{start + len(idx)}/{n}")
         if deadline.passed() and start + block < n:

@@ -17,7 +17,7 @@ import numpy as np
 
 from numpyro_pinn import tails
 from numpyro_pinn.bases.draws import draw_mixture
-from numpyro_pinn.bases.mixture import proposal_log_weights
+from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_log_weights
 from numpyro_pinn.bases.modes import mode_mixture
 from numpyro_pinn.bases.skew import fit_skew, reweight
 from numpyro_pinn.diagnostics import ess
@@ -220,7 +220,7 @@ class Auto(_Mixture):
             evals += n
         return mixture, evals
 
-    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = 2048, laplace=None):
+    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = PROPOSAL_DRAWS, laplace=None):
         """What :class:`Auto` does when the warm start has one mode: ``(mixture or None, target
         evaluations)``.
 

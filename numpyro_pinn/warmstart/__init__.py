@@ -17,10 +17,10 @@ Laplace fit, the mode and propriety checks), :mod:`~numpyro_pinn.warmstart.smc` 
 :mod:`~numpyro_pinn.warmstart.pt`.
 """
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
-from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, PROPRIETY_RADII, Laplace, around_initial_point, find_mode,
-                                            flat_direction, is_mode, laplace)
+from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, PROPRIETY_RADII, Laplace, around_initial_point,
+                                            compiled_find_mode, find_mode, flat_direction, is_mode, laplace)
 from numpyro_pinn.warmstart.pt import PT, pt
 from numpyro_pinn.warmstart.smc import SMC, smc
 
-__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "laplace", "is_mode", "around_initial_point", "smc",
+__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "compiled_find_mode", "laplace", "is_mode", "around_initial_point", "smc",
            "pt", "from_draws", "with_log_Z", "reference", "flat_direction", "MODE_GAP_MAX", "PROPRIETY_RADII"]
