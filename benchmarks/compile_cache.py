@@ -4,7 +4,6 @@
     python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache            # again: compiled programs come from it
     python benchmarks/compile_cache.py                                      # no cache
     python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache --new-data 5   # new data of the same shapes
-    python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache2 --hoist       # data as executable arguments
 
 Prints the run's wall time and each stage's seconds (BENCHMARKS.md, Real models, "Compilation").
 """
@@ -23,12 +22,7 @@ def main():
     p.add_argument("model", nargs="?", default="normal1", help="a case of benchmarks/models.py")
     p.add_argument("--cache-dir", default=None, help="JAX's persistent compilation cache (default: none)")
     p.add_argument("--new-data", type=int, default=None, help="run on the case's new data with this seed")
-    p.add_argument("--hoist", action="store_true",
-                   help="jax_use_simplified_jaxpr_constants: the model's data become arguments of the compiled "
-                        "programs instead of constants in them, so new data of the same shapes hit the cache")
     args = p.parse_args()
-    if args.hoist:
-        jax.config.update("jax_use_simplified_jaxpr_constants", True)
     if args.cache_dir:
         jax.config.update("jax_compilation_cache_dir", args.cache_dir)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
@@ -42,7 +36,7 @@ def main():
     t0 = time.perf_counter()
     s = PINNSampler(c.model, progress_bar=False).run(jax.random.PRNGKey(0), *a, **kw)
     stages = {k: round(v["seconds"], 1) for k, v in s.diagnostics["stages"].items()}
-    print(f"{args.model} cache={args.cache_dir is not None} new_data={args.new_data} hoist={args.hoist}: "
+    print(f"{args.model} cache={args.cache_dir is not None} new_data={args.new_data}: "
           f"{time.perf_counter() - t0:.1f} s, stages {stages}")
 
 
