@@ -45,6 +45,7 @@ def smc(
     defensive: float = 0.2,
     max_seconds: Optional[float] = 600.0,
     block: int = 4,
+    waste_free: Optional[int] = None,
 ) -> WarmStart:
     """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
@@ -65,6 +66,12 @@ def smc(
     reference, or, without ``centre``, in the whitened coordinates of the one Gaussian against
     ``N(0, I)`` (the same algorithm, without evaluating a mixture reference at every step).
 
+    ``waste_free=p`` (default ``None``) moves the particles as waste-free SMC does (Dau and
+    Chopin, 2022; BlackJAX's ``waste_free_smc``): ``num_particles / p`` resampled particles each
+    start a chain of ``p - 1`` HMC moves, and every state of every chain is kept, so a tempering
+    step costs about ``(p - 1) / p`` gradient evaluations per particle and HMC move instead of
+    ``num_mcmc_steps`` (which it replaces). ``num_particles`` must be a multiple of ``p``.
+
     The tempering steps run in jitted blocks of ``block``; between blocks Ctrl-C is seen and the
     wall-clock budget ``max_seconds`` (``None``: none) is checked. When the budget or
     ``max_tempering_steps`` runs out before the posterior is reached, a ``RuntimeWarning`` says so
@@ -78,6 +85,7 @@ def smc(
         Whitening from the final particles' mean and covariance, ``log_Z`` from SMC.
     """
     deadline = Deadline.after(max_seconds)
+    _check_waste_free(waste_free, num_particles)
     import blackjax
     from blackjax.smc import resampling, solver, tempered
     from blackjax.smc.ess import ess_solver
@@ -119,8 +127,14 @@ def smc(
     # than the posterior) and only their weights reach the posterior. The settling step resamples
     # by those weights and moves once more under the tempering parameter reached (an increment of
     # 0), so the draws follow it.
+    update = {}
+    if waste_free is not None:
+        from blackjax.smc.waste_free import waste_free_smc
+
+        update = {"update_strategy": waste_free_smc(num_particles, waste_free)}
+    moves = None if waste_free is not None else num_mcmc_steps
     kernel = tempered.build_kernel(logref, loglik, blackjax.hmc.build_kernel(), blackjax.hmc.init,
-                                   resampling.systematic)
+                                   resampling.systematic, **update)
     batched_loglik = jax.vmap(loglik)
 
     def next_param(state):
@@ -161,7 +175,7 @@ def smc(
             settling = (phase == _SETTLE) | (state.tempering_param >= 1.0)
             beta = jnp.where(settling, state.tempering_param, next_param(state))
             key, sub = jax.random.split(key)
-            state, info = kernel(sub, state, num_mcmc_steps, beta, params_from(state.particles, step_size))
+            state, info = kernel(sub, state, moves, beta, params_from(state.particles, step_size))
             acc = jnp.mean(info.update_info.acceptance_rate)
             step_size = adapt_step_size(step_size, acc)
             return _Carry(state, key, step_size, log_z + info.log_likelihood_increment,
@@ -183,7 +197,11 @@ def smc(
     z, log_z = carry.state.particles, carry.log_z
     it_evals = it + 1  # the settling moves cost one tempering step's evaluations
     x = m + z @ L.T if whitened else z
-    n_evals = it_evals * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
+    if waste_free is None:
+        n_evals = it_evals * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
+    else:
+        n_evals = it_evals * ((num_particles // waste_free) * (waste_free - 1) * (num_integration_steps + 1)
+                              + num_particles)
     if beta >= 1.0:
         return from_draws(x, log_Z=float(log_z), method="smc")._replace(num_evals=start.num_evals + n_evals)
     why = (f"its time budget ({max_seconds:g} s)" if it < max_tempering_steps
@@ -199,6 +217,13 @@ def smc(
     return ws._replace(num_evals=start.num_evals + n_evals + ws.num_evals)
 
 
+def _check_waste_free(waste_free: Optional[int], num_particles: int) -> None:
+    if waste_free is not None:
+        check_count("waste_free", waste_free, 2)
+        if num_particles % waste_free:
+            raise ValueError(f"`num_particles` ({num_particles}) must be a multiple of `waste_free` ({waste_free}).")
+
+
 @dataclasses.dataclass(frozen=True)
 class SMC:
     """Warm start (default): Laplace, then adaptive tempered SMC from a broad Gaussian around the
@@ -209,18 +234,23 @@ class SMC:
     ``num_particles`` (more for many modes or high dimension), ``max_seconds`` (the wall-clock
     budget; when it or ``max_tempering_steps`` runs out, the run goes on from the tempered
     particles with a warning). Other arguments: ``scale`` (the reference's width in Laplace
-    widths)."""
+    widths), ``waste_free`` (``p``: waste-free moves, chains of ``p - 1`` HMC moves from
+    ``num_particles / p`` resampled particles, keeping every state; a fraction of the gradient
+    evaluations per tempering step, for posteriors whose target is costly to evaluate; see
+    :func:`smc`)."""
 
     num_particles: int = 2048
     scale: float = 10.0
     max_seconds: Optional[float] = 600.0
     max_tempering_steps: int = 500
+    waste_free: Optional[int] = None
 
     def __post_init__(self):
         check_count("num_particles", self.num_particles, 2)
         check_count("max_tempering_steps", self.max_tempering_steps, 1)
         check_positive("scale", self.scale)
         Deadline.after(self.max_seconds)  # checks it
+        _check_waste_free(self.waste_free, self.num_particles)
 
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
         """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``.
@@ -228,7 +258,7 @@ class SMC:
         When ``start`` is not at a mode (:func:`is_mode`), the reference is ``N(x0, scale^2 I)``
         alone, and the result's ``method`` says so."""
         opts = dict(num_particles=self.num_particles, scale=self.scale, max_seconds=self.max_seconds,
-                    max_tempering_steps=self.max_tempering_steps)
+                    max_tempering_steps=self.max_tempering_steps, waste_free=self.waste_free)
         if is_mode(start):
             return smc(rng_key, potential_fn, start, centre=x0, **opts)
         ws = smc(rng_key, potential_fn, around_initial_point(x0, start), **opts)
