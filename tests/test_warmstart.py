@@ -120,16 +120,16 @@ def test_find_mode_on_near_collinear_logistic_regression():
 
 
 @pytest.mark.slow
-def test_smc_warm_start_covers_separated_modes_with_right_weights():
+def two_separated_modes(x):
+    """Two normalised Gaussian modes (sd 0.5) at x = -6 and 6, weights 0.3 and 0.7: log Z = 0."""
     mus = jnp.array([[-6.0, 0.0], [6.0, 0.0]])
-    logw = jnp.log(jnp.array([0.3, 0.7]))
+    lp = -0.5 * jnp.sum((x - mus) ** 2, -1) / 0.25 - jnp.log(2 * jnp.pi * 0.25)
+    return -logsumexp_j(lp + jnp.log(jnp.array([0.3, 0.7])))
 
-    def potential(x):
-        lp = -0.5 * jnp.sum((x - mus) ** 2, -1) / 0.25 - jnp.log(2 * jnp.pi * 0.25)
-        return -logsumexp_j(lp + logw)
 
-    lap = laplace(potential, jnp.array([5.0, 0.5]))
-    ws = smc(jax.random.PRNGKey(0), potential, lap, num_particles=2000, scale=20.0)
+def test_smc_warm_start_covers_separated_modes_with_right_weights():
+    lap = laplace(two_separated_modes, jnp.array([5.0, 0.5]))
+    ws = smc(jax.random.PRNGKey(0), two_separated_modes, lap, num_particles=2000, scale=20.0)
     frac_left = float(jnp.mean(ws.draws[:, 0] < 0))
     # SMC resampling noise is larger than iid binomial noise; allow 0.06 (about 4 binomial sds x 1.5).
     assert abs(frac_left - 0.3) < 0.06
@@ -143,16 +143,9 @@ def test_waste_free_smc_gets_the_same_modes_and_evidence_for_fewer_evaluations()
     the default's (over seeds 0-7: log Z sd 0.125 against 0.075, the left mode's share sd about
     0.04 against 0.02), hence bounds of about three sds. Mutation: counting the default moves'
     evaluations fails it."""
-    mus = jnp.array([[-6.0, 0.0], [6.0, 0.0]])
-    logw = jnp.log(jnp.array([0.3, 0.7]))
-
-    def potential(x):
-        lp = -0.5 * jnp.sum((x - mus) ** 2, -1) / 0.25 - jnp.log(2 * jnp.pi * 0.25)
-        return -logsumexp_j(lp + logw)
-
-    lap = laplace(potential, jnp.array([5.0, 0.5]))
-    wf = smc(jax.random.PRNGKey(0), potential, lap, num_particles=2000, scale=20.0, waste_free=4)
-    default = smc(jax.random.PRNGKey(0), potential, lap, num_particles=2000, scale=20.0)
+    lap = laplace(two_separated_modes, jnp.array([5.0, 0.5]))
+    wf = smc(jax.random.PRNGKey(0), two_separated_modes, lap, num_particles=2000, scale=20.0, waste_free=4)
+    default = smc(jax.random.PRNGKey(0), two_separated_modes, lap, num_particles=2000, scale=20.0)
     assert wf.draws.shape == (2000, 2)
     assert abs(float(jnp.mean(wf.draws[:, 0] < 0)) - 0.3) < 0.12
     assert abs(float(wf.log_Z)) < 0.4
