@@ -11,7 +11,8 @@ from numpyro_pinn.transports.ode import ODETransport
 from numpyro_pinn.warmstart import PT, SMC, Laplace, WarmStart
 
 __all__ = [
-    "PINNSampler", "ParallelTempering", "ODETransport", "Training", "Plateau", "Collocation", "WarmStart", "TrainingError", "Settings",
+    "PINNSampler", "ParallelTempering", "ODETransport", "Training", "Plateau", "Collocation", "WarmStart",
+    "TrainingError", "Settings",
     "make_warm_start", "fit_transport", "draw", "compare", "plot_compare", "Comparison", "posteriordb",
     "PINNKernel", "bayes_factor", "BayesFactor", "SMC", "Laplace", "PT", "Rejuvenation",
 ]

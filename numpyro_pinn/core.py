@@ -120,7 +120,8 @@ def _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_
                 f"The posterior looks improper (not integrable): along a direction mostly in {where}, the "
                 f"potential changes by less than the log of the distance ratio between each of the distances "
                 f"{', '.join(f'{r:g}' for r in PROPRIETY_RADII)} from the mode where it is finite (by {rise:.3g} "
-                "between the last two), so the density does not fall faster than 1/distance. Check for flat or improper priors (e.g. ImproperUniform) on "
+                "between the last two), so the density does not fall faster than 1/distance. Check for flat or "
+                "improper priors (e.g. ImproperUniform) on "
                 "parameters the data do not constrain.")
         if isinstance(warm_start, Laplace) and not is_mode(lap):
             g = lap.chol @ (lap.chol.T @ jax.grad(potential_fn)(lap.mean))
@@ -176,13 +177,13 @@ def fit_transport(
         if getattr(s, name) % n_dev:
             raise ValueError(f"`{name}` ({getattr(s, name)}) must be a multiple of the number of devices ({n_dev}).")
     target = sample_mod.whitened_target(potential_fn, ws.mean, ws.chol, ws.log_Z, prior, sharding)
-    base_ess = _base_ess(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
-    prior_evals += 0 if base_ess is None else base_ess[2]
+    check = _base_check(jax.random.fold_in(k_fit, 11), potential_fn, ws, prior, s, config)
+    prior_evals += 0 if check is None else check.target_evals
     t_prior = time.perf_counter() - t_prior  # the base distribution's check included
-    if base_ess is not None and good_enough(s.target_ess, s.max_pareto_k, *base_ess[:2]):
+    if check is not None and good_enough(s.target_ess, s.max_pareto_k, check.ess, check.pareto_k):
         # The base distribution alone reaches target_ess: no training (no network, pool or kernel is
         # built; the parameters are None) and the draws come from the base.
-        res = TrainResult(None, np.zeros(0), [(0, base_ess[0])], 0, 0.0, True, None, False, "base")
+        res = TrainResult(None, np.zeros(0), [(0, check.ess)], 0, 0.0, True, None, False, "base")
         return Fitted(config, None, target, ws, res, None, None, prior_evals, t_prior)
     pool = make_pool(k_pool, ws, s, config.bridge, prior)
     state = config.init(k_init, d, opt, pool.draws, mixture=mixture)
@@ -217,8 +218,17 @@ def fit_transport(
     return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
 
 
-def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, config) -> Optional[tuple]:
-    """``(ESS, Pareto k-hat, target evaluations)`` of ``monitor_size`` draws of the base
+class _BaseCheck(NamedTuple):
+    """The base distribution's own check before training (:func:`_base_check`)."""
+
+    ess: float
+    pareto_k: float
+    target_evals: int
+
+
+def _base_check(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings,
+                config) -> Optional[_BaseCheck]:
+    """The ESS, Pareto k-hat and target evaluations of ``monitor_size`` draws of the base
     distribution itself as a proposal (no ODE solve), when it may replace training: an early stop
     on ``target_ess`` with ``min_steps=0``, and a transport and base option that allow drawing from
     the base (``fallback``). ``None`` otherwise. The draws are the first ``monitor_size`` of a batch
@@ -228,7 +238,7 @@ def _base_ess(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings, co
         return None
     n = max(s.monitor_size, PROPOSAL_DRAWS)
     lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, n)[: s.monitor_size]
-    return ess(lw), pareto_k(lw), n
+    return _BaseCheck(ess(lw), pareto_k(lw), n)
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:

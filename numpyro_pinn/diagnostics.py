@@ -6,7 +6,8 @@ from typing import Optional
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "normalised_weights", "ess", "log_evidence", "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL",
+__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "normalised_weights", "ess", "log_evidence",
+           "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL",
            "summarize", "weight_warnings"]
 
 #: Pareto k-hat above this: the importance weights' variance may be infinite, and the samplers

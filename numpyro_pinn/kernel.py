@@ -52,7 +52,8 @@ class PINNKernel(MCMCKernel):
         mcmc.get_extra_fields()["accept_prob"].mean()   # the transport's quality: 1 is perfect
 
     The chain runs in the caller's precision, like NumPyro's own kernels: float32 unless
-    ``jax.config.update("jax_enable_x64", True)``. No warm-up is needed: each chain starts from a draw resampled by weight from a block of
+    ``jax.config.update("jax_enable_x64", True)``. No warm-up is needed: each chain starts from a draw resampled
+    by weight from a block of
     proposals. The acceptance rate is that of an independence sampler: about the weights' ESS for
     a good transport; when it is low the chain is still exact but its effective sample size is low
     (check it with ``mcmc.print_summary()``); train longer or warm-start from better draws.
@@ -62,7 +63,8 @@ class PINNKernel(MCMCKernel):
     sampler
         A fitted :class:`~numpyro_pinn.PINNSampler` (after ``run`` or ``load``). The chain targets
         the potential it was trained on, rebuilt from the model arguments of its ``run`` when the
-        kernel is made (``MCMC.run``'s are not used: pass the same ones, which ArviZ reads). With ``dps_sampler="sde"`` the proposals are the
+        kernel is made (``MCMC.run``'s are not used: pass the same ones, which ArviZ reads). With
+        ``dps_sampler="sde"`` the proposals are the
         probability-flow particles, which are weighted.
     block_size
         Proposals are drawn in batched ODE solves of this many particles, refilled when used up.

@@ -329,7 +329,8 @@ class PINNSampler(SamplerSurface):
             heavy_tail_component=getattr(fitted.target.prior, "dfs", None) is not None,
             control_variate=fitted.config.describe_control_variate(fitted.params),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
-                           "particles)") if self._sde else "prior draws (the transport's ESS was lower), importance-resampled"
+                           "particles)") if self._sde else
+                          "prior draws (the transport's ESS was lower), importance-resampled"
                           if self._through_prior else f"{fitted.config.particles}, importance-resampled",
         )
         if rejuv is not None:
@@ -437,7 +438,8 @@ class PINNSampler(SamplerSurface):
         construction, training and drawing)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
-        start, the mixture prior's mode climbs, refinement and skew fit, every collocation point, the endpoints of the monitor and final particles, and
+        start, the mixture prior's mode climbs, refinement and skew fit, every collocation point, the endpoints of
+        the monitor and final particles, and
         Gauss-Newton's batches. For probability-flow samplers (``sigma > 0`` methods and DPS), whose
         velocity itself evaluates the target's gradient at every solver stage, it is a lower bound.
 

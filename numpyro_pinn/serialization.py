@@ -74,9 +74,9 @@ def check_layout(saved: dict, target) -> None:
     missing = sorted(set(saved) - set(now))
     extra = sorted(set(now) - set(saved))
     if missing or extra:
-        raise ValueError("The model's latent sites differ from the saved sampler's: "
-                         + "; ".join(filter(None, [f"saved but not in this model: {', '.join(missing)}" if missing else "",
-                                                   f"in this model but not saved: {', '.join(extra)}" if extra else ""])))
+        parts = ([f"saved but not in this model: {', '.join(missing)}"] if missing else []) + \
+            ([f"in this model but not saved: {', '.join(extra)}"] if extra else [])
+        raise ValueError("The model's latent sites differ from the saved sampler's: " + "; ".join(parts))
     for site, (shape, _) in saved.items():
         if list(now[site][0]) != list(shape):
             raise ValueError(f"Latent site '{site}' has shape {tuple(now[site][0])} here but {tuple(shape)} in the "

@@ -150,8 +150,9 @@ def from_model(
     Raises
     ------
     ValueError
-        If the model has no latent sites, a discrete latent site, or a potential
-        that is not finite at the initial point (the error names the site).
+        If the model has no latent sites, a discrete latent site, a potential
+        that is not finite at the initial point, or Python control flow on a sampled value
+        (which JAX cannot compile); the error names the site.
     """
     from numpyro.infer import init_to_median
     from numpyro.infer.util import initialize_model
@@ -169,6 +170,13 @@ def from_model(
                    model_args=model_args, model_kwargs=model_kwargs)
     try:
         info = _initialize(init, rng_key)
+    except jax.errors.ConcretizationTypeError as err:
+        bad = _untraceable_sites(model, model_args, model_kwargs, latent)
+        where = f"the value of site(s) {', '.join(bad)}" if bad else "a sampled value"
+        raise ValueError(
+            f"The model's log density uses {where} as a concrete Python value (e.g. `if x > 0:` or `float(x)`), "
+            "which JAX cannot compile or differentiate: write the branch with `jnp.where` or `jax.lax.cond`."
+        ) from err
     except RuntimeError as err:
         # Name the culprit: evaluate each site's log density at a prior draw.
         bad = _nonfinite_sites(_model_trace(model, model_args, model_kwargs))
@@ -187,6 +195,24 @@ def from_model(
 
     _check_finite(flat_potential, flat0, describe)
     return Target(flat_potential, flat0, unravel, info.postprocess_fn, model)
+
+
+def _untraceable_sites(model, args, kwargs, latent: list) -> list[str]:
+    """The latent sites on whose value the model's log density needs a concrete Python value: each
+    site alone is traced (abstractly, nothing compiled) with the others fixed at a prior draw."""
+    from numpyro.infer.util import log_density
+
+    values = {name: site["value"] for name, site in _model_trace(model, args, kwargs).items()
+              if site["type"] == "sample" and not site["is_observed"]}
+    bad = []
+    for name in latent:
+        try:
+            jax.make_jaxpr(lambda v, name=name: log_density(model, args, kwargs, {**values, name: v})[0])(values[name])
+        except jax.errors.ConcretizationTypeError:
+            bad.append(name)
+        except Exception:  # noqa: BLE001 - only a name for the message is wanted here
+            continue
+    return bad
 
 
 def _initialize(init: Callable, rng_key: jax.Array):

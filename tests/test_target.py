@@ -33,15 +33,18 @@ def test_the_compiled_initial_point_search_finds_numpyros_initial_point():
     np.testing.assert_allclose(t.potential_fn(t.x0), info.potential_fn(info.param_info.z), rtol=1e-5)
 
 
-def test_a_model_that_needs_concrete_values_gets_jaxs_own_error():
+def test_a_model_that_needs_concrete_values_gets_an_error_naming_the_site():
     """Python control flow on a sampled value cannot be traced, compiled or differentiated: the
-    search falls back to NumPyro's eager one, whose error (JAX's) names the problem."""
+    error names the site whose value the model branches on, not the others, and says what to write."""
 
     def model():
+        numpyro.sample("tau", dist.HalfNormal(1.0))
         mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
         if float(mu) > 100.0:
             raise AssertionError
         numpyro.sample("y", dist.Normal(mu, 1.0), obs=0.5)
 
-    with pytest.raises(jax.errors.ConcretizationTypeError, match="float"):
+    with pytest.raises(ValueError, match=r"value of site\(s\) mu as .*jnp.where") as err:
         from_model(KEY, model)
+    assert "tau" not in str(err.value)
+    assert isinstance(err.value.__cause__, jax.errors.ConcretizationTypeError)

@@ -26,4 +26,5 @@ from numpyro_pinn.bases.skew import fit_skew, reweight
 __all__ = ["Auto", "Gaussian", "ModeMixture", "DrawsMixture", "BaseOption", "Base", "resolve", "to_dict", "from_dict",
            "FAR_FROM_GAUSSIAN_ESS",
            "GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight",
-           "log_prob", "sample", "proposal_log_weights", "PROPOSAL_DRAWS", "scale_spread", "local_scale", "make_mixture"]
+           "log_prob", "sample", "proposal_log_weights", "PROPOSAL_DRAWS", "scale_spread", "local_scale",
+           "make_mixture"]

@@ -70,7 +70,8 @@ def mode_mixture(
     GaussianMixture or None
         ``None`` when the draws have a single mode (with ``one_mode="none"``), or more than
         ``max_components`` (a continuum of maxima rather than separate modes) with
-        ``continuum="none"``: the default ``N(0, I)`` prior is then kept. With ``return_evals=True``, ``(mixture or None, num_evals)``: the points at
+        ``continuum="none"``: the default ``N(0, I)`` prior is then kept. With ``return_evals=True``, ``(mixture
+        or None, num_evals)``: the points at
         which the target, its gradient or its Hessian was evaluated (a Newton iteration counts
         ``d + 2``, as for the Laplace warm start), climbs, barrier checks and refinement together.
     """

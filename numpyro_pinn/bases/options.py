@@ -191,7 +191,8 @@ class Auto(_Mixture):
     the mode, whichever is the better importance sampler (:meth:`one_mode_mixture`). A ring or
     ridge of maxima, or one mode far from Gaussian (that Gaussian's importance-sampling ESS below
     ``far_from_gaussian_ess``, e.g. a funnel), gets :class:`DrawsMixture`'s components when their
-    lower bound is higher. The ODE family's base also gets a Student-t component (weight :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's
+    lower bound is higher. The ODE family's base also gets a Student-t component (weight
+    :data:`numpyro_pinn.tails.HEAVY_WEIGHT`, Cauchy tails) when the posterior's
     density falls too slowly beyond the base's reach (:func:`numpyro_pinn.tails.base_tail_check`),
     so that heavy tails are proposed and their weights stay bounded;
     ``diagnostics["heavy_tail_component"]`` says so. DPS always gets a mixture as its control

@@ -168,7 +168,8 @@ def reweight(
     fitted the components' shapes, importance sampling from them gives far more accurate weights.
     The weights matter beyond their share of the lower bound:
     a transport that cannot move mass between modes has importance-sampling ESS at most
-    ``1 / sum_k m_k^2 / w_k`` for true mode masses ``m_k``. The new weights are kept only if they raise the importance-sampling estimate of
+    ``1 / sum_k m_k^2 / w_k`` for true mode masses ``m_k``. The new weights are kept only if they raise the
+    importance-sampling estimate of
     ``E_q[log mix]`` on a second, independent set of draws of the same size, so this step never makes
     the prior worse by the measure it optimises. This objective covers mass (forward KL), the
     one importance sampling needs, where :func:`fit_skew`'s lower bound (reverse KL) would prefer

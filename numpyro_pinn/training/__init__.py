@@ -6,4 +6,5 @@ from numpyro_pinn.training.collocation import Collocation, CollocationPool
 from numpyro_pinn.training.loop import TrainingError, TrainResult, fit, good_enough
 from numpyro_pinn.training.options import Plateau, Training
 
-__all__ = ["Training", "Plateau", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit", "good_enough"]
+__all__ = ["Training", "Plateau", "Collocation", "CollocationPool", "TrainingError", "TrainResult", "fit",
+           "good_enough"]

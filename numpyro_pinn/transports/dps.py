@@ -22,7 +22,8 @@ of ``Y_0`` under component ``k``: exact at ``t = 0`` (``xhat_k = y``), exact whe
 locally constant, and it carries the mode structure, the mixing weights and the target's own shape
 through the noising, so that the network only learns a small correction (the alternative,
 ``control_variate="kde"``: ``log m_t + c_t (log q - log m_0)`` over a kernel density estimate with a
-hand-set switch-off ``c_t``, leaves the network far more to learn). With a single mode, or a ring or ridge of maxima, the mixture is fitted to
+hand-set switch-off ``c_t``, leaves the network far more to learn). With a single mode, or a ring or ridge of
+maxima, the mixture is fitted to
 the warm-start draws and the target (:func:`numpyro_pinn.bases.draw_mixture`, which chooses its
 number of components; ``PINNSampler(base="auto")``); the KDE form remains as
 ``control_variate="kde"``. The price: each evaluation of ``u`` evaluates the target at ``K`` points

@@ -3,7 +3,8 @@
 ``init`` builds the parameters and optimiser state; ``build_kernel`` returns a
 pure ``kernel(rng_key, state, pool) -> (state, info)`` that draws collocation
 points, evaluates the target there and takes one optimiser step on the squared
-residual of eq. (9) (eq. 5 and the HJB penalty for the other methods of :data:`METHODS`). ``drift`` and ``divergence_fn`` expose the learned field to
+residual of eq. (9) (eq. 5 and the HJB penalty for the other methods of :data:`METHODS`). ``drift`` and
+``divergence_fn`` expose the learned field to
 the samplers in :mod:`numpyro_pinn.sample`.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ from numpyro_pinn.bases import local_scale, scale_spread
 
 SQRT2 = 2.0 ** 0.5
 
-__all__ = ["METHODS", "ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "training_loss", "batch_residual_fn", "drift",
+__all__ = ["METHODS", "ODETransport", "TrainState", "TrainInfo", "init", "build_kernel", "training_loss",
+           "batch_residual_fn", "drift",
            "divergence_fn", "residuals", "point_residual"]
 
 

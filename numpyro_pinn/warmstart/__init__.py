@@ -22,5 +22,6 @@ from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, PROPRIETY_RADII, Lapla
 from numpyro_pinn.warmstart.pt import PT, pt
 from numpyro_pinn.warmstart.smc import SMC, smc
 
-__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "compiled_find_mode", "laplace", "is_mode", "around_initial_point", "smc",
+__all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "compiled_find_mode", "laplace", "is_mode",
+           "around_initial_point", "smc",
            "pt", "from_draws", "with_log_Z", "reference", "flat_direction", "MODE_GAP_MAX", "PROPRIETY_RADII"]

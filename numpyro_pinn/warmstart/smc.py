@@ -144,7 +144,8 @@ def smc(
 
     def params_from(particles, step_size):
         return extend_params(
-            {"step_size": step_size, "inverse_mass_matrix": inverse_mass(particles), "num_integration_steps": num_integration_steps}
+            {"step_size": step_size, "inverse_mass_matrix": inverse_mass(particles),
+             "num_integration_steps": num_integration_steps}
         )
 
     @jax.jit
