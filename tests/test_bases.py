@@ -117,6 +117,10 @@ def test_modes_on_a_ring_or_ridge_are_one_mode():
     # base="auto" asks for the draws mixture on such a continuum (here at most 4 components).
     mix = mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws, continuum="draws", max_components=4)
     assert mix is not None and 2 <= mix.means.shape[0] <= 4, mix
+    # The draws mixture's own options reach it (Auto(draw_options=...) passes them this way).
+    one = mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws, continuum="draws", max_components=4,
+                       draw_options={"num_components": 1, "path_points": 0})
+    assert one.means.shape[0] == 1
     with pytest.raises(ValueError, match="continuum"):
         mode_mixture(ring, jnp.zeros(2), 1.4 * jnp.eye(2), draws, continuum="kde")
     ridge = lambda x: 0.5 * (x[0] + x[1]) ** 2 / 0.01 + 0.5 * ((x[0] - x[1]) / 10.0) ** 4

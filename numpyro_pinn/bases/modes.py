@@ -35,6 +35,7 @@ def mode_mixture(
     return_evals: bool = False,
     climb_batch: Optional[int] = None,
     max_seconds: Optional[float] = 300.0,
+    draw_options: Optional[dict] = None,
 ):
     """A Gaussian mixture prior with one component per mode of the warm-start draws.
 
@@ -52,7 +53,8 @@ def mode_mixture(
 
     ``continuum="draws"``: when the climbs end at more than ``max_components`` distinct points (a
     ring or a ridge of maxima rather than separate modes) and no mode mixture results, return
-    :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``).
+    :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``),
+    with the keyword arguments ``draw_options`` (its ``max_components`` defaults to this one's).
 
     ``climb_batch`` climbs run side by side (vectorised), the batches one after another; ``None``
     (default) means one at a time on a CPU, where wider batches have deadlocked XLA's runtime on
@@ -111,8 +113,8 @@ def mode_mixture(
 
     def no_modes():  # one mode, or a continuum of maxima
         if continuum == "draws" and many:
-            mix, n = draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, max_components=max_components,
-                                  return_evals=True)
+            opts = {"max_components": max_components, **(draw_options or {})}
+            mix, n = draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, return_evals=True, **opts)
             return (mix, evals + n) if return_evals else mix
         if one_mode == "laplace" and not many and len(centres):
             # The most populated mode, with the Hessian of the first climb that ended there.

@@ -215,7 +215,8 @@ class Auto(_Mixture):
         # A ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate).
         # With one mode, the ODE family's candidate is the Laplace component there.
         mixture, evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="draws",
-                                      one_mode="laplace" if role == "prior" else "none", return_evals=True)
+                                      one_mode="laplace" if role == "prior" else "none", return_evals=True,
+                                      draw_options=self.draw_options)
         if mixture is None or mixture.means.shape[0] == 1:
             mixture, n = self.one_mode_mixture(key, potential_fn, ws, role, laplace=mixture)
             evals += n
