@@ -29,7 +29,7 @@ import numpy as np
 from scipy import integrate
 
 sys.path.insert(0, os.path.dirname(__file__))
-from targets import Synthetic, gmm9, mode_weights  # noqa: E402
+from targets import Synthetic, funnel, gmm9, mode_weights  # noqa: E402
 
 from numpyro_pinn import PINNSampler  # noqa: E402
 
@@ -44,15 +44,6 @@ def rings() -> Synthetic:
     z, _ = integrate.quad(lambda r: 2 * np.pi * r * np.sum(np.exp(-0.5 * (r - np.arange(1, 5)) ** 2 / s**2)),
                           0, 8, limit=400)
     return Synthetic("Rings (d=2)", potential, 2, float(np.log(z)), np.zeros((0, 2)), np.zeros(0))
-
-
-def funnel(d=10) -> Synthetic:
-    def potential(x):
-        v = x[0]
-        return 0.5 * v**2 / 9.0 + 0.5 * jnp.log(2 * jnp.pi * 9.0) + jnp.sum(
-            0.5 * x[1:] ** 2 * jnp.exp(-v) + 0.5 * v + 0.5 * jnp.log(2 * jnp.pi))
-
-    return Synthetic(f"Funnel (d={d})", potential, d, 0.0, np.zeros((0, d)), np.zeros(0))
 
 
 def double_well(d=10, delta=4.0) -> Synthetic:

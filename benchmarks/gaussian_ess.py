@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dps import funnel  # noqa: E402
+from targets import funnel  # noqa: E402
 from realworld import ALL, load  # noqa: E402
 
 from numpyro_pinn.bases import FAR_FROM_GAUSSIAN_ESS, Auto, mode_mixture, proposal_log_weights  # noqa: E402

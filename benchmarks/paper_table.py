@@ -52,7 +52,7 @@ import numpy as np
 from scipy import integrate
 
 sys.path.insert(0, os.path.dirname(__file__))
-from targets import Synthetic, gmm9, many_well  # noqa: E402
+from targets import Synthetic, funnel, gmm9, many_well  # noqa: E402
 
 from numpyro_pinn import PINNSampler, Training, bases  # noqa: E402
 from numpyro_pinn.transports.ode import ODETransport  # noqa: E402
@@ -73,15 +73,6 @@ PAPER = {
     # LFIS (the best published PDE-based sampler we know of on the funnel): ESS 0.97, dlogZ -0.07
     "funnel": {"ode": (0.07, None, 0.97, None)},
 }
-
-
-def funnel(d: int = 10) -> Synthetic:
-    def potential(x):
-        lp0 = -0.5 * x[0] ** 2 / 9.0 - 0.5 * jnp.log(2 * jnp.pi * 9.0)
-        lpi = -0.5 * jnp.sum(x[1:] ** 2) * jnp.exp(-x[0]) - 0.5 * (d - 1) * (x[0] + jnp.log(2 * jnp.pi))
-        return -(lp0 + lpi)
-
-    return Synthetic(f"Funnel (d={d})", potential, d, 0.0, np.zeros((0, d)), np.zeros(0))
 
 
 def _mw_factor(delta):

@@ -26,7 +26,7 @@ import numpyro
 import numpyro.distributions as dist
 
 sys.path.insert(0, os.path.dirname(__file__))
-from dps import funnel  # noqa: E402
+from targets import funnel  # noqa: E402
 
 from numpyro_pinn import PINNSampler, posteriordb  # noqa: E402
 from numpyro_pinn.core import make_warm_start  # noqa: E402

@@ -43,6 +43,17 @@ def many_well(d: int = 5, m: int = 5, delta: float = 4.0) -> Synthetic:
                      np.full(len(modes), 1 / len(modes)))
 
 
+def funnel(d: int = 10) -> Synthetic:
+    """Neal's funnel: x_0 ~ N(0, 3^2), x_i | x_0 ~ N(0, e^{x_0}); normalised, so log Z = 0."""
+
+    def potential(x):
+        lp0 = -0.5 * x[0] ** 2 / 9.0 - 0.5 * jnp.log(2 * jnp.pi * 9.0)
+        lpi = -0.5 * jnp.sum(x[1:] ** 2) * jnp.exp(-x[0]) - 0.5 * (d - 1) * (x[0] + jnp.log(2 * jnp.pi))
+        return -(lp0 + lpi)
+
+    return Synthetic(f"Funnel (d={d})", potential, d, 0.0, np.zeros((0, d)), np.zeros(0))
+
+
 def mode_weights(t: Synthetic, x, w=None) -> np.ndarray:
     """Weights of the draws ``x`` (optionally weighted) by nearest mode centre."""
     x = np.asarray(x)

@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-from dps import funnel, rings  # noqa: E402
+from dps import rings  # noqa: E402
+from targets import funnel  # noqa: E402
 
 from numpyro_pinn import bases  # noqa: E402
 from numpyro_pinn.core import make_warm_start  # noqa: E402

@@ -156,6 +156,65 @@ def test_waste_free_smc_gets_the_same_modes_and_evidence_for_fewer_evaluations()
         SMC(waste_free=1)
 
 
+def _decorrelating_moves(step_size, n=512, d=10):
+    import blackjax
+    from functools import partial
+
+    from numpyro_pinn.warmstart.smc import until_decorrelated
+
+    logdensity = lambda x: -0.5 * jnp.sum(x**2)
+    step = partial(blackjax.hmc.build_kernel(), step_size=step_size, inverse_mass_matrix=jnp.ones(d),
+                   num_integration_steps=8)
+    update, _ = until_decorrelated(0.5)(blackjax.hmc.init, logdensity, step, num_mcmc_steps=5, n_particles=n)
+    x0 = jax.random.normal(jax.random.PRNGKey(0), (n, d))
+    x, info = jax.jit(update)(jax.random.split(jax.random.PRNGKey(1), n), x0, {})
+    return x0, x, info
+
+
+def test_the_smc_moves_stop_once_the_particles_have_decorrelated():
+    """On N(0, I) (d = 10), HMC trajectories of length 2.4 make draws nearly independent of their
+    start in one move: the moves stop after one or two, once nine in ten particles have jumped at
+    least half as far as the same quantile between independent draws (2 chi^2_10); trajectories of
+    length 0.08 never get there and all five moves are made. Mutation: stopping while the jumps are
+    still short fails it."""
+    from scipy.stats import chi2
+
+    x0, x, info = _decorrelating_moves(0.3)
+    assert 1 <= int(info.num_moves) <= 2
+    assert np.quantile(np.sum((np.asarray(x) - np.asarray(x0)) ** 2, 1), 0.1) >= 0.5 * 2 * chi2.ppf(0.1, 10)
+    assert np.all(np.asarray(info.acceptance_rate) > 0.5)
+    _, _, info = _decorrelating_moves(0.01)
+    assert int(info.num_moves) == 5
+
+
+def test_smc_with_decorrelating_moves_gets_a_correlated_gaussian_for_fewer_evaluations():
+    """A normalised Gaussian (d = 4; sds 1, 0.1, 10, 2; correlation 0.9 between the first two),
+    log Z = 0: the default SMC (moves until decorrelated) gets its mean, sds and log Z within their
+    Monte Carlo error (over seeds 0-5: log Z sd about 0.09, five moves 0.10; mean errors up to 0.06
+    sd, sd errors up to 7%; 0.57-0.63 of the evaluations) for fewer evaluations than five moves at
+    every tempering step. Mutation: a criterion never met (always five moves) fails it."""
+    sd = jnp.array([1.0, 0.1, 10.0, 2.0])
+    corr = jnp.eye(4).at[0, 1].set(0.9).at[1, 0].set(0.9)
+    cov = corr * sd[:, None] * sd[None, :]
+    mu = jnp.array([1.0, -2.0, 3.0, 0.0])
+    chol = jnp.linalg.cholesky(cov)
+
+    def potential(x):
+        z = jax.scipy.linalg.solve_triangular(chol, x - mu, lower=True)
+        return 0.5 * jnp.sum(z**2) + jnp.sum(jnp.log(jnp.diag(chol))) + 2.0 * jnp.log(2 * jnp.pi)
+
+    lap = laplace(potential, jnp.zeros(4))
+    ws = smc(jax.random.PRNGKey(0), potential, lap, num_particles=1000, centre=jnp.zeros(4))
+    five = smc(jax.random.PRNGKey(0), potential, lap, num_particles=1000, centre=jnp.zeros(4), decorrelation=None)
+    x = np.asarray(ws.draws)
+    assert np.all(np.abs(x.mean(0) - np.asarray(mu)) < 0.15 * np.asarray(sd))
+    assert np.all(np.abs(x.std(0) / np.asarray(sd) - 1.0) < 0.12)
+    assert abs(float(ws.log_Z)) < 0.3
+    assert ws.num_evals - lap.num_evals < 0.8 * (five.num_evals - lap.num_evals)
+    with pytest.raises(ValueError, match="decorrelation"):
+        SMC(decorrelation=0.0)
+
+
 @pytest.mark.slow
 def test_smc_defensive_component_rescues_a_useless_laplace_fit():
     # Neal's funnel (d = 10, normalised): its only mode is at v = -40.5, deep in the neck, with widths

@@ -7,6 +7,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import scipy.stats
 
 from numpyro_pinn.gaussian import gaussian_log_pdf, std_normal_log_prob
 from numpyro_pinn.population import adapt_step_size, inverse_mass
@@ -15,7 +16,7 @@ from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
 
-__all__ = ["smc", "SMC"]
+__all__ = ["smc", "SMC", "until_decorrelated"]
 
 # The phases of the tempering loop: tempering, one settling move requested, done.
 _TEMPERING, _SETTLE, _SETTLED = 0, 1, 2
@@ -28,6 +29,62 @@ class _Carry(NamedTuple):
     log_z: jax.Array
     steps: jax.Array  # tempering steps taken (the settling move is not one)
     phase: jax.Array
+    moves: jax.Array  # HMC moves made, all steps together (the settling one included)
+
+
+class _MoveInfo(NamedTuple):
+    acceptance_rate: jax.Array  # (n,) each particle's mean acceptance over its moves
+    num_moves: jax.Array  # moves made (the same for every particle)
+
+
+#: The quantile of the particles' squared jumps that :func:`until_decorrelated` watches: nine in ten
+#: particles must have moved that far, so that particles stuck in a funnel's neck keep the moves going.
+QUANTILE = 0.1
+
+
+def until_decorrelated(decorrelation: float) -> Callable:
+    """A BlackJAX SMC update strategy: every particle makes the same number of MCMC moves, at least
+    one and at most ``num_mcmc_steps``, stopping once the :data:`QUANTILE` quantile of the
+    particles' squared jumps from their resampled start, in the metric of those starts' covariance,
+    reaches ``decorrelation`` times its value between independent draws of a Gaussian (``2
+    chi^2_d``). The ``k``-th move of a particle
+    uses the key BlackJAX's ``update_and_take_last`` would give it, so that with all moves made the
+    particles are the same."""
+
+    def strategy(mcmc_init_fn, logposterior_fn, shared_mcmc_step_fn, num_mcmc_steps, n_particles, **_):
+        def update(keys, particles, step_parameters):
+            d = particles.shape[1]
+            chol = jnp.linalg.cholesky(inverse_mass(particles))
+            keys = jax.vmap(lambda k: jax.random.split(k, num_mcmc_steps))(keys)  # (n, moves, 2)
+            init = jax.vmap(mcmc_init_fn, in_axes=(0, None))(particles, logposterior_fn)
+
+            def one(key, state, params):
+                return shared_mcmc_step_fn(key, state, logposterior_fn, **params)
+
+            # Between independent draws of a Gaussian the squared jump is 2 chi^2_d.
+            independent = 2.0 * float(scipy.stats.chi2.ppf(QUANTILE, d))
+
+            def short_jump(x):
+                z = jax.scipy.linalg.solve_triangular(chol, (x - particles).T, lower=True)
+                return jnp.quantile(jnp.sum(z**2, axis=0), QUANTILE)
+
+            def cond(c):
+                state, n, _ = c
+                far = short_jump(state.position) >= decorrelation * independent
+                return (n < num_mcmc_steps) & ((n == 0) | ~far)
+
+            def body(c):
+                state, n, acc = c
+                state, info = jax.vmap(one)(keys[:, n], state, step_parameters)
+                return state, n + 1, acc + info.acceptance_rate
+
+            state, n, acc = jax.lax.while_loop(
+                cond, body, (init, jnp.zeros((), jnp.int32), jnp.zeros(particles.shape[0], particles.dtype)))
+            return state.position, _MoveInfo(acc / n, n)
+
+        return update, n_particles
+
+    return strategy
 
 
 def smc(
@@ -46,6 +103,7 @@ def smc(
     max_seconds: Optional[float] = 600.0,
     block: int = 4,
     waste_free: Optional[int] = None,
+    decorrelation: Optional[float] = 0.5,
 ) -> WarmStart:
     """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
@@ -65,6 +123,13 @@ def smc(
     adapted towards 0.75 acceptance; it runs in ``x`` coordinates against the two-component
     reference, or, without ``centre``, in the whitened coordinates of the one Gaussian against
     ``N(0, I)`` (the same algorithm, without evaluating a mixture reference at every step).
+
+    Each tempering step moves the particles by at most ``num_mcmc_steps`` HMC moves, fewer once
+    they have moved far enough from where resampling put them (:func:`until_decorrelated`): the
+    median squared jump, in the metric of the particles' covariance, reaches ``decorrelation``
+    times its ``2 d`` between independent draws. A near-Gaussian posterior is crossed in one or two
+    moves; particles in separated modes, whose covariance spans the modes, make all of them.
+    ``decorrelation=None``: always ``num_mcmc_steps`` moves.
 
     ``waste_free=p`` (default ``None``) moves the particles as waste-free SMC does (Dau and
     Chopin, 2022; BlackJAX's ``waste_free_smc``): ``num_particles / p`` resampled particles each
@@ -86,6 +151,8 @@ def smc(
     """
     deadline = Deadline.after(max_seconds)
     _check_waste_free(waste_free, num_particles)
+    if decorrelation is not None:
+        check_positive("decorrelation", decorrelation)
     import blackjax
     from blackjax.smc import resampling, solver, tempered
     from blackjax.smc.ess import ess_solver
@@ -132,6 +199,8 @@ def smc(
         from blackjax.smc.waste_free import waste_free_smc
 
         update = {"update_strategy": waste_free_smc(num_particles, waste_free)}
+    elif decorrelation is not None:
+        update = {"update_strategy": until_decorrelated(float(decorrelation))}
     moves = None if waste_free is not None else num_mcmc_steps
     kernel = tempered.build_kernel(logref, loglik, blackjax.hmc.build_kernel(), blackjax.hmc.init,
                                    resampling.systematic, **update)
@@ -162,7 +231,7 @@ def smc(
         # A strongly typed tempering parameter, as the kernel returns it: one compiled `advance`.
         state = state._replace(tempering_param=jnp.zeros((), z0.dtype))
         return _Carry(state, key, step0, jnp.asarray(0.0, z0.dtype), jnp.zeros((), jnp.int32),
-                      jnp.full((), _TEMPERING, jnp.int32))
+                      jnp.full((), _TEMPERING, jnp.int32), jnp.zeros((), jnp.int32))
 
     @jax.jit
     def advance(carry):
@@ -172,16 +241,17 @@ def smc(
             return (c.phase == _SETTLE) | ((c.phase == _TEMPERING) & (c.steps < stop))
 
         def body(c):
-            state, key, step_size, log_z, it, phase = c
+            state, key, step_size, log_z, it, phase, made = c
             settling = (phase == _SETTLE) | (state.tempering_param >= 1.0)
             beta = jnp.where(settling, state.tempering_param, next_param(state))
             key, sub = jax.random.split(key)
             state, info = kernel(sub, state, moves, beta, params_from(state.particles, step_size))
             acc = jnp.mean(info.update_info.acceptance_rate)
             step_size = adapt_step_size(step_size, acc)
+            n_moves = getattr(info.update_info, "num_moves", jnp.asarray(num_mcmc_steps, jnp.int32))
             return _Carry(state, key, step_size, log_z + info.log_likelihood_increment,
                           it + jnp.where(settling, 0, 1).astype(jnp.int32),
-                          jnp.where(settling, _SETTLED, phase).astype(jnp.int32))
+                          jnp.where(settling, _SETTLED, phase).astype(jnp.int32), made + n_moves)
 
         return jax.lax.while_loop(cond, body, carry)
 
@@ -198,8 +268,8 @@ def smc(
     z, log_z = carry.state.particles, carry.log_z
     it_evals = it + 1  # the settling moves cost one tempering step's evaluations
     x = m + z @ L.T if whitened else z
-    if waste_free is None:
-        n_evals = it_evals * num_particles * (num_mcmc_steps * (num_integration_steps + 1) + 1)
+    if waste_free is None:  # each step: the new weights, then each move's leapfrog steps and its start
+        n_evals = num_particles * (int(carry.moves) * (num_integration_steps + 1) + it_evals)
     else:
         n_evals = it_evals * ((num_particles // waste_free) * (waste_free - 1) * (num_integration_steps + 1)
                               + num_particles)
@@ -231,20 +301,24 @@ class SMC:
     mode mixed with a defensive one around the model's initial point (:func:`smc`).
 
     Finds the modes within a few ``scale`` Laplace widths and the real tails; costs
-    ``num_particles`` times about 50 target gradients per tempering step. Main arguments:
+    ``num_particles`` times 10 to 50 target gradients per tempering step (one to five HMC moves,
+    until the particles have moved far enough). Main arguments:
     ``num_particles`` (more for many modes or high dimension), ``max_seconds`` (the wall-clock
     budget; when it or ``max_tempering_steps`` runs out, the run goes on from the tempered
     particles with a warning). Other arguments: ``scale`` (the reference's width in Laplace
     widths), ``waste_free`` (``p``: waste-free moves, chains of ``p - 1`` HMC moves from
     ``num_particles / p`` resampled particles, keeping every state; a fraction of the gradient
     evaluations per tempering step, for posteriors whose target is costly to evaluate; see
-    :func:`smc`)."""
+    :func:`smc`), ``decorrelation`` (the moves of a tempering step stop once the particles' median
+    squared jump reaches this fraction of its value between independent draws; ``None``: always
+    five moves)."""
 
     num_particles: int = 2048
     scale: float = 10.0
     max_seconds: Optional[float] = 600.0
     max_tempering_steps: int = 500
     waste_free: Optional[int] = None
+    decorrelation: Optional[float] = 0.5
 
     def __post_init__(self):
         check_count("num_particles", self.num_particles, 2)
@@ -252,6 +326,8 @@ class SMC:
         check_positive("scale", self.scale)
         Deadline.after(self.max_seconds)  # checks it
         _check_waste_free(self.waste_free, self.num_particles)
+        if self.decorrelation is not None:
+            check_positive("decorrelation", self.decorrelation)
 
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
         """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``.
@@ -259,7 +335,8 @@ class SMC:
         When ``start`` is not at a mode (:func:`is_mode`), the reference is ``N(x0, scale^2 I)``
         alone, and the result's ``method`` says so."""
         opts = dict(num_particles=self.num_particles, scale=self.scale, max_seconds=self.max_seconds,
-                    max_tempering_steps=self.max_tempering_steps, waste_free=self.waste_free)
+                    max_tempering_steps=self.max_tempering_steps, waste_free=self.waste_free,
+                    decorrelation=self.decorrelation)
         if is_mode(start):
             return smc(rng_key, potential_fn, start, centre=x0, **opts)
         ws = smc(rng_key, potential_fn, around_initial_point(x0, start), **opts)
