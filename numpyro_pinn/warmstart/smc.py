@@ -47,9 +47,8 @@ def until_decorrelated(decorrelation: float) -> Callable:
     one and at most ``num_mcmc_steps``, stopping once the :data:`QUANTILE` quantile of the
     particles' squared jumps from their resampled start, in the metric of those starts' covariance,
     reaches ``decorrelation`` times its value between independent draws of a Gaussian (``2
-    chi^2_d``). The ``k``-th move of a particle
-    uses the key BlackJAX's ``update_and_take_last`` would give it, so that with all moves made the
-    particles are the same."""
+    chi^2_d``). The ``k``-th move of a particle uses the key that BlackJAX's
+    ``update_and_take_last`` gives its ``k``-th move."""
 
     def strategy(mcmc_init_fn, logposterior_fn, shared_mcmc_step_fn, num_mcmc_steps, n_particles, **_):
         def update(keys, particles, step_parameters):
@@ -125,10 +124,11 @@ def smc(
     ``N(0, I)`` (the same algorithm, without evaluating a mixture reference at every step).
 
     Each tempering step moves the particles by at most ``num_mcmc_steps`` HMC moves, fewer once
-    they have moved far enough from where resampling put them (:func:`until_decorrelated`): the
-    median squared jump, in the metric of the particles' covariance, reaches ``decorrelation``
-    times its ``2 d`` between independent draws. A near-Gaussian posterior is crossed in one or two
-    moves; particles in separated modes, whose covariance spans the modes, make all of them.
+    they have moved far enough from where resampling put them (:func:`until_decorrelated`): nine in
+    ten particles have jumped, in the metric of the particles' covariance, at least ``decorrelation``
+    times as far as independent draws would be apart. A near-Gaussian posterior takes one or two
+    moves; particles in separated modes (whose covariance spans the modes) or in a funnel's neck make
+    all of them.
     ``decorrelation=None``: always ``num_mcmc_steps`` moves.
 
     ``waste_free=p`` (default ``None``) moves the particles as waste-free SMC does (Dau and
