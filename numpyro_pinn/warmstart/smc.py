@@ -102,7 +102,7 @@ def smc(
     max_seconds: Optional[float] = 600.0,
     block: int = 4,
     waste_free: Optional[int] = None,
-    decorrelation: Optional[float] = 0.5,
+    decorrelation: Optional[float] = None,
 ) -> WarmStart:
     """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
@@ -123,13 +123,14 @@ def smc(
     reference, or, without ``centre``, in the whitened coordinates of the one Gaussian against
     ``N(0, I)`` (the same algorithm, without evaluating a mixture reference at every step).
 
-    Each tempering step moves the particles by at most ``num_mcmc_steps`` HMC moves, fewer once
-    they have moved far enough from where resampling put them (:func:`until_decorrelated`): nine in
-    ten particles have jumped, in the metric of the particles' covariance, at least ``decorrelation``
-    times as far as independent draws would be apart. A near-Gaussian posterior takes one or two
-    moves; particles in separated modes (whose covariance spans the modes) or in a funnel's neck make
-    all of them.
-    ``decorrelation=None``: always ``num_mcmc_steps`` moves.
+    Each tempering step moves the particles by ``num_mcmc_steps`` HMC moves. With ``decorrelation``
+    (default ``None``) it moves them by at most that many, fewer once they have moved far enough
+    from where resampling put them (:func:`until_decorrelated`): nine in ten particles have jumped,
+    in the metric of the particles' covariance, at least ``decorrelation`` times as far as
+    independent draws would be apart. A near-Gaussian posterior then takes one or two moves;
+    particles in separated modes (whose covariance spans the modes) or in a funnel's neck make all
+    of them. It cuts the evaluations of unimodal posteriors, at the price of a less equilibrated
+    population on hierarchical ones.
 
     ``waste_free=p`` (default ``None``) moves the particles as waste-free SMC does (Dau and
     Chopin, 2022; BlackJAX's ``waste_free_smc``): ``num_particles / p`` resampled particles each
@@ -301,24 +302,24 @@ class SMC:
     mode mixed with a defensive one around the model's initial point (:func:`smc`).
 
     Finds the modes within a few ``scale`` Laplace widths and the real tails; costs
-    ``num_particles`` times 10 to 50 target gradients per tempering step (one to five HMC moves,
-    until the particles have moved far enough). Main arguments:
+    ``num_particles`` times about 50 target gradients per tempering step. Main arguments:
     ``num_particles`` (more for many modes or high dimension), ``max_seconds`` (the wall-clock
     budget; when it or ``max_tempering_steps`` runs out, the run goes on from the tempered
     particles with a warning). Other arguments: ``scale`` (the reference's width in Laplace
     widths), ``waste_free`` (``p``: waste-free moves, chains of ``p - 1`` HMC moves from
     ``num_particles / p`` resampled particles, keeping every state; a fraction of the gradient
     evaluations per tempering step, for posteriors whose target is costly to evaluate; see
-    :func:`smc`), ``decorrelation`` (the moves of a tempering step stop once the particles' median
-    squared jump reaches this fraction of its value between independent draws; ``None``: always
-    five moves)."""
+    :func:`smc`), ``decorrelation`` (e.g. ``0.5``: a tempering step's moves, at most five, stop
+    once nine in ten particles have moved at least this fraction of the distance between
+    independent draws; fewer evaluations on unimodal posteriors, a less equilibrated population on
+    hierarchical ones; ``None``, the default: always five moves)."""
 
     num_particles: int = 2048
     scale: float = 10.0
     max_seconds: Optional[float] = 600.0
     max_tempering_steps: int = 500
     waste_free: Optional[int] = None
-    decorrelation: Optional[float] = 0.5
+    decorrelation: Optional[float] = None
 
     def __post_init__(self):
         check_count("num_particles", self.num_particles, 2)
