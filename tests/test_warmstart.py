@@ -214,6 +214,8 @@ def test_smc_with_decorrelating_moves_gets_a_correlated_gaussian_for_fewer_evalu
     assert ws.num_evals - lap.num_evals < 0.8 * (five.num_evals - lap.num_evals)
     with pytest.raises(ValueError, match="decorrelation"):
         SMC(decorrelation=0.0)
+    with pytest.raises(ValueError, match="`waste_free` and `decorrelation`"):
+        SMC(waste_free=4, decorrelation=0.5)
 
 
 @pytest.mark.slow

@@ -151,9 +151,7 @@ def smc(
         Whitening from the final particles' mean and covariance, ``log_Z`` from SMC.
     """
     deadline = Deadline.after(max_seconds)
-    _check_waste_free(waste_free, num_particles)
-    if decorrelation is not None:
-        check_positive("decorrelation", decorrelation)
+    _check_moves(waste_free, decorrelation, num_particles)
     import blackjax
     from blackjax.smc import resampling, solver, tempered
     from blackjax.smc.ess import ess_solver
@@ -289,11 +287,16 @@ def smc(
     return ws._replace(num_evals=start.num_evals + n_evals + ws.num_evals)
 
 
-def _check_waste_free(waste_free: Optional[int], num_particles: int) -> None:
+def _check_moves(waste_free: Optional[int], decorrelation: Optional[float], num_particles: int) -> None:
+    """Checks the options that choose how the particles are moved (each one names its argument)."""
     if waste_free is not None:
         check_count("waste_free", waste_free, 2)
         if num_particles % waste_free:
             raise ValueError(f"`num_particles` ({num_particles}) must be a multiple of `waste_free` ({waste_free}).")
+    if decorrelation is not None:
+        check_positive("decorrelation", decorrelation)
+        if waste_free is not None:
+            raise ValueError("`waste_free` and `decorrelation` are two ways of moving the particles: give one.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,9 +329,7 @@ class SMC:
         check_count("max_tempering_steps", self.max_tempering_steps, 1)
         check_positive("scale", self.scale)
         Deadline.after(self.max_seconds)  # checks it
-        _check_waste_free(self.waste_free, self.num_particles)
-        if self.decorrelation is not None:
-            check_positive("decorrelation", self.decorrelation)
+        _check_moves(self.waste_free, self.decorrelation, self.num_particles)
 
     def build(self, rng_key, potential_fn: Callable, x0: jax.Array, start: WarmStart) -> WarmStart:
         """The warm start from the Laplace fit ``start`` and the model's initial point ``x0``.
