@@ -5,7 +5,9 @@ on new data of the same shapes (a new sampler); NUTS's wall time (4 chains x 1,0
 draws, sequential) and the ratio; the PINN's ESS and Pareto k-hat; its target evaluations per stage
 (warm start / base / training / drawing); both samplers' worst errors against the reference (median
 error in reference sds, 90%-width error); and both samplers' seconds per 1,000 effective draws (the
-PINN: ESS x particles; NUTS: the minimum bulk ESS). Each sampler runs in a fresh process
+PINN: ESS x particles; NUTS: the minimum bulk ESS); and whether the PINN's warm-start draws agree with
+its weighted particles (`numpyro_pinn.agreement`: the coordinate furthest apart, its median shift in
+warm-start sds, width ratio, and z against the threshold). Each sampler runs in a fresh process
 (`isolate.py`): its first run is a user's first run, every compilation included, and neither pays
 for nor profits from what the other compiled (in one process, whichever ran first paid for the
 eager operations of NumPyro's model trace that both use).
@@ -93,6 +95,10 @@ def pinn_job(name, seed, second):
     t_second = run_pinn(model, *new_data(seed + 1), seed + 1)[1] if second else float("nan")
     d = pinn.diagnostics
     diag = {k: d[k] for k in ("ess", "pareto_k", "num_particles", "stages")}
+    a = d.get("stage_agreement")
+    diag["agree"] = "-" if a is None else (
+        f"{'NO' if a['disagrees'] else 'yes'}: {pinn.coordinate_names()[a['coordinate']]} "
+        f"{a['median_shift']:+.2f} sd, x{a['width_ratio']:.2f}, z {a['z']:.1f}/{a['threshold']:.1f}")
     return (jax.tree_util.tree_map(np.asarray, pinn.get_samples()), diag, pinn.unconstrained_draws().shape[1],
             seconds, t_second, flagged)
 
@@ -112,7 +118,7 @@ def nuts_job(name, seed):
 
 HEADER = ("| posterior | d | PINN s | PINN s, 2nd run | NUTS s | PINN/NUTS | ESS | k-hat | evals: warm / base / train / draw "
           "| PINN worst median err (sd) | PINN worst 90% width err | NUTS worst median err | NUTS worst width err "
-          "| s per 1k eff. draws PINN / NUTS | accuracy floor met |\n|" + "---|" * 15)
+          "| s per 1k eff. draws PINN / NUTS | accuracy floor met | stages agree |\n|" + "---|" * 16)
 
 
 def row(name, seed, nuts=True, second=True):
@@ -135,7 +141,7 @@ def row(name, seed, nuts=True, second=True):
     cells = [name, str(dim), f"{t_pinn:.1f}",
              f"{t_second:.1f}", nuts_cells[0], nuts_cells[1], f"{d['ess']:.3f}", f"{d['pareto_k']:.2f}", evals,
              f"{mp:+.3f} ({kp})", f"{wp:+.3f} ({kw})", nuts_cells[2], nuts_cells[3], nuts_cells[4],
-             "yes" if ok else "NO"]
+             "yes" if ok else "NO", d["agree"]]
     return "| " + " | ".join(cells) + " |", flagged
 
 

@@ -156,8 +156,9 @@ class Rejuvenation:
     num_moves
         HMC steps per draw; each costs ``num_integration_steps`` gradients per draw.
     always
-        ``False`` (default): only when the weights warn (:meth:`applies`: a Pareto k-hat above
-        0.7, or too few effective draws). ``True``: after every run.
+        ``False`` (default): only when the run warns (:meth:`applies`: a Pareto k-hat above
+        0.7, too few effective draws, or the warm start's draws disagreeing with the weighted
+        particles). ``True``: after every run.
 
     Other arguments
     ---------------
@@ -183,9 +184,11 @@ class Rejuvenation:
         :data:`~numpyro_pinn.diagnostics.PARETO_K_WARN` (a NaN k-hat, from too few particles, does
         not count), or an ESS below :data:`~numpyro_pinn.diagnostics.ESS_WARN` with fewer than
         :data:`~numpyro_pinn.diagnostics.EFFECTIVE_DRAWS_WARN` effective draws (the resampled
-        draws then repeat a few particles)."""
+        draws then repeat a few particles), or the warm start's draws and the weighted particles
+        disagreeing (``summary["stage_agreement"]``, :func:`numpyro_pinn.agreement.compare`)."""
         few = summary["ess"] < ESS_WARN and summary["ess"] * summary["num_particles"] < EFFECTIVE_DRAWS_WARN
-        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN or few)
+        disagree = bool((summary.get("stage_agreement") or {}).get("disagrees"))
+        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN or few or disagree)
 
     def __call__(self, rng_key: jax.Array, potential_fn: Callable, x: jax.Array) -> Rejuvenated:
         return rejuvenate(rng_key, potential_fn, x, self.num_moves, self.num_integration_steps)

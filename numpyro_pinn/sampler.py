@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn import bases, core, diagnostics, serialization, stages, tails
+from numpyro_pinn import agreement, bases, core, diagnostics, serialization, stages, tails
 from numpyro_pinn.bases import GaussianMixture
 from numpyro_pinn.rejuvenation import Rejuvenation
 from numpyro_pinn.training import Collocation, Training, TrainResult
@@ -379,6 +379,9 @@ class PINNSampler(SamplerSurface):
             raise RuntimeError("Every importance weight is non-finite: the transport failed; train longer or "
                                "pass a warm start from posterior draws.")
         self._diag = diagnostics.summarize(lw_np)
+        ws = self._fitted.warm_start
+        agreed = None if not agreement.follows_posterior(ws.method) else agreement.compare(ws.draws, x, lw_np)
+        self._diag["stage_agreement"] = None if agreed is None else agreed.info()
         self._x, self._lw = x, jnp.asarray(np.where(np.isfinite(lw_np), lw_np, -np.inf))
         idx = systematic_resample(key, self._lw, self.num_samples)
         self._idx, self._z, rejuvenated = idx, x[idx], None
@@ -387,8 +390,11 @@ class PINNSampler(SamplerSurface):
                     stages.progress("Rejuvenating the draws", self.progress_bar):
                 rejuvenated = self.rejuvenation(jax.random.fold_in(key, 1), self._target.potential_fn, self._z)
             self._z, self._idx = rejuvenated.x, None
-        for message in diagnostics.weight_warnings(self._diag, rejuvenated=None if rejuvenated is None else
-                                                   rejuvenated.num_moves):
+        moves = None if rejuvenated is None else rejuvenated.num_moves
+        messages = diagnostics.weight_warnings(self._diag, rejuvenated=moves)
+        if agreed is not None and agreed.disagrees:
+            messages.append(agreed.warning(self.coordinate_names()[agreed.coordinate], rejuvenated=moves))
+        for message in messages:
             warnings.warn(message, RuntimeWarning, stacklevel=4)
         return rejuvenated
 
@@ -434,7 +440,9 @@ class PINNSampler(SamplerSurface):
         the base alone reached ``target_ess`` before training, ``stages["training"]["stopped_by"]``
         ``"base"``, 0 steps, and only ``base_ess`` is given), ``tail_drop`` and
         ``heavier_tail`` (the tail check of the final particles: :mod:`numpyro_pinn.tails`),
-        ``stages`` (seconds and target evaluations of the warm start, the base distribution's
+        ``stage_agreement`` (the warm start's draws against the weighted particles, coordinate by
+        coordinate: :func:`numpyro_pinn.agreement.compare`; ``None`` for a Laplace warm start; when
+        ``disagrees``, the run warns and the draws are rejuvenated), ``stages`` (seconds and target evaluations of the warm start, the base distribution's
         construction, training and drawing)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
@@ -615,6 +623,10 @@ class PINNSampler(SamplerSurface):
             src += (f" [draws: resampled, then moved by {r['num_moves']} HMC steps (rejuvenation; acceptance "
                     f"{r['acceptance']:.2f}, lag correlation {r['lag_correlation']:.2f}): not independent; ESS, "
                     "log Z and Pareto k describe the proposal's weights]")
+        agree = d.get("stage_agreement") or {}
+        if agree.get("disagrees"):
+            src += (f" [the warm start's draws disagree with these on {self.coordinate_names()[agree['coordinate']]}: "
+                    f"median {agree['median_shift']:+.2f} sd, 90% width x{agree['width_ratio']:.2f}]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
                 f"Pareto k = {_khat(d['pareto_k'])}, train {d['train_seconds']:.1f} s "
