@@ -128,11 +128,14 @@ def test_beta_bernoulli_constrained_site():
 
 def _poor_start(cn, steps, seed=0, n=4000):
     """The conjugate normal model from a base shifted by one posterior sd and 1.6 times too wide
-    (whitening by these draws), trained ``steps`` steps: a proposal the weights must correct."""
+    (whitening by these draws), trained ``steps`` steps: a proposal the weights must correct. The
+    draws are the resampled particles (``rejuvenation=None``: the warm start disagrees with the
+    result by design, which would otherwise move them)."""
     rng = np.random.default_rng(seed)
     draws = (cn.mean + cn.sd + 1.6 * cn.sd * rng.standard_normal(4000))[:, None]
     return PINNSampler(cn.model, warm_start=draws, num_steps=steps, training=Training(min_steps=steps),
-                       target_ess=None, base=Gaussian(fallback=False), num_samples=n, progress_bar=False).run(
+                       target_ess=None, base=Gaussian(fallback=False), num_samples=n, rejuvenation=None,
+                       progress_bar=False).run(
         jax.random.PRNGKey(seed), cn.y)
 
 
