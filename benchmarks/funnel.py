@@ -49,6 +49,7 @@ def main():
     print(f"sd of x_0           {sd0:.3f}   (exact 3)")
     print(f"train steps         {d['num_train_steps']} (stopped by {d['stages']['training'].get('stopped_by')})")
     print(f"base components     {d.get('base_components')}")
+    print(f"stage agreement     {d.get('stage_agreement')}")
     for name, st in d["stages"].items():
         print(f"  {name:12s} {st.get('seconds', 0):7.1f} s  {st.get('target_evals', 0):>10,} target evaluations")
 

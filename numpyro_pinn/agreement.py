@@ -50,11 +50,16 @@ class Agreement(NamedTuple):
     def warning(self, name: str, rejuvenated: Optional[int] = None) -> str:
         """The run's warning when the stages disagree: ``name`` is the coordinate's (its site);
         ``rejuvenated``: the HMC moves the resampled draws were then given."""
+        likelier = (
+            "The weighted particles are the wider: the weights kept mass where the warm start has little, so the "
+            "warm start is the likelier to have missed it" if self.width_ratio > 1.0 else
+            "The weighted particles are the narrower: either the transport missed a tail, which the importance "
+            "weights cannot show, or the warm start is too wide")
         return (
             f"The warm start's draws and the final weighted draws disagree on {name} (unconstrained): the final "
             f"median is {self.median_shift:+.2f} of the warm start's sds away from the warm start's and the 90% "
             f"width {self.width_ratio:.2f} times as large, {self.z:.1f} Monte Carlo standard errors apart. At "
-            "least one of them missed part of the posterior, which the importance weights cannot show"
+            f"least one of them missed part of the posterior. {likelier}"
             + (f"; the resampled draws were moved by {rejuvenated} HMC steps targeting the posterior "
                "(rejuvenation), which corrects them as far as those steps mix" if rejuvenated else "")
             + ". Check this site against NUTS, or warm-start from posterior draws (e.g. NUTS's) and train longer "

@@ -104,6 +104,19 @@ def test_compare_has_nothing_to_say_without_spread_or_weights():
     assert not follows_posterior("laplace") and not follows_posterior("smc (stopped at tempering parameter 0.3)")
 
 
+def test_the_warning_names_the_site_and_the_likelier_culprit():
+    """The warning names the site, the shift and the ratio, and says which sample is likelier to
+    have missed mass: the warm start when the weighted particles are the wider (the weights kept
+    mass there), either when they are the narrower (a tail the weights cannot see)."""
+    from numpyro_pinn.agreement import Agreement
+
+    wider = Agreement(0, -1.41, 1.77, 54.2, 3.6, True).warning("x_0", rejuvenated=100)
+    assert "x_0" in wider and "-1.41" in wider and "1.77 times" in wider and "100 HMC steps" in wider
+    assert "warm start is the likelier" in wider
+    narrower = Agreement(3, 0.0, 0.6, 9.0, 3.6, True).warning("sigma[1]")
+    assert "transport missed a tail" in narrower and "HMC steps" not in narrower
+
+
 def U_SHIFTED(x):
     return 0.5 * jnp.sum((x - 1.0) ** 2)
 
