@@ -440,9 +440,9 @@ class PINNSampler(SamplerSurface):
         the base alone reached ``target_ess`` before training, ``stages["training"]["stopped_by"]``
         ``"base"``, 0 steps, and only ``base_ess`` is given), ``tail_drop`` and
         ``heavier_tail`` (the tail check of the final particles: :mod:`numpyro_pinn.tails`),
-        ``stage_agreement`` (the warm start's draws against the weighted particles, coordinate by
-        coordinate: :func:`numpyro_pinn.agreement.compare`; ``None`` for a Laplace warm start; when
-        ``disagrees``, the run warns and the draws are rejuvenated), ``stages`` (seconds and target evaluations of the warm start, the base distribution's
+        ``stage_agreement`` (whether the weighted particles miss a tail of the warm start's draws,
+        coordinate by coordinate: :func:`numpyro_pinn.agreement.compare`; ``None`` for a Laplace
+        warm start; when ``disagrees``, the run warns and the draws are rejuvenated), ``stages`` (seconds and target evaluations of the warm start, the base distribution's
         construction, training and drawing)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
@@ -625,8 +625,8 @@ class PINNSampler(SamplerSurface):
                     "log Z and Pareto k describe the proposal's weights]")
         agree = d.get("stage_agreement") or {}
         if agree.get("disagrees"):
-            src += (f" [the warm start's draws disagree with these on {self.coordinate_names()[agree['coordinate']]}: "
-                    f"median {agree['median_shift']:+.2f} sd, 90% width x{agree['width_ratio']:.2f}]")
+            src += (f" [these miss a tail of the warm start's draws on {self.coordinate_names()[agree['coordinate']]}: "
+                    f"{agree['tail_share']:.3f} of the weight beyond its 5% tail]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
                 f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
                 f"Pareto k = {_khat(d['pareto_k'])}, train {d['train_seconds']:.1f} s "
