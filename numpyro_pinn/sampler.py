@@ -442,8 +442,9 @@ class PINNSampler(SamplerSurface):
         ``heavier_tail`` (the tail check of the final particles: :mod:`numpyro_pinn.tails`),
         ``stage_agreement`` (whether the weighted particles miss a tail of the warm start's draws,
         coordinate by coordinate: :func:`numpyro_pinn.agreement.compare`; ``None`` for a Laplace
-        warm start; when ``disagrees``, the run warns and the draws are rejuvenated), ``stages`` (seconds and target evaluations of the warm start, the base distribution's
-        construction, training and drawing)...
+        warm start; when ``disagrees``, the run warns and the draws are rejuvenated), ``stages``
+        (seconds and target evaluations of the warm start, the base distribution's construction,
+        training and drawing)...
 
         ``target_evals`` counts the points where the target (or its gradient) was evaluated: warm
         start, the mixture prior's mode climbs, refinement and skew fit, every collocation point, the endpoints of
