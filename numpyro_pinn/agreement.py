@@ -17,6 +17,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 import scipy.stats
 
+from numpyro_pinn.diagnostics import normalised_weights
+
 __all__ = ["Agreement", "compare", "follows_posterior", "weighted_quantiles", "weighted_cdf", "MIN_TAIL_SHARE",
            "FALSE_ALARM"]
 
@@ -119,11 +121,13 @@ def compare(reference, x, log_weights, reference_size: Optional[float] = None) -
     ref = np.asarray(reference, np.float64)
     x = np.asarray(x, np.float64)
     lw = np.asarray(log_weights, np.float64)
+    if x.ndim != 2 or lw.shape != (x.shape[0],) or (ref.ndim == 2 and ref.shape[1] != x.shape[1]):
+        raise ValueError(f"`x` must be (n, d) with one log weight per row, and `reference` (m, d) with the same d; "
+                         f"got `reference` {ref.shape}, `x` {x.shape}, `log_weights` {lw.shape}.")
     ok = np.isfinite(lw) & np.all(np.isfinite(x), axis=1)
     if not ok.any() or ref.ndim != 2 or ref.shape[0] < 2:
         return None
-    w = np.exp(lw[ok] - lw[ok].max())
-    w /= w.sum()
+    w = normalised_weights(lw[ok])
     n_eff = 1.0 / np.sum(w**2)
     m_eff = ref.shape[0] / 2.0 if reference_size is None else float(reference_size)
     r = np.quantile(ref, _PROBS, axis=0, method="hazen")

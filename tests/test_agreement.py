@@ -102,12 +102,17 @@ def test_a_final_sample_too_narrow_or_shifted_in_one_coordinate_disagrees_there(
 
 def test_compare_has_nothing_to_say_without_spread_or_weights():
     """A warm start of one point (a Laplace fit's mode), constant coordinates, or no finite weight:
-    ``None``; Laplace fits and stopped SMC runs are not posterior draws."""
+    ``None``; mismatched dimensions or weights: a ``ValueError`` naming them; Laplace fits and
+    stopped SMC runs are not posterior draws."""
     rng = np.random.default_rng(2)
     x, lw = _weighted(rng, 100, 2, 1.0)
     assert compare(np.zeros((1, 2)), x, lw) is None
     assert compare(np.zeros((50, 2)), x, lw) is None
     assert compare(rng.standard_normal((50, 2)), x, np.full(100, -np.inf)) is None
+    with pytest.raises(ValueError, match="same d"):
+        compare(rng.standard_normal((50, 3)), x, lw)
+    with pytest.raises(ValueError, match="one log weight per row"):
+        compare(rng.standard_normal((50, 2)), x, lw[:10])
     assert follows_posterior("smc") and follows_posterior("draws") and follows_posterior("MCMC")
     assert not follows_posterior("laplace") and not follows_posterior("smc (stopped at tempering parameter 0.3)")
 
