@@ -13,15 +13,18 @@ and underestimates heavy tails, e.g. ``log tau`` in eight schools).
 
 Modules: :mod:`~numpyro_pinn.warmstart.base` (the :class:`WarmStart` result, whitening from
 draws, ``log Z`` by importance sampling), :mod:`~numpyro_pinn.warmstart.laplace` (Newton, the
-Laplace fit, the mode and propriety checks), :mod:`~numpyro_pinn.warmstart.smc` (the default) and
+Laplace fit, the mode and propriety checks), :mod:`~numpyro_pinn.warmstart.smc` (the default), :mod:`~numpyro_pinn.warmstart.screen` (when the
+Laplace fit suffices, so that SMC's full run can be skipped) and
 :mod:`~numpyro_pinn.warmstart.pt`.
 """
-from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
+from numpyro_pinn.warmstart.base import WarmStart, from_draws, gaussian_importance, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, PROPRIETY_RADII, Laplace, around_initial_point,
                                             compiled_find_mode, find_mode, flat_direction, is_mode, laplace)
 from numpyro_pinn.warmstart.pt import PT, pt
+from numpyro_pinn.warmstart.screen import ScreenResult, screen_laplace, screen_size
 from numpyro_pinn.warmstart.smc import SMC, smc
 
 __all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "compiled_find_mode", "laplace", "is_mode",
            "around_initial_point", "smc",
-           "pt", "from_draws", "with_log_Z", "reference", "flat_direction", "MODE_GAP_MAX", "PROPRIETY_RADII"]
+           "pt", "from_draws", "with_log_Z", "gaussian_importance", "reference", "screen_laplace", "screen_size",
+           "ScreenResult", "flat_direction", "MODE_GAP_MAX", "PROPRIETY_RADII"]

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.target import float_dtype
 
-__all__ = ["WarmStart", "from_draws", "with_log_Z", "reference"]
+__all__ = ["WarmStart", "from_draws", "with_log_Z", "gaussian_importance", "reference"]
 
 
 class WarmStart(NamedTuple):
@@ -78,16 +78,25 @@ def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: i
     correction: draws alone (e.g. from NUTS) carry no evidence, and a normaliser of -8 (or -1000 on
     real data) left to the optimiser is learnt far too slowly, while the networks absorb it.
     """
-    d = ws.mean.shape[0]
-    eps = jax.random.normal(rng_key, (num, d), dtype=ws.chol.dtype)
-    x = ws.mean + eps @ ws.chol.T
-    log_g = std_normal_log_prob(eps) - jnp.sum(jnp.log(jnp.abs(jnp.diag(ws.chol))))
-    lw = -jax.vmap(potential_fn)(x) - log_g
-    lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
+    _, lw = gaussian_importance(rng_key, potential_fn, ws.mean, ws.chol, num)
     log_z = jax.scipy.special.logsumexp(lw) - jnp.log(num)
     if not bool(jnp.isfinite(log_z)):
         log_z = jnp.zeros((), ws.chol.dtype)
     return ws._replace(log_Z=log_z, num_evals=ws.num_evals + num)
+
+
+def gaussian_importance(rng_key: jax.Array, potential_fn: Callable, mean: jax.Array, chol: jax.Array, num: int):
+    """``num`` draws ``x`` of ``N(mean, chol chol^T)`` and their log importance weights against
+    ``exp(-potential_fn)`` (``-inf`` where the target is not finite); ``num`` target evaluations."""
+    @jax.jit
+    def weighted(key, mean, chol):
+        eps = jax.random.normal(key, (num, mean.shape[0]), dtype=chol.dtype)
+        x = mean + eps @ chol.T
+        log_g = std_normal_log_prob(eps) - jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
+        lw = -jax.vmap(potential_fn)(x) - log_g
+        return x, jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
+
+    return weighted(rng_key, mean, chol)
 
 
 def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, floor: float = 0.0):

@@ -15,6 +15,7 @@ from numpyro_pinn.stages import Deadline, report
 from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
+from numpyro_pinn.warmstart.screen import ScreenResult, screen_laplace, screen_size
 
 __all__ = ["smc", "SMC", "until_decorrelated"]
 
@@ -318,7 +319,12 @@ class SMC:
     :func:`smc`), ``decorrelation`` (e.g. ``0.5``: a tempering step's moves, at most five, stop
     once nine in ten particles have moved at least this fraction of the distance between
     independent draws; fewer evaluations on unimodal posteriors, a less equilibrated population on
-    hierarchical ones; ``None``, the default: always five moves)."""
+    hierarchical ones; ``None``, the default: always five moves), ``screen`` (the particles of a
+    first, cheap SMC run, at least four per dimension: when its particles all lie in the Laplace
+    fit's bulk and the Laplace Gaussian is a reliable importance sampler of the posterior
+    (:func:`numpyro_pinn.warmstart.screen_laplace`), the warm start is that Gaussian's weighted draws and
+    the full run is skipped; otherwise the full run follows, and the screen cost a fraction of it.
+    ``diagnostics["warm_start"]`` says which, and why. ``None``: always the full run)."""
 
     num_particles: int = 2048
     scale: float = 10.0
@@ -326,9 +332,12 @@ class SMC:
     max_tempering_steps: int = 500
     waste_free: Optional[int] = None
     decorrelation: Optional[float] = None
+    screen: Optional[int] = 256
 
     def __post_init__(self):
         check_count("num_particles", self.num_particles, 2)
+        if self.screen is not None:
+            check_count("screen", self.screen, 2)
         check_count("max_tempering_steps", self.max_tempering_steps, 1)
         check_positive("scale", self.scale)
         Deadline.after(self.max_seconds)  # checks it
@@ -342,7 +351,26 @@ class SMC:
         opts = dict(num_particles=self.num_particles, scale=self.scale, max_seconds=self.max_seconds,
                     max_tempering_steps=self.max_tempering_steps, waste_free=self.waste_free,
                     decorrelation=self.decorrelation)
-        if is_mode(start):
+        if not is_mode(start):
+            ws = smc(rng_key, potential_fn, around_initial_point(x0, start), **opts)
+            return ws._replace(method=f"{ws.method}, from the initial point (no mode found)")
+        n = None if self.screen is None else screen_size(self.screen, start.mean.shape[0])
+        if n is None or n >= self.num_particles:
             return smc(rng_key, potential_fn, start, centre=x0, **opts)
-        ws = smc(rng_key, potential_fn, around_initial_point(x0, start), **opts)
-        return ws._replace(method=f"{ws.method}, from the initial point (no mode found)")
+        clock = Deadline.after(self.max_seconds)
+        with warnings.catch_warnings():
+            # A screen that runs out of time is not the result: the full run says so if it does too.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            first = smc(jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
+                        **{**opts, "num_particles": n, "waste_free": None})
+        spent = first.num_evals - start.num_evals
+        if "stopped at" in first.method:
+            found = ScreenResult(None, f"the {n}-particle screen did not reach the posterior", 0)
+        else:
+            found = screen_laplace(jax.random.fold_in(rng_key, 2), potential_fn, start, first.draws, self.num_particles)
+        if found.warm_start is not None:
+            return found.warm_start._replace(num_evals=start.num_evals + spent + found.num_evals)
+        left = None if self.max_seconds is None else max(self.max_seconds - clock.elapsed(), 0.0)
+        ws = smc(rng_key, potential_fn, start, centre=x0, **{**opts, "max_seconds": left})
+        return ws._replace(method=f"{ws.method} (screen: {found.reason})",
+                           num_evals=ws.num_evals + spent + found.num_evals)

@@ -1,0 +1,92 @@
+"""Screening the Laplace fit: is the posterior one near-Gaussian mode, so that the SMC warm start's
+full run can be skipped?
+
+A tempered SMC run with a few hundred particles (the screen) costs a fraction of the full run and
+sees the same modes and tails, only more coarsely. Two tests decide, in this order:
+
+1. **One mode, no far mass**: at most :data:`MAX_FAR` of the screen's particles lie beyond the
+   Laplace Gaussian's :data:`FAR_QUANTILE` radius (``chi^2_d`` quantile of the squared Mahalanobis
+   distance). Particles in another mode, or in a tail heavier than the Gaussian's, lie there;
+   mass the Laplace Gaussian never proposes is what its importance weights cannot see.
+2. **A reliable importance sampler**: the Laplace Gaussian's draws, weighted against the target,
+   have Pareto k-hat below :data:`MAX_PARETO_K` and a normalised ESS of at least :data:`MIN_ESS`.
+
+When both pass, the warm start is the weighted draws: their weighted mean and covariance as the
+whitening, ``log Z`` by importance sampling, and the draws resampled by their weights.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.stats
+
+from numpyro_pinn.diagnostics import ess, log_evidence, normalised_weights, pareto_k
+from numpyro_pinn.warmstart.base import WarmStart, gaussian_importance
+
+__all__ = ["screen_laplace", "ScreenResult", "screen_size", "FAR_QUANTILE", "MAX_FAR", "MAX_PARETO_K", "MIN_ESS"]
+
+#: The ``chi^2_d`` quantile of the squared Mahalanobis distance (in the Laplace metric) beyond
+#: which a screen particle counts as far.
+FAR_QUANTILE = 0.999
+#: Most screen particles allowed beyond that radius (a Gaussian posterior puts 0.1% there: 0.26 of
+#: 256 particles on average, two or more in 2.6% of screens).
+MAX_FAR = 1
+#: Largest Pareto k-hat of the Laplace Gaussian's importance weights that passes.
+MAX_PARETO_K = 0.5
+#: Smallest normalised ESS of those weights that passes.
+MIN_ESS = 0.5
+
+
+class ScreenResult(NamedTuple):
+    """What :func:`screen_laplace` found. ``warm_start``: the weighted Laplace draws when both tests pass,
+    else ``None``; ``reason``: what decided, in words; ``num_evals``: target evaluations spent on
+    the importance weights (0 when the first test failed)."""
+
+    warm_start: Optional[WarmStart]
+    reason: str
+    num_evals: int
+
+
+def screen_size(particles: int, dim: int) -> int:
+    """The screen's number of particles: ``particles``, and at least four per dimension (its HMC
+    moves use the particles' covariance as their metric)."""
+    return max(int(particles), 4 * int(dim))
+
+
+def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart, screen_draws: jax.Array,
+           num_draws: int) -> ScreenResult:
+    """Decide from the screen's particles ``screen_draws`` ``(n, d)`` whether the Laplace fit
+    ``start`` (at a mode) suffices as the warm start; if so, weight ``num_draws`` of its draws.
+
+    Returns
+    -------
+    ScreenResult
+    """
+    d = start.mean.shape[0]
+    z = jax.scipy.linalg.solve_triangular(start.chol, (screen_draws - start.mean).T, lower=True)
+    r2 = np.asarray(jnp.sum(z**2, axis=0))
+    far = int(np.sum(~(r2 <= scipy.stats.chi2.ppf(FAR_QUANTILE, d))))
+    n = screen_draws.shape[0]
+    if far > MAX_FAR:
+        return ScreenResult(None, f"{far} of {n} screen particles beyond the Laplace fit's "
+                                  f"{100 * FAR_QUANTILE:g}% radius", 0)
+    k_draw, k_resample = jax.random.split(rng_key)
+    x, lw = gaussian_importance(k_draw, potential_fn, start.mean, start.chol, num_draws)
+    lw = np.asarray(lw, np.float64)
+    k, e = pareto_k(lw), ess(lw)
+    if not (k < MAX_PARETO_K and e >= MIN_ESS):
+        return ScreenResult(None, f"the Laplace fit's importance weights have Pareto k {k:.2f} and ESS {e:.2f}",
+                            num_draws)
+    w = jnp.asarray(normalised_weights(lw), x.dtype)
+    mean = w @ x
+    cov = (x - mean).T @ ((x - mean) * w[:, None]) / (1.0 - jnp.sum(w**2))
+    chol = jnp.linalg.cholesky(cov + 1e-9 * jnp.trace(cov) / d * jnp.eye(d, dtype=cov.dtype))
+    from blackjax.smc.resampling import systematic
+
+    draws = x[systematic(k_resample, w, num_draws)]
+    method = f"screened laplace: importance sampling (Pareto k {k:.2f}, ESS {e:.2f}; {far} of {n} screen particles far)"
+    ws = WarmStart(mean, chol, jnp.asarray(log_evidence(lw), x.dtype), draws, method)
+    return ScreenResult(ws, "passed", num_draws)
