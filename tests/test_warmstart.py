@@ -119,7 +119,6 @@ def test_find_mode_on_near_collinear_logistic_regression():
     np.testing.assert_allclose(mode, ols, rtol=1e-6)
 
 
-@pytest.mark.slow
 def two_separated_modes(x):
     """Two normalised Gaussian modes (sd 0.5) at x = -6 and 6, weights 0.3 and 0.7: log Z = 0."""
     mus = jnp.array([[-6.0, 0.0], [6.0, 0.0]])

@@ -262,7 +262,7 @@ def smc(
     while True:
         carry = advance(carry)
         beta, it = float(carry.state.tempering_param), int(carry.steps)
-        report(smc_tempering=f"{beta:.3g}", steps=it)
+        report(smc_tempering=f"{beta:.3g}", steps=it, particles=num_particles)
         if int(carry.phase) == _SETTLED:
             break
         if it >= max_tempering_steps or deadline.passed():
