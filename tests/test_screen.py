@@ -48,24 +48,27 @@ def test_a_gaussian_passes_and_its_weighted_draws_have_the_posteriors_moments():
 
 def test_far_screen_particles_or_poor_weights_fail_the_screen():
     """Two screen particles beyond the 99.9% radius fail it (one does not: a Gaussian puts 0.26 of
-    256 there on average) before any target evaluation. With every particle inside, the weights
-    decide: a Laplace fit 1.6 times too wide in 10 dimensions has Pareto k 0.20 but ESS 0.11; on a
-    Student-t with 8 degrees of freedom the Gaussian of its curvature has ESS 0.53 but k 0.80.
-    Mutations: without the far test the first screen passes; without the ESS test or the k-hat
-    test, the second or the third does."""
+    256 there on average). The weights come first, and when they fail the screen is not run: a
+    Laplace fit 1.6 times too wide in 10 dimensions has Pareto k 0.20 but ESS 0.11; on a Student-t
+    with 8 degrees of freedom the Gaussian of its curvature has ESS 0.53 but k 0.80. Mutations:
+    without the far test the first screen passes; without the ESS test or the k-hat test, the
+    second or the third does."""
     start = WarmStart(MEAN, CHOL, jnp.zeros(()), MEAN[None], "laplace")
     inside = exact_draws(jax.random.PRNGKey(3), 256)  # none beyond the radius
     one = screen_laplace(jax.random.PRNGKey(0), gaussian, start, inside.at[0].set(MEAN + 10 * CHOL[:, 0]), 2048)
     assert one.warm_start is not None
     two = inside.at[:2].set(MEAN + 10 * CHOL[:, 0])
     found = screen_laplace(jax.random.PRNGKey(0), gaussian, start, two, 2048)
-    assert found.warm_start is None and found.num_evals == 0
+    assert found.warm_start is None and found.num_evals == 2048
     assert "2 of 256 screen particles beyond the Laplace fit's 99.9% radius" in found.reason
 
     d = 10
     std = lambda x: 0.5 * jnp.sum(x**2) + 0.5 * d * jnp.log(2 * jnp.pi)
     wide = WarmStart(jnp.zeros(d), 1.6 * jnp.eye(d), jnp.zeros(()), jnp.zeros((1, d)), "laplace")
-    found = screen_laplace(jax.random.PRNGKey(0), std, wide, jax.random.normal(jax.random.PRNGKey(3), (256, d)), 2048)
+    def not_run():
+        raise AssertionError("the screen ran although the weights failed")
+
+    found = screen_laplace(jax.random.PRNGKey(0), std, wide, not_run, 2048)
     assert found.warm_start is None and found.num_evals == 2048
     assert found.reason == "the Laplace fit's importance weights have Pareto k 0.20 and ESS 0.11"
 
@@ -73,21 +76,24 @@ def test_far_screen_particles_or_poor_weights_fail_the_screen():
     student = lambda x: 0.5 * (nu + 2) * jnp.log1p(jnp.sum(x**2) / nu)
     curvature = WarmStart(jnp.zeros(2), jnp.sqrt(nu / (nu + 2)) * jnp.eye(2), jnp.zeros(()), jnp.zeros((1, 2)),
                           "laplace")
-    found = screen_laplace(jax.random.PRNGKey(5), student, curvature,
-                           0.5 * jax.random.normal(jax.random.PRNGKey(3), (256, 2)), 2048)
+    found = screen_laplace(jax.random.PRNGKey(5), student, curvature, not_run, 2048)
     assert found.reason == "the Laplace fit's importance weights have Pareto k 0.80 and ESS 0.53"
 
 
 def test_the_default_warm_start_skips_the_full_smc_run_on_a_gaussian():
     """The default SMC warm start on a correlated Gaussian: the screen passes, so the warm start
-    costs the 256-particle run and 2,048 weighted draws (under a third of the full run's
-    evaluations) and its log Z and whitening are right."""
+    costs 2,048 weighted draws and the 256-particle run (under a third of the full run's
+    evaluations) and its log Z and whitening are right. A screen that stops short of the
+    posterior fails it."""
     ws = make_warm_start(jax.random.PRNGKey(0), gaussian, jnp.zeros(3), "smc")
     full = make_warm_start(jax.random.PRNGKey(0), gaussian, jnp.zeros(3), SMC(screen=None))
     assert ws.method.startswith("screened laplace") and full.method == "smc"
     assert ws.num_evals < full.num_evals / 3
     assert float(ws.log_Z) == pytest.approx(LOG_Z, abs=0.05)
     np.testing.assert_allclose(ws.chol @ ws.chol.T, CHOL @ CHOL.T, atol=0.12)
+    with pytest.warns(RuntimeWarning, match=r"used up its time budget \(0 s\)"):
+        out = make_warm_start(jax.random.PRNGKey(0), gaussian, jnp.zeros(3), SMC(max_seconds=0.0))
+    assert out.method.startswith("smc (stopped at") and "screen: the screen did not reach the posterior" in out.method
 
 
 def two_modes(x):

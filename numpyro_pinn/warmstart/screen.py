@@ -4,19 +4,21 @@ full run can be skipped?
 A tempered SMC run with a few hundred particles (the screen) costs a fraction of the full run and
 sees the same modes and tails, only more coarsely. Two tests decide, in this order:
 
-1. **One mode, no far mass**: at most :data:`MAX_FAR` of the screen's particles lie beyond the
+1. **A reliable importance sampler**: the Laplace Gaussian's draws, weighted against the target,
+   have Pareto k-hat below :data:`MAX_PARETO_K` and a normalised ESS of at least :data:`MIN_ESS`.
+   Most posteriors far from Gaussian fail here, before the screen runs.
+2. **One mode, no far mass**: at most :data:`MAX_FAR` of the screen's particles lie beyond the
    Laplace Gaussian's :data:`FAR_QUANTILE` radius (``chi^2_d`` quantile of the squared Mahalanobis
    distance). Particles in another mode, or in a tail heavier than the Gaussian's, lie there;
-   mass the Laplace Gaussian never proposes is what its importance weights cannot see.
-2. **A reliable importance sampler**: the Laplace Gaussian's draws, weighted against the target,
-   have Pareto k-hat below :data:`MAX_PARETO_K` and a normalised ESS of at least :data:`MIN_ESS`.
+   mass the Laplace Gaussian never proposes is what its importance weights cannot see, so a
+   second mode passes the first test and fails this one.
 
 When both pass, the warm start is the weighted draws: their weighted mean and covariance as the
 whitening, ``log Z`` by importance sampling, and the draws resampled by their weights.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +45,7 @@ MIN_ESS = 0.5
 class ScreenResult(NamedTuple):
     """What :func:`screen_laplace` found. ``warm_start``: the weighted Laplace draws when both tests pass,
     else ``None``; ``reason``: what decided, in words; ``num_evals``: target evaluations spent on
-    the importance weights (0 when the first test failed)."""
+    the importance weights (the screen's own are its SMC run's)."""
 
     warm_start: Optional[WarmStart]
     reason: str
@@ -56,23 +58,21 @@ def screen_size(particles: int, dim: int) -> int:
     return max(int(particles), 4 * int(dim))
 
 
-def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart, screen_draws: jax.Array,
-           num_draws: int) -> ScreenResult:
-    """Decide from the screen's particles ``screen_draws`` ``(n, d)`` whether the Laplace fit
-    ``start`` (at a mode) suffices as the warm start; if so, weight ``num_draws`` of its draws.
+def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
+                   screen_draws: Union[jax.Array, Callable[[], Optional[jax.Array]]], num_draws: int) -> ScreenResult:
+    """Decide whether the Laplace fit ``start`` (at a mode) suffices as the warm start: weight
+    ``num_draws`` of its draws against the target, and when the weights pass, look at the screen's
+    particles ``screen_draws`` ``(n, d)``.
+
+    ``screen_draws`` may be a function that runs the screen and returns its particles (``None``
+    when it did not reach the posterior): it is called only when the weights pass, so that a
+    posterior far from Gaussian does not pay for the screen.
 
     Returns
     -------
     ScreenResult
     """
     d = start.mean.shape[0]
-    z = jax.scipy.linalg.solve_triangular(start.chol, (screen_draws - start.mean).T, lower=True)
-    r2 = np.asarray(jnp.sum(z**2, axis=0))
-    far = int(np.sum(~(r2 <= scipy.stats.chi2.ppf(FAR_QUANTILE, d))))
-    n = screen_draws.shape[0]
-    if far > MAX_FAR:
-        return ScreenResult(None, f"{far} of {n} screen particles beyond the Laplace fit's "
-                                  f"{100 * FAR_QUANTILE:g}% radius", 0)
     k_draw, k_resample = jax.random.split(rng_key)
     x, lw = gaussian_importance(k_draw, potential_fn, start.mean, start.chol, num_draws)
     lw = np.asarray(lw, np.float64)
@@ -80,6 +80,16 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
     if not (k < MAX_PARETO_K and e >= MIN_ESS):
         return ScreenResult(None, f"the Laplace fit's importance weights have Pareto k {k:.2f} and ESS {e:.2f}",
                             num_draws)
+    particles = screen_draws() if callable(screen_draws) else screen_draws
+    if particles is None:
+        return ScreenResult(None, "the screen did not reach the posterior", num_draws)
+    z = jax.scipy.linalg.solve_triangular(start.chol, (particles - start.mean).T, lower=True)
+    r2 = np.asarray(jnp.sum(z**2, axis=0))
+    far = int(np.sum(~(r2 <= scipy.stats.chi2.ppf(FAR_QUANTILE, d))))
+    n = particles.shape[0]
+    if far > MAX_FAR:
+        return ScreenResult(None, f"{far} of {n} screen particles beyond the Laplace fit's "
+                                  f"{100 * FAR_QUANTILE:g}% radius", num_draws)
     w = jnp.asarray(normalised_weights(lw), x.dtype)
     mean = w @ x
     cov = (x - mean).T @ ((x - mean) * w[:, None]) / (1.0 - jnp.sum(w**2))

@@ -15,7 +15,7 @@ from numpyro_pinn.stages import Deadline, report
 from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
-from numpyro_pinn.warmstart.screen import ScreenResult, screen_laplace, screen_size
+from numpyro_pinn.warmstart.screen import screen_laplace, screen_size
 
 __all__ = ["smc", "SMC", "until_decorrelated"]
 
@@ -320,11 +320,12 @@ class SMC:
     once nine in ten particles have moved at least this fraction of the distance between
     independent draws; fewer evaluations on unimodal posteriors, a less equilibrated population on
     hierarchical ones; ``None``, the default: always five moves), ``screen`` (the particles of a
-    first, cheap SMC run, at least four per dimension: when its particles all lie in the Laplace
-    fit's bulk and the Laplace Gaussian is a reliable importance sampler of the posterior
-    (:func:`numpyro_pinn.warmstart.screen_laplace`), the warm start is that Gaussian's weighted draws and
-    the full run is skipped; otherwise the full run follows, and the screen cost a fraction of it.
-    ``diagnostics["warm_start"]`` says which, and why. ``None``: always the full run)."""
+    first, cheap SMC run, at least four per dimension: when the Laplace Gaussian is a reliable
+    importance sampler of the posterior and the screen's particles all lie in its bulk
+    (:func:`numpyro_pinn.warmstart.screen_laplace`), the warm start is that Gaussian's weighted
+    draws and the full run is skipped; otherwise the full run follows, and the check cost 2,048
+    evaluations, plus the screen's run when the weights passed. ``diagnostics["warm_start"]`` says
+    which, and why. ``None``: always the full run)."""
 
     num_particles: int = 2048
     scale: float = 10.0
@@ -358,19 +359,21 @@ class SMC:
         if n is None or n >= self.num_particles:
             return smc(rng_key, potential_fn, start, centre=x0, **opts)
         clock = Deadline.after(self.max_seconds)
-        with warnings.catch_warnings():
-            # A screen that runs out of time is not the result: the full run says so if it does too.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            first = smc(jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
-                        **{**opts, "num_particles": n, "waste_free": None})
-        spent = first.num_evals - start.num_evals
-        if "stopped at" in first.method:
-            found = ScreenResult(None, f"the {n}-particle screen did not reach the posterior", 0)
-        else:
-            found = screen_laplace(jax.random.fold_in(rng_key, 2), potential_fn, start, first.draws, self.num_particles)
+        ran = []
+
+        def run_screen():
+            with warnings.catch_warnings():
+                # A screen that runs out of time is not the result: the full run says so if it does too.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ran.append(smc(jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
+                               **{**opts, "num_particles": n, "waste_free": None}))
+            return None if "stopped at" in ran[0].method else ran[0].draws
+
+        found = screen_laplace(jax.random.fold_in(rng_key, 2), potential_fn, start, run_screen, self.num_particles)
+        spent = found.num_evals + (ran[0].num_evals - start.num_evals if ran else 0)
         if found.warm_start is not None:
-            return found.warm_start._replace(num_evals=start.num_evals + spent + found.num_evals)
+            return found.warm_start._replace(num_evals=start.num_evals + spent)
         left = None if self.max_seconds is None else max(self.max_seconds - clock.elapsed(), 0.0)
         ws = smc(rng_key, potential_fn, start, centre=x0, **{**opts, "max_seconds": left})
         return ws._replace(method=f"{ws.method} (screen: {found.reason})",
-                           num_evals=ws.num_evals + spent + found.num_evals)
+                           num_evals=ws.num_evals + spent)
