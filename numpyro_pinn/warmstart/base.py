@@ -50,8 +50,10 @@ class WarmStart(NamedTuple):
     seconds: float = 0.0
 
 
-def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "draws") -> WarmStart:
-    """Whitening from posterior draws ``(n, d)`` (their mean and covariance).
+def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "draws",
+               weights: Optional[jax.Array] = None) -> WarmStart:
+    """Whitening from posterior draws ``(n, d)`` (their mean and covariance; with ``weights``
+    ``(n,)``, their weighted mean and unbiased weighted covariance).
 
     ``log_Z`` defaults to 0; :func:`with_log_Z` estimates it from the target (as
     :func:`numpyro_pinn.make_warm_start` does for draws).
@@ -59,8 +61,8 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     draws = jnp.asarray(draws, dtype=float_dtype())
     if draws.ndim != 2 or draws.shape[0] < 2:
         raise ValueError(f"warm-start draws must have shape (n >= 2, d); got {draws.shape}.")
-    mean = jnp.mean(draws, axis=0)
-    cov = jnp.atleast_2d(jnp.cov(draws, rowvar=False))
+    mean = jnp.average(draws, axis=0, weights=weights)
+    cov = jnp.atleast_2d(jnp.cov(draws, rowvar=False, aweights=weights))
     d = draws.shape[1]
     cov = cov + 1e-9 * jnp.trace(cov) / d * jnp.eye(d)
     chol = jnp.linalg.cholesky(cov)

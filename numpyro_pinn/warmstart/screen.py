@@ -26,7 +26,7 @@ import numpy as np
 import scipy.stats
 
 from numpyro_pinn.diagnostics import ess, log_evidence, normalised_weights, pareto_k
-from numpyro_pinn.warmstart.base import WarmStart, gaussian_importance
+from numpyro_pinn.warmstart.base import WarmStart, from_draws, gaussian_importance
 
 __all__ = ["screen_laplace", "ScreenResult", "screen_size", "FAR_QUANTILE", "MAX_FAR", "MAX_PARETO_K", "MIN_ESS"]
 
@@ -91,12 +91,8 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
         return ScreenResult(None, f"{far} of {n} screen particles beyond the Laplace fit's "
                                   f"{100 * FAR_QUANTILE:g}% radius", num_draws)
     w = jnp.asarray(normalised_weights(lw), x.dtype)
-    mean = w @ x
-    cov = (x - mean).T @ ((x - mean) * w[:, None]) / (1.0 - jnp.sum(w**2))
-    chol = jnp.linalg.cholesky(cov + 1e-9 * jnp.trace(cov) / d * jnp.eye(d, dtype=cov.dtype))
     from blackjax.smc.resampling import systematic
 
-    draws = x[systematic(k_resample, w, num_draws)]
     method = f"screened laplace: importance sampling (Pareto k {k:.2f}, ESS {e:.2f}; {far} of {n} screen particles far)"
-    ws = WarmStart(mean, chol, jnp.asarray(log_evidence(lw), x.dtype), draws, method)
-    return ScreenResult(ws, "passed", num_draws)
+    ws = from_draws(x, log_Z=log_evidence(lw), method=method, weights=w)
+    return ScreenResult(ws._replace(draws=x[systematic(k_resample, w, num_draws)]), "passed", num_draws)
