@@ -33,6 +33,7 @@ p.add_argument("lr", type=float)
 p.add_argument("--dim", type=int, default=5)
 p.add_argument("--delta", type=float, default=4.0)
 p.add_argument("--hutchinson-above", type=int, default=16)
+p.add_argument("--hutchinson-probes", type=int, default=2, help="Hutchinson probes per collocation point")
 p.add_argument("--num", type=int, default=20000)
 p.add_argument("--seed", type=int, default=0)
 p.add_argument("--batch", type=int, default=1024, help="collocation points per Adam step")
@@ -46,10 +47,12 @@ kw = dict(potential_fn=t.potential, num_particles=a.num, num_samples=2000, progr
           training=Training(min_steps=a.steps, learning_rate=a.lr, batch_size=a.batch,
                             **(dict(finetune="gauss_newton", gn_steps=a.gn) if a.gn else {})),
           base=Auto(skew="weights" if a.skew_weights else not a.no_skew),
-          transport=ODETransport(hidden=(a.width,) * 3, hutchinson_above=a.hutchinson_above))
+          transport=ODETransport(hidden=(a.width,) * 3, hutchinson_above=a.hutchinson_above,
+                                  hutchinson_probes=a.hutchinson_probes))
 t0 = time.time()
 s = PINNSampler(**kw).run(jax.random.PRNGKey(a.seed), init_params=jnp.zeros(a.dim))
 d = s.diagnostics
 print(t.name, a.steps, a.gn, "batch", a.batch, "gaussian" if a.no_skew else ("skew-weights" if a.skew_weights else "skewed"), "ESS", d["ess"], "LB", d["log_Z_lower_bound"] - t.log_Z, "IS", d["log_Z"] - t.log_Z,
+      "proposal", d.get("proposal"), "transport ESS", d.get("transport_ess"), "base ESS", d.get("base_ess"),
       "train", d["train_seconds"], "wall", time.time() - t0,
       {k: v for k, v in d.items() if "gn" in k or "fine" in k})

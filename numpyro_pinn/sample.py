@@ -57,13 +57,16 @@ class WhitenedTarget(NamedTuple):
 
     def laplacian(self, y: jax.Array, eps: jax.Array | None = None) -> jax.Array:
         """``Delta log q`` at one point: exact (``d`` Hessian-vector products) or, given a probe
-        ``eps``, Hutchinson's ``eps . H eps`` (one forward-over-reverse product)."""
+        ``eps`` ``(d,)``, Hutchinson's ``eps . H eps`` (one forward-over-reverse product); probes
+        ``(k, d)`` give ``k`` independent estimates."""
         yy = y.astype(self.chol.dtype)
         g = jax.grad(self.logq)
         if eps is None:
             basis = jnp.eye(yy.shape[0], dtype=yy.dtype)
             return jnp.sum(jax.vmap(lambda e: jnp.dot(e, jax.jvp(g, (yy,), (e,))[1]))(basis))
         e = eps.astype(yy.dtype)
+        if e.ndim == 2:
+            return jax.vmap(lambda ek: jnp.dot(ek, jax.jvp(g, (yy,), (ek,))[1]))(e)
         return jnp.dot(e, jax.jvp(g, (yy,), (e,))[1])
 
 

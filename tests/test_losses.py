@@ -18,3 +18,58 @@ def test_divergence_exact_and_hutchinson_on_linear_field():
     sym = 0.5 * (a + a.T)
     var = 2 * (jnp.sum(sym**2) - jnp.sum(jnp.diag(sym) ** 2))
     assert abs(float(jnp.mean(est)) - float(jnp.trace(a))) < 5 * float(jnp.sqrt(var / 20000))
+
+
+def test_divergence_with_several_probes_gives_each_probes_estimate():
+    a = jnp.array([[1.0, 2.0, 0.0], [0.5, -3.0, 1.0], [0.0, 4.0, 0.7]])
+    f = lambda y: jnp.tanh(a @ y)
+    y = jnp.array([0.3, -1.0, 0.2])
+    eps = jax.random.rademacher(jax.random.PRNGKey(1), (4, 3), dtype=jnp.float32)
+    one_by_one = jnp.stack([divergence(f, y, e) for e in eps])
+    assert jnp.allclose(divergence(f, y, eps), one_by_one, atol=1e-6)
+
+
+def _sgd():
+    import optax
+
+    return optax.sgd(1e-3)
+
+
+def _losses(probes, keys, exact=False, method="ode"):
+    """The ODE transport's training loss on a 4-d Gaussian target, at random (non-zero) network
+    parameters, for each key: exact divergences, or Hutchinson's with ``probes`` probes per point
+    (the key draws the same points either way)."""
+    from numpyro_pinn.sample import whitened_target
+    from numpyro_pinn.training.collocation import CollocationPool
+    from numpyro_pinn.transports.ode import ODETransport, init, training_loss
+
+    d = 4
+    config = ODETransport(method=method, hidden=(16, 16), hutchinson_above=100 if exact else 2, hutchinson_probes=probes)
+    params = init(jax.random.PRNGKey(0), d, config, _sgd()).params
+    leaves, tree = jax.tree_util.tree_flatten(params)
+    noise = jax.random.split(jax.random.PRNGKey(1), len(leaves))
+    params = jax.tree_util.tree_unflatten(
+        tree, [p + 0.5 * jax.random.normal(k, jnp.shape(p), jnp.float32) for p, k in zip(leaves, noise)])
+    target = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(d), jnp.eye(d), 0.0)
+    box = jnp.full(d, 2.0, jnp.float32)
+    pool = CollocationPool(-box, box, -box, box, jnp.zeros((2, d), jnp.float32), jnp.zeros((1, 2, d), jnp.float32))
+    loss = jax.jit(training_loss(config, target, (64, 0, 0)))
+    return jnp.stack([loss(params, k, pool) for k in keys])
+
+
+@pytest.mark.parametrize("method", ["ode", "sde"])
+def test_two_probe_loss_is_unbiased_and_one_probe_is_not(method):
+    # Squaring one probe's residual adds the estimator's variance to the loss (a penalty on the
+    # drift's Jacobian); products of two independent probes' residuals estimate the squared
+    # residual itself. Same points per key: the differences carry only the probes' noise. "sde"
+    # also estimates the Laplacians of v and log q with the probes.
+    keys = jax.random.split(jax.random.PRNGKey(2), 300)
+    exact = _losses(1, keys, exact=True, method=method)
+    for probes, biased in ((2, False), (3, False), (1, True)):
+        diff = _losses(probes, keys, method=method) - exact
+        mean, se = float(jnp.mean(diff)), float(jnp.std(diff) / jnp.sqrt(diff.shape[0]))
+        if biased:
+            assert mean > 5 * se
+        else:
+            assert abs(mean) < 4 * se, (probes, mean, se)
+    assert float(jnp.mean(exact)) > 0  # the parameters are off the solution: there is a residual

@@ -46,17 +46,23 @@ def divergence(f: Callable[[jax.Array], jax.Array], y: jax.Array, eps: jax.Array
 
     Exact (``d`` forward-mode JVPs, via ``jacfwd``) when ``eps is None``;
     otherwise Hutchinson's unbiased estimate ``eps . J eps`` with one JVP
-    (``eps`` Rademacher or Gaussian, shape ``(d,)``).
+    (``eps`` Rademacher or Gaussian, shape ``(d,)``), or ``k`` independent estimates ``(k,)``
+    for probes of shape ``(k, d)`` (one linearisation of ``f``, ``k`` JVPs).
     """
     if eps is None:
         return jnp.trace(jax.jacfwd(f)(y))
+    if eps.ndim == 2:
+        _, f_jvp = jax.linearize(f, y)
+        e = eps.astype(y.dtype)
+        return jnp.sum(e * jax.vmap(f_jvp)(e), axis=-1)
     _, jv = jax.jvp(f, (y,), (eps.astype(y.dtype),))
     return jnp.dot(eps.astype(jv.dtype), jv)
 
 
 def laplacian(f: Callable[[jax.Array], jax.Array], y: jax.Array, eps: jax.Array | None) -> jax.Array:
     """Laplacian of the scalar ``f`` at ``y``: exact trace of the Hessian when ``eps is None``,
-    otherwise Hutchinson's ``eps . H eps`` (one forward-over-reverse product)."""
+    otherwise Hutchinson's ``eps . H eps`` (one forward-over-reverse product per probe; ``eps``
+    ``(d,)`` or ``(k, d)`` as for :func:`divergence`)."""
     if eps is None:
         return jnp.trace(jax.hessian(f)(y))
     return divergence(jax.grad(f), y, eps)

@@ -19,6 +19,7 @@ import optax
 from numpyro_pinn.training.collocation import CollocationPool, linear_bridge, sample_points
 from numpyro_pinn.transports.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
 from numpyro_pinn.transports.networks import FourierMLP, TimeMLP
+from numpyro_pinn.validation import check_count
 from numpyro_pinn.bases import local_scale, scale_spread
 
 SQRT2 = 2.0 ** 0.5
@@ -76,10 +77,17 @@ class ODETransport:
     num_freqs
         Fourier frequencies of the time embedding.
     hutchinson_above
-        Use Hutchinson's divergence/Laplacian estimates (one Rademacher probe per point) in the
-        training loss when the dimension exceeds this (exact forward-mode divergence costs ``d``
-        JVPs per point). Sampling always uses exact divergences, because the importance weights
-        must not carry estimator noise.
+        Use Hutchinson's divergence/Laplacian estimates (Rademacher probes) in the training loss
+        when the dimension exceeds this (exact forward-mode divergence costs ``d`` JVPs per
+        point). Sampling always uses exact divergences, because the importance weights must not
+        carry estimator noise.
+    hutchinson_probes
+        Independent probes per collocation point for those estimates. With two or more the loss
+        averages products of residuals from different probes, an unbiased estimate of the squared
+        residual: one probe's square adds the estimator's variance to the loss, a penalty on the
+        drift's Jacobian that stops training short of the posterior's correlations in higher
+        dimensions. ``1``: one probe, the biased loss (the cheapest step). Gauss-Newton
+        fine-tuning uses the residual averaged over the probes.
     sigma
         Diffusion coefficient (``sigma I``); ``None``: the method's default (0, or sqrt(2) as in the
         paper's appendix D).
@@ -103,6 +111,7 @@ class ODETransport:
     hidden: Sequence[int] = (64, 64, 64)
     num_freqs: int = 8
     hutchinson_above: int = 16
+    hutchinson_probes: int = 2
     sigma: Optional[float] = None
     hjb_weight: float = 1.0
     drift_scale: str = "auto"
@@ -121,6 +130,7 @@ class ODETransport:
             raise ValueError(f"sigma={self.sigma!r} does not suit method={self.method!r} (must be {kind}).")
         if not self.hjb_weight >= 0:
             raise ValueError(f"hjb_weight must be >= 0; got {self.hjb_weight!r}.")
+        check_count("hutchinson_probes", self.hutchinson_probes, 1)
 
     def for_prior(self, prior) -> "ODETransport":
         """This configuration with ``drift_scale="auto"`` resolved for the given prior mixture
@@ -186,8 +196,10 @@ class ODETransport:
         return build_kernel(self, target, optimizer, counts)
 
     def residual_fn(self, target, counts) -> Callable:
-        """``(params, rng_key, pool) -> residuals`` at one collocation batch (see :func:`batch_residual_fn`)."""
-        return batch_residual_fn(self, target, counts)
+        """``(params, rng_key, pool) -> residuals`` ``(B,)`` at one collocation batch (see
+        :func:`batch_residual_fn`), averaged over the Hutchinson probes when there are several."""
+        residual_fn = batch_residual_fn(self, target, counts)
+        return lambda params, rng_key, pool: _per_point(residual_fn(params, rng_key, pool))
 
     def flow_field(self, params, dim: int, target=None):
         """``(v, div v)`` of the ODE that carries the prior to the target (exact divergence); for
@@ -348,7 +360,9 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
     """``residual_fn(params, rng_key, pool) -> r``: residuals at the collocation batch drawn with
     ``rng_key`` (points where the target is not finite give 0), scaled so that the training loss is
     ``mean(r**2)`` (for OT/SB ``r`` stacks ``R_FP`` and ``sqrt(lambda) R_HJB``, so the loss is
-    ``(L_FP + lambda L_HJB) / 2``). Shared by the Adam kernel and Gauss-Newton."""
+    ``(L_FP + lambda L_HJB) / 2``). ``r`` is ``(B,)``, or ``(B, k)`` with ``k`` Hutchinson probes
+    per point (``config.hutchinson_probes`` of two or more): :func:`mean_square` then estimates
+    the loss without the probes' variance. Shared by the Adam kernel and Gauss-Newton."""
     prior = target.prior
 
     def residual_fn(params, rng_key, pool):
@@ -356,7 +370,11 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
         y, t = sample_points(k1, pool, counts, prior=prior)
         y, t = target.shard(y), target.shard(t)
         dim = y.shape[-1]
-        eps = jax.random.rademacher(k2, y.shape, dtype=jnp.float32) if dim > config.hutchinson_above else None
+        eps = None
+        if dim > config.hutchinson_above:
+            k = config.hutchinson_probes
+            shape = y.shape if k == 1 else (y.shape[0], k, dim)
+            eps = jax.random.rademacher(k2, shape, dtype=jnp.float32)
         tv = target.values(y)
         if config.sigma2:
             lap = jax.vmap(target.laplacian)(y) if eps is None else jax.vmap(target.laplacian)(y, eps)
@@ -365,7 +383,7 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
         out = residuals(config, params, y, t, tv, eps, prior)
         ok = jnp.isfinite(tv.logq) & jnp.all(jnp.isfinite(tv.grad_logq), axis=-1)
         if config.sigma2:
-            ok = ok & jnp.isfinite(tv.lap_logq)
+            ok = ok & jnp.all(jnp.isfinite(tv.lap_logq.reshape(ok.shape + (-1,))), axis=-1)
         scale = jnp.sqrt(y.shape[0] / jnp.maximum(jnp.sum(ok), 1))
         if isinstance(out, tuple):
             r, h = out
@@ -373,18 +391,35 @@ def batch_residual_fn(config: ODETransport, target, counts: tuple[int, int, int]
             ok = jnp.concatenate([ok, ok])
         else:
             r = out
-        return jnp.where(ok, r, 0.0) * scale
+        return jnp.where(ok.reshape(ok.shape + (1,) * (r.ndim - 1)), r, 0.0) * scale
 
     return residual_fn
 
 
+def mean_square(r: jax.Array) -> jax.Array:
+    """The training loss from :func:`batch_residual_fn`'s residuals: ``mean(r**2)`` for ``r``
+    ``(B,)``; for ``(B, k)`` residuals of ``k >= 2`` independent probes per point, the mean of
+    the products ``r_i r_j`` over pairs of different probes, whose expectation is the squared
+    residual itself (the probes' noise is independent between them)."""
+    if r.ndim == 1:
+        return jnp.mean(r**2)
+    k = r.shape[1]
+    total = jnp.sum(r, axis=1)
+    return jnp.mean((total**2 - jnp.sum(r**2, axis=1)) / (k * (k - 1)))
+
+
+def _per_point(r: jax.Array) -> jax.Array:
+    """One residual per point: ``r`` itself, or its mean over the probes."""
+    return r if r.ndim == 1 else jnp.mean(r, axis=1)
+
+
 def training_loss(config: ODETransport, target, counts: tuple[int, int, int]) -> Callable:
-    """``loss(params, rng_key, pool)``: ``mean(r**2)`` over the collocation batch drawn with
-    ``rng_key``."""
+    """``loss(params, rng_key, pool)``: the mean squared residual over the collocation batch drawn
+    with ``rng_key`` (:func:`mean_square`)."""
     residual_fn = batch_residual_fn(config, target, counts)
 
     def loss_fn(params, rng_key, pool):
-        return jnp.mean(residual_fn(params, rng_key, pool) ** 2)
+        return mean_square(residual_fn(params, rng_key, pool))
 
     return loss_fn
 
