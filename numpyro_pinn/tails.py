@@ -10,6 +10,7 @@ that stretch still has mass well beyond every particle: its tail is heavier than
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -65,11 +66,17 @@ def tail_check(potential_fn: Callable, x, log_weights) -> Optional[TailCheck]:
     if not len(dirs):
         return None
     pts = np.concatenate([centre + extent[:, None] * dirs, centre + FAR * extent[:, None] * dirs])
-    u = np.asarray(jax.jit(jax.vmap(potential_fn))(jnp.asarray(pts)))
+    u = np.asarray(_potentials(potential_fn, jnp.asarray(pts)))
     drop = u[len(dirs):] - u[: len(dirs)]  # U rises by the density's log drop
     drop = np.where(np.isfinite(drop), drop, np.inf)  # non-finite far out: no mass there
     k = int(np.argmin(drop))
     return TailCheck(dirs[k], float(extent[k]), float(drop[k]), bool(drop[k] < MIN_DROP))
+
+
+@partial(jax.jit, static_argnums=0)
+def _potentials(potential_fn, x):
+    # Compiled once per potential and shape: the checks before training and after drawing share it.
+    return jax.vmap(potential_fn)(x)
 
 
 #: The heavy-tailed component added by :func:`with_heavy_tail`: its weight in the base
@@ -87,8 +94,8 @@ def base_tail_check(rng_key, potential_fn: Callable, mean, chol, base, num: int 
     from numpyro_pinn import bases
 
     d = mean.shape[0]
-    y = bases.sample(base, rng_key, num, d)
-    x = mean + y.astype(mean.dtype) @ chol.T
+    y = np.asarray(bases.sample(base, rng_key, num, d), np.asarray(mean).dtype)
+    x = np.asarray(mean) + y @ np.asarray(chol).T
     return tail_check(potential_fn, x, np.zeros(num))
 
 
@@ -99,13 +106,11 @@ def with_heavy_tail(base, dim: int, num_draws: int, weight: float = HEAVY_WEIGHT
     Student-t component (``df`` degrees of freedom, centre 0, scale ``scale * I``) of weight
     ``weight`` added: a defensive component whose tails are heavier than the posterior's, so the
     transport's proposal reaches the tails and the importance weights there stay bounded."""
-    from numpyro_pinn.bases import GaussianMixture
+    from numpyro_pinn.bases.mixture import standard
 
     f32 = lambda a: jnp.asarray(a, jnp.float32)
     if base is None:
-        eye = jnp.eye(dim, dtype=jnp.float32)[None]
-        base = GaussianMixture(jnp.zeros((1, dim), jnp.float32), eye, jnp.zeros(1, jnp.float32),
-                               jnp.zeros(num_draws, jnp.int32), eye)
+        base = standard(dim)._replace(labels=jnp.zeros(num_draws, jnp.int32))
     k = base.means.shape[0]
     chol = scale * jnp.eye(dim, dtype=jnp.float32)[None]
     dfs = jnp.full((k,), jnp.inf, jnp.float32) if base.dfs is None else f32(base.dfs)

@@ -13,7 +13,7 @@ import numpy as np
 from numpyro_pinn.gaussian import std_normal_log_prob
 
 __all__ = ["GaussianMixture", "log_prob", "sample", "scale_spread", "local_scale", "component_log_prob",
-           "stratified", "whitened_log_q", "make_mixture", "proposal_log_weights", "PROPOSAL_DRAWS"]
+           "stratified", "whitened_log_q", "make_mixture", "proposal_log_weights", "PROPOSAL_DRAWS", "standard"]
 
 
 class GaussianMixture(NamedTuple):
@@ -161,8 +161,19 @@ def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Arra
     ``prior`` (``None``: ``N(0, I)``) as a proposal for the target whitened by ``x = mean + chol y``
     (``num`` target evaluations); non-finite weights become ``-inf``. Compiled once per
     ``potential_fn``, ``num`` and shapes."""
+    # N(0, I) as a one-component mixture, without the labels (unused here): one compiled program
+    # scores N(0, I) and a one-component (Laplace) candidate alike.
+    no_labels = jnp.asarray(np.zeros(0, np.int32))
+    prior = standard(mean.shape[0]) if prior is None else prior._replace(labels=no_labels)
     lw = np.asarray(_log_weights(potential_fn, num, mean, chol, prior, rng_key), dtype=np.float64)
     return np.where(np.isfinite(lw), lw, -np.inf)
+
+
+def standard(dim: int) -> GaussianMixture:
+    """``N(0, I)`` as a one-component :class:`GaussianMixture` without labels."""
+    eye = jnp.asarray(np.eye(dim, dtype=np.float32)[None])
+    return GaussianMixture(jnp.asarray(np.zeros((1, dim), np.float32)), eye, jnp.asarray(np.zeros(1, np.float32)),
+                           jnp.asarray(np.zeros(0, np.int32)), eye)
 
 
 @partial(jax.jit, static_argnums=(0, 1))

@@ -8,6 +8,7 @@ from typing import Callable, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 
 from numpyro_pinn.bases.draws import draw_mixture, refine_steps
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
@@ -83,9 +84,9 @@ def mode_mixture(
         raise ValueError(f"`one_mode` must be 'none' or 'laplace'; got {one_mode!r}.")
 
     d = mean.shape[0]
-    draws = jnp.asarray(draws)
+    draws = np.asarray(draws)  # host-side bookkeeping below: numpy, not an eager compile per operation
     sub = np.unique(np.linspace(0, len(draws) - 1, min(max_draws, len(draws))).astype(int))
-    x = draws[sub]  # evenly spaced: user draws concatenated by chain are all represented
+    x = jnp.asarray(draws[sub])  # evenly spaced: user draws concatenated by chain are all represented
     # XLA's CPU runtime has deadlocked (idle, never returning) on wide batches of these climbs,
     # whose Hessians batch many LAPACK calls (Gaussian-process potentials; CHANGELOG.md). One
     # climb at a time never did; it costs little on a CPU (CHANGELOG.md).
@@ -97,7 +98,8 @@ def mode_mixture(
     sub, x = sub[rows], x[rows]
     evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
     out = lambda mix: (mix, evals) if return_evals else mix
-    to_y = lambda a: np.asarray(jax.scipy.linalg.solve_triangular(chol, (a - mean).T, lower=True).T)
+    chol_np, mean_np = np.asarray(chol), np.asarray(mean)
+    to_y = lambda a: scipy.linalg.solve_triangular(chol_np, (np.asarray(a) - mean_np).T, lower=True).T
     my, xy = to_y(modes), to_y(x)
     ok = np.all(np.isfinite(my), axis=1)
     centres: list = []
@@ -146,7 +148,6 @@ def mode_mixture(
     near = np.argmin(((xy[:, None, :] - centres[kept][None]) ** 2).sum(-1), axis=1)
     labels = np.array([remap.get(int(lab), int(near[i])) for i, lab in enumerate(labels)])
     means, chols, weights = [], [], []
-    chol_np = np.asarray(chol)
     for j, k in enumerate(kept):
         members = xy[labels == j]
         if len(members) >= 2 * d + 2:
@@ -177,9 +178,14 @@ def mode_mixture(
 def _laplace_component(chol, centre_y, hessian_x, num_draws: int):
     """The one-component mixture ``N(centre_y, (L^T H L)^-1)`` in whitened coordinates (a
     non-positive curvature is replaced by its absolute value, as Newton's steps do)."""
-    chol_y, _ = psd_inverse_chol(chol.T @ jnp.asarray(hessian_x, chol.dtype) @ chol)
+    chol_y, _ = _psd_inverse_chol(chol, jnp.asarray(hessian_x, chol.dtype))
     return make_mixture(np.asarray(centre_y)[None], np.asarray(chol_y)[None], np.zeros(1),
                         np.zeros(num_draws, np.int32))
+
+
+@jax.jit
+def _psd_inverse_chol(chol, hessian_x):
+    return psd_inverse_chol(chol.T @ hessian_x @ chol)
 
 
 def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: Optional[float],

@@ -61,15 +61,22 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     draws = jnp.asarray(draws, dtype=float_dtype())
     if draws.ndim != 2 or draws.shape[0] < 2:
         raise ValueError(f"warm-start draws must have shape (n >= 2, d); got {draws.shape}.")
-    mean = jnp.average(draws, axis=0, weights=weights)
-    cov = jnp.atleast_2d(jnp.cov(draws, rowvar=False, aweights=weights))
-    d = draws.shape[1]
-    cov = cov + 1e-9 * jnp.trace(cov) / d * jnp.eye(d)
-    chol = jnp.linalg.cholesky(cov)
+    mean, chol = _moments(draws, weights)
     if not bool(jnp.all(jnp.isfinite(chol))):
         raise ValueError("warm-start draws have a singular covariance; pass more (or more spread) draws.")
     lz = jnp.asarray(0.0 if log_Z is None else log_Z, dtype=float_dtype())
     return WarmStart(mean, chol, lz, draws, method)
+
+
+@jax.jit
+def _moments(draws, weights):
+    """The (weighted) mean and the Cholesky factor of the (weighted, unbiased) covariance, with a
+    jitter of ``1e-9`` of its mean variance; one compiled program per shape."""
+    mean = jnp.average(draws, axis=0, weights=weights)
+    cov = jnp.atleast_2d(jnp.cov(draws, rowvar=False, aweights=weights))
+    d = draws.shape[1]
+    cov = cov + 1e-9 * jnp.trace(cov) / d * jnp.eye(d, dtype=cov.dtype)
+    return mean, jnp.linalg.cholesky(cov)
 
 
 def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: int = 2048) -> WarmStart:
@@ -107,12 +114,18 @@ def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, flo
     Returns ``(m, L, logq_z)``: the reference is ``N(0, I)`` in ``z`` with ``x = m + L z``, and
     ``logq_z(z) = -U(m + L z) + log|det L|`` is the target density in ``z``.
     """
-    d = start.mean.shape[0]
     m = start.mean
-    L = jnp.linalg.cholesky(scale**2 * (start.chol @ start.chol.T) + floor**2 * jnp.eye(d))
-    logdet_l = jnp.sum(jnp.log(jnp.diag(L)))
+    L, logdet_l = _broad_factor(start.chol, scale, floor)
 
     def logq_z(z):
         return -potential_fn(m + L @ z) + logdet_l
 
     return m, L, logq_z
+
+
+@jax.jit
+def _broad_factor(chol, scale, floor):
+    """The Cholesky factor of ``scale^2 chol chol^T + floor^2 I`` and its log determinant."""
+    d = chol.shape[0]
+    L = jnp.linalg.cholesky(scale**2 * (chol @ chol.T) + floor**2 * jnp.eye(d, dtype=chol.dtype))
+    return L, jnp.sum(jnp.log(jnp.diag(L)))

@@ -83,16 +83,28 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
     particles = screen_draws() if callable(screen_draws) else screen_draws
     if particles is None:
         return ScreenResult(None, "the screen did not reach the posterior", num_draws)
-    z = jax.scipy.linalg.solve_triangular(start.chol, (particles - start.mean).T, lower=True)
-    r2 = np.asarray(jnp.sum(z**2, axis=0))
+    r2 = np.asarray(_squared_radii(start.mean, start.chol, particles))
     far = int(np.sum(~(r2 <= scipy.stats.chi2.ppf(FAR_QUANTILE, d))))
     n = particles.shape[0]
     if far > MAX_FAR:
         return ScreenResult(None, f"{far} of {n} screen particles beyond the Laplace fit's "
                                   f"{100 * FAR_QUANTILE:g}% radius", num_draws)
     w = jnp.asarray(normalised_weights(lw), x.dtype)
-    from blackjax.smc.resampling import systematic
-
     method = f"screened laplace: importance sampling (Pareto k {k:.2f}, ESS {e:.2f}; {far} of {n} screen particles far)"
     ws = from_draws(x, log_Z=log_evidence(lw), method=method, weights=w)
-    return ScreenResult(ws._replace(draws=x[systematic(k_resample, w, num_draws)]), "passed", num_draws)
+    return ScreenResult(ws._replace(draws=_resample(k_resample, w, x)), "passed", num_draws)
+
+
+@jax.jit
+def _squared_radii(mean, chol, x):
+    """Squared Mahalanobis distances of the rows of ``x`` from ``mean`` in the metric ``chol chol^T``."""
+    z = jax.scipy.linalg.solve_triangular(chol, (x - mean).T, lower=True)
+    return jnp.sum(z**2, axis=0)
+
+
+@jax.jit
+def _resample(rng_key, weights, x):
+    """The rows of ``x`` resampled by ``weights`` (BlackJAX's systematic resampling), as many as there are."""
+    from blackjax.smc.resampling import systematic
+
+    return x[systematic(rng_key, weights, x.shape[0])]

@@ -179,9 +179,7 @@ def smc(
         # The reference in x coordinates: the broad Laplace Gaussian, through its inverse factor
         # (one product per particle: a triangular solve batched over particles is several times
         # slower on CPU), and the isotropic defensive component.
-        L_inv = jax.scipy.linalg.solve_triangular(L, jnp.eye(d, dtype=m.dtype), lower=True)
-        log_w_lap = jnp.log(1.0 - w_def) - jnp.sum(jnp.log(jnp.abs(jnp.diag(L))))
-        log_w_def = jnp.log(w_def) - d * jnp.log(jnp.asarray(scale, m.dtype))
+        L_inv, log_w_lap, log_w_def = _mixture_constants(L, w_def, scale)
 
         def logref(x):
             return jnp.logaddexp(std_normal_log_prob(L_inv @ (x - m)) + log_w_lap,
@@ -289,6 +287,15 @@ def smc(
     ws = from_draws(x, method=f"smc (stopped at tempering parameter {beta:.3g})")
     ws = with_log_Z(jax.random.fold_in(rng_key, 1), potential_fn, ws)
     return ws._replace(num_evals=start.num_evals + n_evals + ws.num_evals)
+
+
+@jax.jit
+def _mixture_constants(L, w_def, scale):
+    """``L^-1`` and the two components' log weights with their normalisers (one compiled program)."""
+    d = L.shape[0]
+    L_inv = jax.scipy.linalg.solve_triangular(L, jnp.eye(d, dtype=L.dtype), lower=True)
+    log_w_lap = jnp.log(1.0 - w_def) - jnp.sum(jnp.log(jnp.abs(jnp.diag(L))))
+    return L_inv, log_w_lap, jnp.log(w_def) - d * jnp.log(jnp.asarray(scale, L.dtype))
 
 
 def _check_moves(waste_free: Optional[int], decorrelation: Optional[float], num_particles: int) -> None:
