@@ -18,7 +18,7 @@ from numpyro_pinn import bases
 from numpyro_pinn import sharding as sharding_mod
 from numpyro_pinn.transports.losses import TargetValues
 
-__all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws", "systematic_resample"]
+__all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws", "systematic_resample", "take"]
 
 
 class WhitenedTarget(NamedTuple):
@@ -186,3 +186,10 @@ def systematic_resample(key, log_weights, num: int) -> jax.Array:
     idx = jnp.searchsorted(jnp.cumsum(w), u)
     idx = jnp.clip(idx, 0, w.shape[0] - 1)
     return jax.random.permutation(jax.random.fold_in(key, 1), idx)
+
+
+@jax.jit
+def take(x, idx) -> jax.Array:
+    """The rows ``x[idx]``, one compiled gather per shape instead of an eager compilation per
+    operation of JAX's indexing."""
+    return x[idx]

@@ -14,7 +14,7 @@ from numpyro_pinn import agreement, bases, core, diagnostics, serialization, sta
 from numpyro_pinn.bases import GaussianMixture
 from numpyro_pinn.rejuvenation import Rejuvenation
 from numpyro_pinn.training import Collocation, Training, TrainResult
-from numpyro_pinn.sample import systematic_resample, whitened_target
+from numpyro_pinn.sample import systematic_resample, take, whitened_target
 from numpyro_pinn.sharding import data_sharding
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.transports import ode
@@ -384,7 +384,7 @@ class PINNSampler(SamplerSurface):
         self._diag["stage_agreement"] = None if agreed is None else agreed.info()
         self._x, self._lw = x, jnp.asarray(np.where(np.isfinite(lw_np), lw_np, -np.inf))
         idx = systematic_resample(key, self._lw, self.num_samples)
-        self._idx, self._z, rejuvenated = idx, x[idx], None
+        self._idx, self._z, rejuvenated = idx, take(x, idx), None
         if self.rejuvenation is not None and not self._sde and self.rejuvenation.applies(self._diag):
             with stages.stage("rejuvenating the draws", "`rejuvenation=None` keeps the resampled draws as they are."), \
                     stages.progress("Rejuvenating the draws", self.progress_bar):
@@ -499,7 +499,7 @@ class PINNSampler(SamplerSurface):
         if weighted:
             return self._constrain(x), lw
         lw = jnp.where(jnp.isfinite(lw), lw, -jnp.inf)
-        z = x[systematic_resample(k2, lw, int(num))]
+        z = take(x, systematic_resample(k2, lw, int(num)))
         if self._diag.get("rejuvenation") and self.rejuvenation is not None:
             z = self.rejuvenation(jax.random.fold_in(k2, 1), self._target.potential_fn, z).x
         return self._constrain(z)

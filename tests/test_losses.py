@@ -53,8 +53,8 @@ def _losses(probes, keys, exact=False, method="ode"):
     target = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(d), jnp.eye(d), 0.0)
     box = jnp.full(d, 2.0, jnp.float32)
     pool = CollocationPool(-box, box, -box, box, jnp.zeros((2, d), jnp.float32), jnp.zeros((1, 2, d), jnp.float32))
-    loss = jax.jit(training_loss(config, target, (64, 0, 0)))
-    return jnp.stack([loss(params, k, pool) for k in keys])
+    loss = training_loss(config, target, (64, 0, 0))
+    return jax.jit(jax.vmap(loss, in_axes=(None, 0, None)))(params, keys, pool)
 
 
 @pytest.mark.parametrize("method", ["ode", "sde"])
@@ -65,7 +65,7 @@ def test_two_probe_loss_is_unbiased_and_one_probe_is_not(method):
     # also estimates the Laplacians of v and log q with the probes.
     keys = jax.random.split(jax.random.PRNGKey(2), 300)
     exact = _losses(1, keys, exact=True, method=method)
-    for probes, biased in ((2, False), (3, False), (1, True)):
+    for probes, biased in ((2, False), (1, True)):
         diff = _losses(probes, keys, method=method) - exact
         mean, se = float(jnp.mean(diff)), float(jnp.std(diff) / jnp.sqrt(diff.shape[0]))
         if biased:

@@ -86,7 +86,7 @@ def mode_mixture(
     d = mean.shape[0]
     draws = np.asarray(draws)  # host-side bookkeeping below: numpy, not an eager compile per operation
     sub = np.unique(np.linspace(0, len(draws) - 1, min(max_draws, len(draws))).astype(int))
-    x = jnp.asarray(draws[sub])  # evenly spaced: user draws concatenated by chain are all represented
+    x = draws[sub]  # evenly spaced: user draws concatenated by chain are all represented
     # XLA's CPU runtime has deadlocked (idle, never returning) on wide batches of these climbs,
     # whose Hessians batch many LAPACK calls (Gaussian-process potentials; CHANGELOG.md). One
     # climb at a time never did; it costs little on a CPU (CHANGELOG.md).
@@ -192,8 +192,8 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
            block: int = 64):
     """Newton climbs from each row of ``x`` (:func:`numpyro_pinn.warmstart.find_mode`, at most 100
     iterations each) in jitted blocks of ``block`` points taken in a random order, until done or
-    ``max_seconds`` have passed: ``(rows, modes, hessians, iterations)`` of the climbs made, the
-    rows of ``x`` climbed from in increasing order."""
+    ``max_seconds`` have passed: ``(rows, modes, hessians, iterations)`` (numpy) of the climbs
+    made, the rows of ``x`` climbed from in increasing order."""
     from numpyro_pinn.stages import Deadline, report
 
     deadline = Deadline.after(max_seconds)
@@ -222,7 +222,7 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
     done = np.concatenate(done)
     back = np.argsort(done)
     modes, hessians, iters = (np.concatenate(parts)[back] for parts in zip(*outs))
-    return np.sort(done), jnp.asarray(modes), jnp.asarray(hessians), jnp.asarray(iters)
+    return np.sort(done), modes, hessians, iters
 
 def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, num_points: int = 9) -> np.ndarray:
     """Union-find over modes: ``root[k]`` is the representative of mode ``k``'s group, where two
