@@ -407,7 +407,7 @@ class PINNSampler(SamplerSurface):
         rejuvenated draws)."""
         if self._idx is None:
             return {"log_weight": np.full(self._z.shape[0], np.nan)}
-        return {"log_weight": np.asarray(self._lw[self._idx])}
+        return {"log_weight": np.asarray(take(self._lw, self._idx))}
 
     @in_sampler_precision
     def get_warm_start_samples(self) -> Any:
