@@ -82,12 +82,15 @@ class ODETransport:
         point). Sampling always uses exact divergences, because the importance weights must not
         carry estimator noise.
     hutchinson_probes
-        Independent probes per collocation point for those estimates. With two or more the loss
-        averages products of residuals from different probes, an unbiased estimate of the squared
-        residual: one probe's square adds the estimator's variance to the loss, a penalty on the
-        drift's Jacobian that stops training short of the posterior's correlations in higher
-        dimensions. ``1``: one probe, the biased loss (the cheapest step). Gauss-Newton
-        fine-tuning uses the residual averaged over the probes.
+        Independent probes per collocation point for those estimates. ``1`` (default): one probe,
+        and the loss squares its residual, whose expectation is the squared residual plus the
+        estimator's variance: a penalty on the drift's Jacobian off its diagonal, which acts as a
+        regulariser where the whitened coordinates are nearly independent (Many-Well) and holds the
+        flow back from correlations that the whitening leaves. With two or more the loss averages
+        products of residuals from different probes, an unbiased estimate of the squared residual:
+        use ``2`` for posteriors in more than 16 dimensions whose coordinates stay correlated
+        after the whitening, such as logistic regressions on correlated covariates (BENCHMARKS.md
+        measures both). Gauss-Newton fine-tuning uses the residual averaged over the probes.
     sigma
         Diffusion coefficient (``sigma I``); ``None``: the method's default (0, or sqrt(2) as in the
         paper's appendix D).
@@ -111,7 +114,7 @@ class ODETransport:
     hidden: Sequence[int] = (64, 64, 64)
     num_freqs: int = 8
     hutchinson_above: int = 16
-    hutchinson_probes: int = 2
+    hutchinson_probes: int = 1
     sigma: Optional[float] = None
     hjb_weight: float = 1.0
     drift_scale: str = "auto"
