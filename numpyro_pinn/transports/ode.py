@@ -89,8 +89,9 @@ class ODETransport:
         flow back from correlations that the whitening leaves. With two or more the loss averages
         products of residuals from different probes, an unbiased estimate of the squared residual:
         use ``2`` for posteriors in more than 16 dimensions whose coordinates stay correlated
-        after the whitening, such as logistic regressions on correlated covariates (BENCHMARKS.md
-        measures both). Gauss-Newton fine-tuning uses the residual averaged over the probes.
+        after the whitening, such as logistic regressions on correlated covariates; a training
+        step costs one more JVP per point. Gauss-Newton fine-tuning uses the residual averaged
+        over the probes.
     sigma
         Diffusion coefficient (``sigma I``); ``None``: the method's default (0, or sqrt(2) as in the
         paper's appendix D).
