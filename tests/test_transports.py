@@ -18,3 +18,9 @@ def test_each_transport_implements_the_interface(config):
 def test_the_sde_diffusion_transport_has_no_base_of_its_own():
     assert ODETransport(method="sde_diffusion").mixture_role is None
     assert ODETransport().describe_control_variate({}) is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
+def test_hutchinson_probes_is_checked(bad):
+    with pytest.raises(ValueError, match="hutchinson_probes"):
+        ODETransport(hutchinson_probes=bad)
