@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import lineax
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn import bases
 from numpyro_pinn import sharding as sharding_mod
 from numpyro_pinn.transports.losses import TargetValues
@@ -176,7 +177,7 @@ def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: in
     return ys if t1 > t0 else ys[:, ::-1]
 
 
-@functools.partial(jax.jit, static_argnums=2)
+@functools.partial(jit_once, static_argnums=2)
 def systematic_resample(key, log_weights, num: int) -> jax.Array:
     """``num`` indices drawn by systematic resampling with probabilities ``softmax(log_weights)``
     (a ``-inf`` log weight is never drawn), in random order: equal-weight draws from weighted
@@ -188,7 +189,7 @@ def systematic_resample(key, log_weights, num: int) -> jax.Array:
     return jax.random.permutation(jax.random.fold_in(key, 1), idx)
 
 
-@jax.jit
+@jit_once
 def take(x, idx) -> jax.Array:
     """The rows ``x[idx]``, one compiled gather per shape instead of an eager compilation per
     operation of JAX's indexing."""

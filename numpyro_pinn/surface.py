@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.target import Target, from_model, from_potential, latent_sites
 
 __all__ = ["SamplerSurface", "in_sampler_precision"]
@@ -82,7 +83,7 @@ class SamplerSurface:
         self._args, self._kwargs, self._init_params = args, kwargs, init_params
         target = self._make_target(rng_key, args, kwargs, init_params)
         self._target = target
-        self._constrain = jax.jit(jax.vmap(self.constrain_fn()))  # compiled once per target
+        self._constrain = jit_once(jax.vmap(self.constrain_fn()))  # compiled once per target
         return target
 
     def coordinate_names(self) -> list:

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import probe_directions
 
 __all__ = ["TailCheck", "tail_check", "EXTENT_QUANTILE", "FAR", "MIN_DROP"]
@@ -73,7 +74,7 @@ def tail_check(potential_fn: Callable, x, log_weights) -> Optional[TailCheck]:
     return TailCheck(dirs[k], float(extent[k]), float(drop[k]), bool(drop[k] < MIN_DROP))
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(jit_once, static_argnums=0)
 def _potentials(potential_fn, x):
     # Compiled once per potential and shape: the checks before training and after drawing share it.
     return jax.vmap(potential_fn)(x)

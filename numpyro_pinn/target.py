@@ -13,7 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-__all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites"]
+from numpyro_pinn.compiling import jit_once
+
+__all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites", "init_to_prior_centre"]
 
 
 class Target(NamedTuple):
@@ -68,7 +70,7 @@ def _as_float(tree):
 
 def _check_finite(potential_fn, x0, describe):
     # One compiled program for the value and the gradient, not an eager compilation per operation.
-    u0, g0 = jax.jit(jax.value_and_grad(potential_fn))(x0)
+    u0, g0 = jit_once(jax.value_and_grad(potential_fn))(x0)
     if not bool(jnp.isfinite(u0)):
         raise ValueError(
             f"The potential is not finite at the initial point ({describe(x0)}): U(x0) = {float(u0)}."
@@ -102,6 +104,48 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
 
     _check_finite(flat_potential, flat, lambda x: f"init_params = {unravel(x)}")
     return Target(flat_potential, flat, unravel, None, None)
+
+
+def init_to_prior_centre(site=None):
+    """NumPyro initialisation strategy: each latent site at its prior's mean; where the mean is not
+    finite (a Cauchy's), at its median (``icdf(0.5)``); for a distribution with neither (an
+    LKJ), at the point of the support at the unconstrained origin (``init_to_feasible``).
+
+    Unlike NumPyro's ``init_to_median``, nothing is sampled, so no sampler (a Gamma's, a
+    Dirichlet's) is compiled just to start the model."""
+    from numpyro.infer import init_to_feasible
+
+    if site is None:
+        return partial(init_to_prior_centre)
+    if site["type"] != "sample" or site["is_observed"] or site["fn"].support.is_discrete:
+        return None
+    if site["value"] is not None:
+        return site["value"]
+    fn = site["fn"]
+    shape = tuple(site["kwargs"].get("sample_shape") or ()) + tuple(fn.shape())
+    event_axes = tuple(range(len(shape) - len(fn.event_shape), len(shape)))
+
+    def where_finite(value, otherwise):
+        value = jnp.broadcast_to(value, shape)
+        return jnp.where(jnp.all(jnp.isfinite(value), axis=event_axes, keepdims=True), value, otherwise)
+
+    try:
+        mean = 1.0 * fn.mean
+    except _NO_MOMENT:
+        return init_to_feasible(site)
+    if not isinstance(mean, jax.core.Tracer) and bool(jnp.all(jnp.isfinite(mean))):
+        return jnp.broadcast_to(mean, shape)  # no median needed (nor compiled)
+    median = feasible = init_to_feasible(site)
+    if not fn.event_shape:
+        try:
+            median = where_finite(fn.icdf(jnp.full(fn.batch_shape, 0.5)), feasible)
+        except _NO_MOMENT:
+            pass
+    return where_finite(mean, median)
+
+
+#: What a distribution raises for a moment or quantile it lacks (a Beta's ``icdf`` needs TFP).
+_NO_MOMENT = (NotImplementedError, ImportError, AttributeError, TypeError, ValueError)
 
 
 def _model_trace(model, args, kwargs):
@@ -147,6 +191,10 @@ def from_model(
 ) -> Target:
     """Build the unconstrained potential of a NumPyro model with ``initialize_model``.
 
+    The initial point ``x0`` is each latent site's prior mean (:func:`init_to_prior_centre`);
+    where the potential is not finite there, NumPyro's search from prior draws
+    (``init_to_median``) finds one.
+
     Raises
     ------
     ValueError
@@ -166,10 +214,12 @@ def from_model(
             "The model has no latent sample sites (every `numpyro.sample` is observed or absent): "
             "there is no posterior to sample."
         )
-    init = partial(initialize_model, model=model, init_strategy=init_to_median(num_samples=15),
-                   model_args=model_args, model_kwargs=model_kwargs)
+    init = partial(initialize_model, model=model, model_args=model_args, model_kwargs=model_kwargs)
     try:
-        info = _initialize(init, rng_key)
+        try:
+            info = _initialize(partial(init, init_strategy=init_to_prior_centre()), rng_key)
+        except RuntimeError:  # not finite at the prior means: NumPyro's search from prior draws
+            info = _initialize(partial(init, init_strategy=init_to_median(num_samples=15)), rng_key)
     except jax.errors.ConcretizationTypeError as err:
         bad = _untraceable_sites(model, model_args, model_kwargs, latent)
         where = f"the value of site(s) {', '.join(bad)}" if bad else "a sampled value"

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import std_normal_log_prob
 
 __all__ = ["GaussianMixture", "log_prob", "sample", "scale_spread", "local_scale", "component_log_prob",
@@ -130,7 +131,7 @@ def local_scale(prior: GaussianMixture) -> Callable[[jax.Array], jax.Array]:
 
     return scale
 
-@partial(jax.jit, static_argnums=(2, 3))
+@partial(jit_once, static_argnums=(2, 3))
 def sample(prior: Optional[GaussianMixture], rng_key: jax.Array, num: int, dim: int) -> jax.Array:
     """``num`` draws ``(num, dim)`` from the prior (``None``: ``N(0, I)``), float32."""
     if prior is None:
@@ -176,7 +177,7 @@ def standard(dim: int) -> GaussianMixture:
                            jnp.asarray(np.zeros(0, np.int32)), eye)
 
 
-@partial(jax.jit, static_argnums=(0, 1))
+@partial(jit_once, static_argnums=(0, 1))
 def _log_weights(potential_fn, num, mean, chol, prior, rng_key):
     y = sample(prior, rng_key, num, mean.shape[0])
     return whitened_log_q(potential_fn, mean, chol)(y.astype(chol.dtype)) - jax.vmap(

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.bases.draws import draw_mixture, refine_steps
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import psd_inverse_chol
@@ -183,7 +184,7 @@ def _laplace_component(chol, centre_y, hessian_x, num_draws: int):
                         np.zeros(num_draws, np.int32))
 
 
-@jax.jit
+@jit_once
 def _psd_inverse_chol(chol, hessian_x):
     return psd_inverse_chol(chol.T @ hessian_x @ chol)
 
@@ -234,7 +235,7 @@ def _merge_without_barrier(potential_fn, mean, chol, centres_y, barrier: float, 
     cy = np.asarray(centres_y, dtype=np.float64)
     seg = cy[i][:, None, :] * (1 - ts)[None, :, None] + cy[j][:, None, :] * ts[None, :, None]
     to_x = lambda y: mean + jnp.asarray(y, chol.dtype) @ chol.T
-    u = jax.jit(jax.vmap(potential_fn))
+    u = jit_once(jax.vmap(potential_fn))
     u_seg = np.asarray(u(to_x(seg.reshape(-1, cy.shape[1])))).reshape(len(i), num_points)
     u_end = np.asarray(u(to_x(cy)))
     u_seg = np.where(np.isfinite(u_seg), u_seg, np.inf)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.training.collocation import CollocationPool, linear_bridge, sample_points
 from numpyro_pinn.transports.losses import TargetValues, divergence, fp_residual, hjb_residual, laplacian, log_prior
 from numpyro_pinn.transports.networks import FourierMLP, TimeMLP
@@ -247,7 +248,7 @@ def init(rng_key: jax.Array, dim: int, config: ODETransport, optimizer: optax.Gr
     y = jnp.zeros((dim,), jnp.float32)
     t = jnp.zeros((), jnp.float32)
     # One compiled initialisation, not an eager compile per layer and shape.
-    params = jax.jit(lambda ks: {name: (net.init(k, t) if name == "log_z_t" else net.init(k, y, t))
+    params = jit_once(lambda ks: {name: (net.init(k, t) if name == "log_z_t" else net.init(k, y, t))
                                  for k, (name, net) in zip(ks, nets.items())})(keys)
     params["log_z"] = jnp.zeros((), jnp.float32)
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))

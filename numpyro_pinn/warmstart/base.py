@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.target import float_dtype
 
@@ -68,7 +69,7 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     return WarmStart(mean, chol, lz, draws, method)
 
 
-@jax.jit
+@jit_once
 def _moments(draws, weights):
     """The (weighted) mean and the Cholesky factor of the (weighted, unbiased) covariance, with a
     jitter of ``1e-9`` of its mean variance; one compiled program per shape."""
@@ -97,7 +98,7 @@ def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: i
 def gaussian_importance(rng_key: jax.Array, potential_fn: Callable, mean: jax.Array, chol: jax.Array, num: int):
     """``num`` draws ``x`` of ``N(mean, chol chol^T)`` and their log importance weights against
     ``exp(-potential_fn)`` (``-inf`` where the target is not finite); ``num`` target evaluations."""
-    @jax.jit
+    @jit_once
     def weighted(key, mean, chol):
         eps = jax.random.normal(key, (num, mean.shape[0]), dtype=chol.dtype)
         x = mean + eps @ chol.T
@@ -123,7 +124,7 @@ def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, flo
     return m, L, logq_z
 
 
-@jax.jit
+@jit_once
 def _broad_factor(chol, scale, floor):
     """The Cholesky factor of ``scale^2 chol chol^T + floor^2 I`` and its log determinant."""
     d = chol.shape[0]

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import probe_directions, psd_inverse_chol
 from numpyro_pinn.validation import check_count
 from numpyro_pinn.warmstart.base import WarmStart
@@ -60,7 +61,7 @@ def find_mode(potential_fn: Callable, x0: jax.Array, max_iter: int = 200):
     return x, hess(x), it
 
 
-@partial(jax.jit, static_argnums=0)
+@partial(jit_once, static_argnums=0)
 def compiled_find_mode(potential_fn: Callable, x0: jax.Array, max_iter=200):
     """:func:`find_mode` as one compiled program per ``potential_fn`` and shape of ``x0``
     (``max_iter`` is traced): the Laplace warm start and the base distribution's mode climbs share
@@ -72,7 +73,7 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
     """Laplace approximation at the mode found by :func:`find_mode` from ``x0``."""
     d = x0.shape[0]
 
-    @jax.jit
+    @jit_once
     def fit(mode, h):
         chol, logdet_h = psd_inverse_chol(h)
         log_z = -potential_fn(mode) + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * logdet_h
@@ -130,7 +131,7 @@ def flat_direction(potential_fn: Callable, mode: jax.Array, chol: jax.Array):
     """
     dirs = jnp.asarray(probe_directions(chol @ chol.T), mode.dtype)
     radii = jnp.asarray(PROPRIETY_RADII, mode.dtype)
-    u = jax.jit(jax.vmap(lambda v: jax.vmap(lambda r: potential_fn(mode + r * v))(radii)))(dirs)
+    u = jit_once(jax.vmap(lambda v: jax.vmap(lambda r: potential_fn(mode + r * v))(radii)))(dirs)
     u = np.asarray(u)
     worst = None
     for k in range(dirs.shape[0]):

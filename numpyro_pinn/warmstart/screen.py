@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.stats
 
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.diagnostics import ess, log_evidence, normalised_weights, pareto_k
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, gaussian_importance
 
@@ -95,14 +96,14 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
     return ScreenResult(ws._replace(draws=_resample(k_resample, w, x)), "passed", num_draws)
 
 
-@jax.jit
+@jit_once
 def _squared_radii(mean, chol, x):
     """Squared Mahalanobis distances of the rows of ``x`` from ``mean`` in the metric ``chol chol^T``."""
     z = jax.scipy.linalg.solve_triangular(chol, (x - mean).T, lower=True)
     return jnp.sum(z**2, axis=0)
 
 
-@jax.jit
+@jit_once
 def _resample(rng_key, weights, x):
     """The rows of ``x`` resampled by ``weights`` (BlackJAX's systematic resampling), as many as there are."""
     from blackjax.smc.resampling import systematic

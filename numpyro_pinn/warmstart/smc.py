@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import scipy.stats
 
+from numpyro_pinn.compiling import cheap_to_run, jit_once
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import Deadline, report
@@ -104,6 +105,7 @@ def smc(
     block: int = 4,
     waste_free: Optional[int] = None,
     decorrelation: Optional[float] = None,
+    quick_compile: bool = False,
 ) -> WarmStart:
     """Adaptive tempered SMC (BlackJAX) from a broad Gaussian reference to the target.
 
@@ -145,6 +147,10 @@ def smc(
     and the warm start is the tempered particles' whitening (broader than the posterior, which the
     transport can still use) with ``log Z`` by importance sampling (:func:`with_log_Z`); its
     ``method`` says where SMC stopped.
+
+    ``quick_compile=True`` compiles the run as :func:`~numpyro_pinn.compiling.jit_once` does (less
+    optimisation on CPU): for a short run on a cheap target (:func:`~numpyro_pinn.compiling.cheap_to_run`),
+    such as :class:`SMC`'s screen, whose compilation costs more than its run.
 
     Returns
     -------
@@ -218,7 +224,9 @@ def smc(
              "num_integration_steps": num_integration_steps}
         )
 
-    @jax.jit
+    jit = jit_once if quick_compile else jax.jit
+
+    @jit
     def init(key):
         k0, k1, key = jax.random.split(key, 3)
         z0 = jax.random.normal(k0, (num_particles, d), dtype=m.dtype)
@@ -234,7 +242,7 @@ def smc(
         return _Carry(state, key, step0, jnp.asarray(0.0, z0.dtype), jnp.zeros((), jnp.int32),
                       jnp.full((), _TEMPERING, jnp.int32), jnp.zeros((), jnp.int32))
 
-    @jax.jit
+    @jit
     def advance(carry):
         stop = jnp.minimum(carry.steps + block, max_tempering_steps)
 
@@ -289,7 +297,7 @@ def smc(
     return ws._replace(num_evals=start.num_evals + n_evals + ws.num_evals)
 
 
-@jax.jit
+@jit_once
 def _mixture_constants(L, w_def, scale):
     """``L^-1`` and the two components' log weights with their normalisers (one compiled program)."""
     d = L.shape[0]
@@ -369,11 +377,12 @@ class SMC:
         ran = []
 
         def run_screen():
+            quick = cheap_to_run(jax.value_and_grad(potential_fn), start.mean)
             with warnings.catch_warnings():
                 # A screen that runs out of time is not the result: the full run says so if it does too.
                 warnings.simplefilter("ignore", RuntimeWarning)
                 ran.append(smc(jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
-                               **{**opts, "num_particles": n, "waste_free": None}))
+                               **{**opts, "num_particles": n, "waste_free": None}, quick_compile=quick))
             return None if "stopped at" in ran[0].method else ran[0].draws
 
         found = screen_laplace(jax.random.fold_in(rng_key, 2), potential_fn, start, run_screen, self.num_particles)

@@ -1,0 +1,64 @@
+"""How the package compiles the programs that run once or a few times per run.
+
+A run compiles many small programs (the Laplace fit, the importance weights of each candidate
+base, the tail checks, the screen's short SMC run) that each run for a fraction of the time XLA
+takes to optimise them. :func:`jit_once` compiles those with less optimisation on CPU, where
+XLA's LLVM passes dominate; the training loop, the full SMC run and the ODE solves that draw
+keep ``jax.jit``'s full optimisation, since their run time is what counts. On other backends
+:func:`jit_once` is ``jax.jit``.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Optional
+
+import jax
+
+__all__ = ["jit_once", "ONCE_OPTIONS", "cheap_to_run", "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
+
+#: XLA options for :func:`jit_once`'s programs on CPU.
+ONCE_OPTIONS = {"xla_backend_optimization_level": 0}
+#: :func:`cheap_to_run`'s budget: XLA's estimated floating-point operations per call, each
+#: transcendental function (``exp``, ``log``) counted as :data:`TRANSCENDENTAL_FLOPS`.
+CHEAP_FLOPS = 2e4
+TRANSCENDENTAL_FLOPS = 20
+
+
+def jit_once(fun: Optional[Callable] = None, **jit_kwargs):
+    """``jax.jit(fun, **jit_kwargs)`` for a program whose compile time exceeds its run time: on
+    CPU it is compiled with :data:`ONCE_OPTIONS`. Usable as a decorator, with or without
+    arguments (``@jit_once``, ``@partial(jit_once, static_argnums=0)``). The backend is read at
+    the first call, so importing a module does not initialise JAX's backends. Called inside
+    another compiled function, it is part of that program and compiled as it is."""
+    if fun is None:
+        return functools.partial(jit_once, **jit_kwargs)
+    nested = jax.jit(fun, **jit_kwargs)
+    top = []
+
+    @functools.wraps(fun)
+    def call(*args, **kwargs):
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((args, kwargs))):
+            return nested(*args, **kwargs)
+        if not top:
+            options = ONCE_OPTIONS if jax.default_backend() == "cpu" else None
+            top.append(jax.jit(fun, compiler_options=options, **jit_kwargs))
+        return top[0](*args, **kwargs)
+
+    return call
+
+
+def cheap_to_run(fun: Callable, *example_args) -> bool:
+    """Whether one call of ``fun`` on arguments like ``example_args`` costs at most
+    :data:`CHEAP_FLOPS` by XLA's estimate (from the lowered program: nothing is compiled). A
+    program that calls a cheap ``fun`` many times can be compiled with :func:`jit_once`: less
+    optimisation slows a cheap function's calls by less than it saves in compilation. ``False``
+    where XLA gives no estimate."""
+    try:
+        cost = jax.jit(fun).lower(*example_args).cost_analysis()
+    except Exception:  # noqa: BLE001 - no estimate: not known to be cheap
+        return False
+    if isinstance(cost, (list, tuple)):
+        cost = cost[0] if cost else None
+    if not cost or "flops" not in cost:
+        return False
+    return cost["flops"] + TRANSCENDENTAL_FLOPS * cost.get("transcendentals", 0.0) <= CHEAP_FLOPS
