@@ -27,6 +27,29 @@ def test_screen_size_has_four_particles_per_dimension():
     assert screen_size(256, 3) == 256 and screen_size(256, 200) == 800
 
 
+def test_the_far_allowance_keeps_a_gaussians_false_alarms_under_far_alarm_at_every_screen_size():
+    """The far test's allowance grows with the particles: a Gaussian posterior's screen fails it
+    with probability at most ``FAR_ALARM`` whatever its size, and one fewer allowed would exceed
+    that (1 of 256, 3 of 800 in 200 dimensions, where a fixed 1 failed 19% of Gaussian screens).
+    A screen of 800 with three far particles passes, with four fails. Mutation: a fixed allowance
+    of 1 fails the 800-particle cases."""
+    import scipy.stats
+
+    from numpyro_pinn.warmstart.screen import FAR_ALARM, FAR_QUANTILE, max_far
+
+    assert max_far(256) == 1 and max_far(800) == 3
+    for n in (256, 400, 800, 2048, 4096):
+        tail = lambda m: scipy.stats.binom.sf(m, n, 1.0 - FAR_QUANTILE)  # P(more than m far)
+        assert tail(max_far(n)) <= FAR_ALARM < tail(max_far(n) - 1)
+    start = WarmStart(MEAN, CHOL, jnp.zeros(()), MEAN[None], "laplace")
+    inside = exact_draws(jax.random.PRNGKey(3), 800)
+    assert int(jnp.sum(jnp.sum(jnp.linalg.solve(CHOL, (inside - MEAN).T) ** 2, axis=0) > 16.27)) == 0
+    far = MEAN + 10 * CHOL[:, 0]
+    assert screen_laplace(jax.random.PRNGKey(0), gaussian, start, inside.at[:3].set(far), 2048).warm_start is not None
+    found = screen_laplace(jax.random.PRNGKey(0), gaussian, start, inside.at[:4].set(far), 2048)
+    assert found.warm_start is None and "4 of 800 screen particles beyond" in found.reason
+
+
 def test_a_gaussian_passes_and_its_weighted_draws_have_the_posteriors_moments():
     """A Laplace fit 0.3 sds off and 1.2 times too wide still passes (ESS about 0.8); the weighted
     moments, log Z and the resampled draws then match the exact posterior within Monte Carlo error

@@ -180,14 +180,18 @@ def test_the_early_stop_needs_the_ess_and_a_reliable_pareto_k():
     """A monitor of ``(ess, k)``: training stops at the first check (after 0 steps) whose ESS
     reaches ``target_ess`` and whose k-hat is at most ``max_pareto_k``; a high ESS with a heavy
     tail of weights (k 0.8) trains on until the k-hat falls; ``max_pareto_k=None`` lets the ESS
-    alone decide. Mutations: ignoring the k-hat, or stopping on a k-hat above the bound, fail it."""
+    alone decide, and so does an ESS of at least 0.99 (nearly equal weights, whose tail shape the
+    k-hat estimates from noise). Mutations: ignoring the k-hat, stopping on a k-hat above the bound,
+    or letting it hold back nearly equal weights, fail it."""
     from numpyro_pinn.training import Training, good_enough
 
-    heavy_then_light = lambda step: (0.99, 0.8 if step < 15 else 0.3)
+    heavy_then_light = lambda step: (0.97, 0.8 if step < 15 else 0.3)
     res = _monitored_fit(heavy_then_light, target_ess=0.9, max_pareto_k=0.5)
     assert res.stopped_by == "target_ess" and res.num_steps == 15
     assert _monitored_fit(heavy_then_light, target_ess=0.9, max_pareto_k=None).num_steps == 0
-    assert _monitored_fit(lambda step: (0.99, 0.8), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
+    assert _monitored_fit(lambda step: (0.97, 0.8), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
+    assert _monitored_fit(lambda step: (0.995, 0.8), target_ess=0.9, max_pareto_k=0.5).num_steps == 0
+    assert good_enough(0.9, 0.5, 0.99, 0.8) and not good_enough(0.9, 0.5, 0.989, 0.8)
     assert _monitored_fit(lambda step: (0.5, 0.1), target_ess=0.9, max_pareto_k=0.5).stopped_by == "num_steps"
     assert good_enough(0.9, 0.5, 0.95, 0.5) and not good_enough(0.9, 0.5, 0.95, 0.51)
     assert good_enough(0.9, 0.5, 0.95, float("nan")) and not good_enough(0.9, 0.5, 0.95, float("inf"))

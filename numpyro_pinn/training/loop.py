@@ -199,15 +199,22 @@ def fit(
                        time.perf_counter() - t0, stopped, pool, interrupted, by)
 
 
+#: A monitor ESS from which the weights' Pareto k-hat no longer holds training back: the weights
+#: are then nearly equal (coefficient of variation about 0.1), and the shape of their tail, which
+#: the k-hat estimates whatever their spread, is noise that cannot make a few weights dominate.
+NEAR_UNIFORM_ESS = 0.99
+
+
 def good_enough(target_ess: Optional[float], max_pareto_k: Optional[float], ess: float,
                 pareto_k: Optional[float] = None) -> bool:
     """Whether a proposal's importance weights end training: ESS at least ``target_ess`` and,
     when both are given, Pareto k-hat at most ``max_pareto_k`` (a high ESS on a monitor batch can
-    hide a heavy right tail of the weights, which the k-hat sees). A NaN k-hat (too few weights to
-    fit a tail, see :func:`numpyro_pinn.diagnostics.pareto_k`) leaves the ESS alone to decide."""
+    hide a heavy right tail of the weights, which the k-hat sees) unless the ESS is at least
+    :data:`NEAR_UNIFORM_ESS`. A NaN k-hat (too few weights to fit a tail, see
+    :func:`numpyro_pinn.diagnostics.pareto_k`) leaves the ESS alone to decide."""
     if target_ess is None or not ess >= target_ess:
         return False
-    if max_pareto_k is None or pareto_k is None or np.isnan(pareto_k):
+    if max_pareto_k is None or pareto_k is None or np.isnan(pareto_k) or ess >= NEAR_UNIFORM_ESS:
         return True
     return bool(pareto_k <= max_pareto_k)
 

@@ -71,7 +71,8 @@ class Training:
         The early stop on ``target_ess`` also needs the monitor weights' Pareto k-hat at most this
         (default 0.5, the range where importance weights are reliable): a proposal whose ESS is
         high on ``monitor_size`` draws can still miss a heavier tail of the posterior, which the
-        k-hat sees and the final draws would be warned about. ``None``: the ESS alone decides.
+        k-hat sees and the final draws would be warned about); from a monitor ESS of 0.99 on, the
+        weights are nearly equal and the ESS alone decides. ``None``: the ESS alone decides.
     batch_size
         Collocation points per Adam step.
     learning_rate

@@ -7,9 +7,9 @@ sees the same modes and tails, only more coarsely. Two tests decide, in this ord
 1. **A reliable importance sampler**: the Laplace Gaussian's draws, weighted against the target,
    have Pareto k-hat below :data:`MAX_PARETO_K` and a normalised ESS of at least :data:`MIN_ESS`.
    Most posteriors far from Gaussian fail here, before the screen runs.
-2. **One mode, no far mass**: at most :data:`MAX_FAR` of the screen's particles lie beyond the
+2. **One mode, no far mass**: at most :func:`max_far` of the screen's particles lie beyond the
    Laplace Gaussian's :data:`FAR_QUANTILE` radius (``chi^2_d`` quantile of the squared Mahalanobis
-   distance). Particles in another mode, or in a tail heavier than the Gaussian's, lie there;
+   distance): as many as a Gaussian posterior's draws exceed with probability :data:`FAR_ALARM`. Particles in another mode, or in a tail heavier than the Gaussian's, lie there;
    mass the Laplace Gaussian never proposes is what its importance weights cannot see, so a
    second mode passes the first test and fails this one.
 
@@ -29,14 +29,13 @@ from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.diagnostics import ess, log_evidence, normalised_weights, pareto_k
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, gaussian_importance
 
-__all__ = ["screen_laplace", "ScreenResult", "screen_size", "FAR_QUANTILE", "MAX_FAR", "MAX_PARETO_K", "MIN_ESS"]
+__all__ = ["screen_laplace", "ScreenResult", "screen_size", "FAR_QUANTILE", "FAR_ALARM", "max_far", "MAX_PARETO_K", "MIN_ESS"]
 
 #: The ``chi^2_d`` quantile of the squared Mahalanobis distance (in the Laplace metric) beyond
 #: which a screen particle counts as far.
 FAR_QUANTILE = 0.999
-#: Most screen particles allowed beyond that radius (a Gaussian posterior puts 0.1% there: 0.26 of
-#: 256 particles on average, two or more in 2.6% of screens).
-MAX_FAR = 1
+#: The chance that a Gaussian posterior's screen fails the far test (:func:`max_far`).
+FAR_ALARM = 0.03
 #: Largest Pareto k-hat of the Laplace Gaussian's importance weights that passes.
 MAX_PARETO_K = 0.5
 #: Smallest normalised ESS of those weights that passes.
@@ -51,6 +50,14 @@ class ScreenResult(NamedTuple):
     warm_start: Optional[WarmStart]
     reason: str
     num_evals: int
+
+
+def max_far(n: int) -> int:
+    """Most of ``n`` screen particles allowed beyond the :data:`FAR_QUANTILE` radius: the
+    ``1 - FAR_ALARM`` quantile of the count of ``n`` independent draws of a Gaussian posterior
+    there (binomial, ``n`` times ``1 - FAR_QUANTILE`` on average). 1 for 256 particles (two or more
+    in 2.6% of Gaussian screens), 3 for 800 (four per dimension in 200 dimensions)."""
+    return int(scipy.stats.binom.ppf(1.0 - FAR_ALARM, int(n), 1.0 - FAR_QUANTILE))
 
 
 def screen_size(particles: int, dim: int) -> int:
@@ -87,7 +94,7 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
     r2 = np.asarray(_squared_radii(start.mean, start.chol, particles))
     far = int(np.sum(~(r2 <= scipy.stats.chi2.ppf(FAR_QUANTILE, d))))
     n = particles.shape[0]
-    if far > MAX_FAR:
+    if far > max_far(n):
         return ScreenResult(None, f"{far} of {n} screen particles beyond the Laplace fit's "
                                   f"{100 * FAR_QUANTILE:g}% radius", num_draws)
     w = jnp.asarray(normalised_weights(lw), x.dtype)
