@@ -20,12 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.diagnostics import EFFECTIVE_DRAWS_WARN, ESS_WARN, PARETO_K_WARN
+from numpyro_pinn.diagnostics import PARETO_K_WARN
 from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import report
 from numpyro_pinn.validation import check_count
 
-__all__ = ["Rejuvenation", "Rejuvenated", "rejuvenate", "lag_correlation"]
+__all__ = ["REJUVENATE_ESS", "Rejuvenation", "Rejuvenated", "rejuvenate", "lag_correlation"]
 
 
 class Rejuvenated(NamedTuple):
@@ -137,6 +137,12 @@ def _advance(potential_fn, num_integration_steps, num, carry, key):
     return carry, jnp.mean(acc)
 
 
+#: Below this normalised ESS the draws are rejuvenated although the weights do not warn: the
+#: proposal is far enough from the posterior that mass it rarely proposes, which its weights
+#: cannot show, may be missing.
+REJUVENATE_ESS = 0.3
+
+
 @dataclasses.dataclass(frozen=True)
 class Rejuvenation:
     """Move the resampled draws by HMC steps targeting the posterior when the importance weights
@@ -158,7 +164,7 @@ class Rejuvenation:
     always
         ``False`` (default): only when the run warns (:meth:`applies`: a Pareto k-hat above
         0.7, too few effective draws, or the warm start's draws disagreeing with the weighted
-        particles). ``True``: after every run.
+        particles) or an ESS below 0.3. ``True``: after every run.
 
     Other arguments
     ---------------
@@ -180,15 +186,14 @@ class Rejuvenation:
 
     def applies(self, summary: dict) -> bool:
         """Whether the weights' diagnostics (:func:`numpyro_pinn.diagnostics.summarize`) call for
-        it: ``always``, or either weight warning: a Pareto k-hat above
-        :data:`~numpyro_pinn.diagnostics.PARETO_K_WARN` (a NaN k-hat, from too few particles, does
-        not count), or an ESS below :data:`~numpyro_pinn.diagnostics.ESS_WARN` with fewer than
-        :data:`~numpyro_pinn.diagnostics.EFFECTIVE_DRAWS_WARN` effective draws (the resampled
-        draws then repeat a few particles), or the warm start's draws and the weighted particles
-        disagreeing (``summary["stage_agreement"]``, :func:`numpyro_pinn.agreement.compare`)."""
-        few = summary["ess"] < ESS_WARN and summary["ess"] * summary["num_particles"] < EFFECTIVE_DRAWS_WARN
+        it: ``always``, a Pareto k-hat above :data:`~numpyro_pinn.diagnostics.PARETO_K_WARN` (a
+        NaN k-hat, from too few particles, does not count), an ESS below :data:`REJUVENATE_ESS`
+        (which includes the warning's too few effective draws, whose resampled draws repeat a few
+        particles), or the warm start's draws and the weighted particles disagreeing
+        (``summary["stage_agreement"]``, :func:`numpyro_pinn.agreement.compare`)."""
         disagree = bool((summary.get("stage_agreement") or {}).get("disagrees"))
-        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN or few or disagree)
+        poor = summary["ess"] < REJUVENATE_ESS
+        return bool(self.always or summary["pareto_k"] > PARETO_K_WARN or poor or disagree)
 
     def __call__(self, rng_key: jax.Array, potential_fn: Callable, x: jax.Array) -> Rejuvenated:
         return rejuvenate(rng_key, potential_fn, x, self.num_moves, self.num_integration_steps)

@@ -88,8 +88,8 @@ class PINNSampler(SamplerSurface):
         :class:`~numpyro_pinn.training.Plateau`).
     rejuvenation
         A :class:`~numpyro_pinn.Rejuvenation` (default ``Rejuvenation()``): when the importance
-        weights cannot be trusted (Pareto k-hat above 0.7) or hold too few effective draws (ESS
-        below 0.1 and fewer than 400), the resampled draws are moved by HMC
+        weights cannot be trusted (Pareto k-hat above 0.7), their ESS is below 0.3, or the warm
+        start's draws and the weighted particles disagree, the resampled draws are moved by HMC
         steps targeting the posterior, which corrects much of what a poor proposal got wrong
         (``diagnostics["rejuvenation"]``; the draws are then not independent). ``None``: never.
     progress_bar

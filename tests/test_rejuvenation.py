@@ -55,7 +55,8 @@ def test_option_applies_on_untrusted_weights_and_checks_arguments():
     assert not r.applies(good) and r.applies({**good, "pareto_k": 0.8})
     assert not r.applies({**good, "pareto_k": float("nan")})
     assert r.applies({**good, "ess": 0.05})  # 200 effective draws: duplicates
-    assert not r.applies({**good, "ess": 0.05, "num_particles": 10000})  # 500: enough
+    assert r.applies({**good, "ess": 0.25, "num_particles": 10000})  # a poor proposal, however many draws
+    assert not r.applies({**good, "ess": 0.35})
     assert Rejuvenation(always=True).applies({**good, "pareto_k": 0.1})
     assert Rejuvenation.from_dict(Rejuvenation(num_moves=7).to_dict()) == Rejuvenation(num_moves=7)
     with pytest.raises(ValueError, match="num_moves"):
