@@ -15,7 +15,7 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_pinn.compiling import jit_once
 
-__all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites", "init_to_prior_centre"]
+__all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites", "init_to_prior_centre", "INIT_JITTER"]
 
 
 class Target(NamedTuple):
@@ -68,9 +68,9 @@ def _as_float(tree):
     return jax.tree_util.tree_map(cast, tree)
 
 
-def _check_finite(potential_fn, x0, describe):
+def _check_finite(potential_fn, x0, describe, value_and_grad=None):
     # One compiled program for the value and the gradient, not an eager compilation per operation.
-    u0, g0 = jit_once(jax.value_and_grad(potential_fn))(x0)
+    u0, g0 = (value_and_grad or jit_once(jax.value_and_grad(potential_fn)))(x0)
     if not bool(jnp.isfinite(u0)):
         raise ValueError(
             f"The potential is not finite at the initial point ({describe(x0)}): U(x0) = {float(u0)}."
@@ -104,6 +104,10 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
 
     _check_finite(flat_potential, flat, lambda x: f"init_params = {unravel(x)}")
     return Target(flat_potential, flat, unravel, None, None)
+
+
+#: :func:`from_model` moves the priors' centre by up to this much in each unconstrained coordinate.
+INIT_JITTER = 0.01
 
 
 def init_to_prior_centre(site=None):
@@ -191,9 +195,12 @@ def from_model(
 ) -> Target:
     """Build the unconstrained potential of a NumPyro model with ``initialize_model``.
 
-    The initial point ``x0`` is each latent site's prior mean (:func:`init_to_prior_centre`);
-    where the potential is not finite there, NumPyro's search from prior draws
-    (``init_to_median``) finds one.
+    The initial point ``x0`` is each latent site's prior mean (:func:`init_to_prior_centre`),
+    moved by up to :data:`INIT_JITTER` in each unconstrained coordinate (uniformly at random from
+    ``rng_key``): a round value such as 0 can sit exactly on a kink of a likelihood's code, where
+    its gradient is wrong (NumPyro's Binomial at logits 0), which stalls the Laplace fit. Where the
+    potential is not finite at the means, NumPyro's search from prior draws (``init_to_median``)
+    finds the point.
 
     Raises
     ------
@@ -243,7 +250,14 @@ def from_model(
     def describe(x):
         return f"unconstrained sites {sorted(latent)}"
 
-    _check_finite(flat_potential, flat0, describe)
+    # Round values (a prior mean of 0) can sit exactly on a kink of a likelihood's code, where its
+    # gradient is wrong (NumPyro's Binomial at logits 0): start a little away from them.
+    value_and_grad = jit_once(jax.value_and_grad(flat_potential))
+    moved = flat0 + INIT_JITTER * jax.random.uniform(jax.random.fold_in(rng_key, 1), flat0.shape, flat0.dtype, -1.0, 1.0)
+    u, g = value_and_grad(moved)
+    if bool(jnp.isfinite(u)) and bool(jnp.all(jnp.isfinite(g))):
+        flat0 = moved
+    _check_finite(flat_potential, flat0, describe, value_and_grad)
     return Target(flat_potential, flat0, unravel, info.postprocess_fn, model)
 
 

@@ -7,7 +7,7 @@ import numpyro.distributions as dist
 import pytest
 from numpyro.infer.util import initialize_model
 
-from numpyro_pinn.target import from_model, init_to_prior_centre
+from numpyro_pinn.target import INIT_JITTER, from_model, init_to_prior_centre
 
 KEY = jax.random.PRNGKey(3)
 
@@ -15,8 +15,9 @@ KEY = jax.random.PRNGKey(3)
 def test_the_initial_point_is_each_sites_prior_mean_or_median():
     """``x0`` puts each latent site at its prior's mean, at its median where the mean is not finite
     (a half-Cauchy; a Cauchy whose location is another latent site, so that the choice is made
-    inside NumPyro's compiled search), and an LKJ factor (no mean) at the identity; the point and
-    the potential there are NumPyro's own eager search's with the same strategy."""
+    inside NumPyro's compiled search), and an LKJ factor (no mean) at the identity, each moved by
+    at most ``INIT_JITTER`` in unconstrained space; the point is NumPyro's own eager search's with
+    the same strategy, moved so, and the potential is NumPyro's."""
     from numpyro.distributions.transforms import biject_to
 
     def model(y):
@@ -30,15 +31,39 @@ def test_the_initial_point_is_each_sites_prior_mean_or_median():
     y = jnp.array([0.3, -1.2, 2.0])
     t = from_model(KEY, model, (y,))
     z = t.unravel_fn(t.x0)
-    np.testing.assert_allclose(z["mu"], 1.5, rtol=1e-6)
-    np.testing.assert_allclose(z["sigma"], np.log(2.0), rtol=1e-5)  # the median: the mean is infinite
+    tol = dict(rtol=0, atol=INIT_JITTER * 1.0001)
+    np.testing.assert_allclose(z["mu"], 1.5, **tol)
+    np.testing.assert_allclose(z["sigma"], np.log(2.0), **tol)  # the median: the mean is infinite
     simplex = biject_to(dist.constraints.simplex)
-    np.testing.assert_allclose(z["p"], simplex.inv(jnp.array([1.0, 2.0, 3.0]) / 6.0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(z["x"], 1.5, rtol=1e-6)  # the median: the mean is nan
-    np.testing.assert_allclose(z["corr"], 0.0, atol=1e-6)  # the identity factor
+    np.testing.assert_allclose(z["p"], simplex.inv(jnp.array([1.0, 2.0, 3.0]) / 6.0), **tol)
+    np.testing.assert_allclose(z["x"], 1.5, **tol)  # the median: the mean is nan
+    np.testing.assert_allclose(z["corr"], 0.0, **tol)  # the identity factor
     info = initialize_model(jax.random.PRNGKey(1), model, init_strategy=init_to_prior_centre(), model_args=(y,))
-    np.testing.assert_allclose(t.x0, jax.flatten_util.ravel_pytree(info.param_info.z)[0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(t.potential_fn(t.x0), info.potential_fn(info.param_info.z), rtol=1e-5)
+    centre = jax.flatten_util.ravel_pytree(info.param_info.z)[0]
+    np.testing.assert_allclose(t.x0, centre, **tol)
+    assert float(jnp.min(jnp.abs(t.x0 - centre))) > 0.0
+    np.testing.assert_allclose(t.potential_fn(centre), info.potential_fn(info.param_info.z), rtol=1e-5)
+
+
+def test_the_initial_point_is_off_the_kink_of_a_binomial_at_logits_zero():
+    """NumPyro's Binomial has a wrong gradient at logits exactly 0 (the prior mean of a centred
+    coefficient): from there the Laplace fit's Newton steps all fail and no mode is found. From
+    ``x0``, moved off the prior mean, the fit reaches the mode. Mutation: without the move, no mode."""
+    from numpyro_pinn.warmstart import is_mode, laplace
+
+    def model(n, k):
+        a = numpyro.sample("a", dist.Normal(0.0, 1.0))
+        numpyro.sample("k", dist.Binomial(n, logits=a), obs=k)
+
+    n, k = jnp.full(4, 100.0), jnp.array([30.0, 25.0, 35.0, 28.0])
+    f = lambda a: dist.Binomial(100.0, logits=a).log_prob(30.0)
+    assert float(jax.grad(f)(0.0)) == pytest.approx(30.0)  # the kink: the right value is -20
+    t = from_model(KEY, model, (n, k))
+    assert 0.0 < abs(float(t.x0[0])) <= INIT_JITTER
+    fit = laplace(t.potential_fn, t.x0)
+    assert is_mode(fit)
+    p = 118.0 / 400.0
+    assert float(fit.mean[0]) == pytest.approx(np.log(p / (1 - p)), abs=0.02)
 
 
 def test_a_model_not_finite_at_its_prior_means_starts_from_numpyros_search():
