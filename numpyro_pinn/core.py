@@ -13,7 +13,7 @@ import numpy as np
 import optax
 
 from numpyro_pinn import sample as sample_mod
-from numpyro_pinn import stages
+from numpyro_pinn import stages, tails
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess, pareto_k
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_log_weights
@@ -190,10 +190,12 @@ def fit_transport(
     kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
     t0, t1 = config.t_span
 
+    path_prior = tails.without_heavy_tail(target.prior)
+
     @jax.jit
     def refresh(key, params):
         return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1,
-                                target.prior, config.path_noise)
+                                path_prior, config.path_noise)
 
     uses_paths = s.collocation.counts(s.batch_size)[2] > 0
 

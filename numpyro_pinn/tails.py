@@ -20,7 +20,7 @@ import numpy as np
 from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import probe_directions
 
-__all__ = ["TailCheck", "tail_check", "EXTENT_QUANTILE", "FAR", "MIN_DROP"]
+__all__ = ["TailCheck", "tail_check", "EXTENT_QUANTILE", "FAR", "MIN_DROP", "with_heavy_tail", "without_heavy_tail"]
 
 #: The proposal's extent along a direction: this quantile of the particles' projections.
 EXTENT_QUANTILE = 0.999
@@ -122,3 +122,15 @@ def with_heavy_tail(base, dim: int, num_draws: int, weight: float = HEAVY_WEIGHT
         inv_chols=jnp.concatenate([f32(base.inv_chols), chol / scale**2]),
         log_weights=jnp.concatenate([f32(base.log_weights) + jnp.log1p(-weight), jnp.log(f32([weight]))]),
         skews=skews, dfs=jnp.concatenate([dfs, f32([df])]))
+
+
+def without_heavy_tail(base):
+    """``base`` with its Student-t components (:func:`with_heavy_tail`'s) given weight 0: where
+    training starts its collocation paths from the base's draws. A defensive component's far draws
+    (a Cauchy's, hundreds of standard deviations out) are where the transport has nothing to learn,
+    and their residuals there can overflow the loss."""
+    if base is None or base.dfs is None:
+        return base
+    dfs = jnp.asarray(base.dfs)
+    return base._replace(log_weights=jnp.where(jnp.isfinite(dfs), -jnp.inf, jnp.asarray(base.log_weights)))
+

@@ -39,6 +39,31 @@ def test_weights_set_the_centre_and_too_few_particles_give_none():
     assert not tail_check(lambda z: 0.5 * jnp.sum(z**2), x, lw).heavier
 
 
+def test_without_heavy_tail_draws_only_the_gaussian_components():
+    """Training's refreshed collocation paths start from ``without_heavy_tail(base)``: its draws
+    are the Gaussian part's (no Cauchy draws hundreds of units out), with that part's relative
+    weights; a base without a Student-t component, or ``None``, is returned as it is. Mutation:
+    zeroing the Gaussian components' weight instead of the t's fails (every draw is then the
+    Cauchy's)."""
+    import jax
+
+    from numpyro_pinn import bases
+    from numpyro_pinn.tails import with_heavy_tail, without_heavy_tail
+
+    d, n = 3, 40_000
+    two = bases.make_mixture(np.array([[-3.0, 0, 0], [3.0, 0, 0]]), np.stack([np.eye(d)] * 2),
+                             np.log([0.25, 0.75]), np.zeros(5, np.int32))
+    heavy = with_heavy_tail(two, d, num_draws=5, weight=0.3)
+    y = np.asarray(bases.sample(heavy, jax.random.PRNGKey(0), n, d))
+    assert np.max(np.linalg.norm(y, axis=1)) > 100.0  # the Cauchy component reaches far
+    light = without_heavy_tail(heavy)
+    y = np.asarray(bases.sample(light, jax.random.PRNGKey(0), n, d))
+    assert np.max(np.linalg.norm(y - np.where(y[:, :1] > 0, 3.0, -3.0) * np.eye(d)[0], axis=1)) < 7.0
+    share = np.mean(y[:, 0] > 0)
+    assert abs(share - 0.75) < 4 * np.sqrt(0.75 * 0.25 / n)
+    assert without_heavy_tail(two) is two and without_heavy_tail(None) is None
+
+
 @pytest.mark.slow
 def test_student_t_components_have_the_right_density_and_draws():
     """A base with a Student-t component (``with_heavy_tail``): its log density is the mixture of

@@ -297,3 +297,34 @@ def test_training_stops_at_its_time_budget_and_says_so():
     d = s.diagnostics
     assert d["num_train_steps"] == 10 and d["stages"]["training"]["stopped_by"] == "time budget"
     assert np.isfinite(d["log_Z"]) and d["ess"] > 0
+
+
+@pytest.mark.slow
+def test_training_with_a_heavy_tailed_base_stays_finite_past_the_path_refresh():
+    """A base with a Student-t (Cauchy) component, as ``base="auto"`` adds for heavy tails:
+    between chunks the collocation paths are refreshed from the base's draws, and a Cauchy's draws
+    hundreds of units out made the loss non-finite on Neal's funnel a few steps after the first
+    refresh (``TrainingError``); the paths now start from the base without its Student-t component
+    (``tails.without_heavy_tail``). Mutation: starting them from the full base fails."""
+    from dataclasses import dataclass
+
+    from numpyro_pinn import PINNSampler, Training, bases
+    from numpyro_pinn.tails import with_heavy_tail
+
+    @dataclass(frozen=True)
+    class HeavyTailed(bases.Gaussian):
+        def _build(self, key, potential_fn, ws, role):
+            prior = with_heavy_tail(None, ws.mean.shape[0], ws.draws.shape[0])
+            return prior, prior, 0
+
+    def funnel(x):  # Neal's funnel, d = 10: x_0 ~ N(0, 9), x_i | x_0 ~ N(0, e^x_0)
+        return x[0] ** 2 / 18.0 + 0.5 * jnp.sum(x[1:] ** 2) * jnp.exp(-x[0]) + 4.5 * x[0]
+
+    x0 = np.random.default_rng(0).normal(0.0, 3.0, 4000)
+    draws = np.column_stack([x0] + [np.exp(x0 / 2) * np.random.default_rng(i).standard_normal(4000)
+                                    for i in range(1, 10)])
+    s = PINNSampler(potential_fn=funnel, warm_start=draws, base=HeavyTailed(), num_steps=300, target_ess=None,
+                    num_particles=1024, num_samples=200, training=Training(chunk_size=100), progress_bar=False)
+    s.run(jax.random.PRNGKey(0), init_params=jnp.zeros(10))
+    assert s.diagnostics["num_train_steps"] == 300 and s.diagnostics["heavy_tail_component"]
+    assert np.isfinite(s.diagnostics["final_loss"])

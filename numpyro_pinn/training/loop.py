@@ -157,7 +157,7 @@ def fit(
                     f"PINN training diverged: the loss became non-finite at step {bad}. "
                     "Try a smaller learning rate (e.g. `learning_rate=1e-4`), another warm start "
                     "(`warm_start='smc'`, or posterior draws, e.g. from NUTS), or a Gaussian base "
-                    "(`prior='gaussian'`). The last finite parameters are kept in `err.last_good_state`.",
+                    "(`base='gaussian'`). The last finite parameters are kept in `err.last_good_state`.",
                     last_good_state=state,
                     step=bad,
                 )
