@@ -534,3 +534,29 @@ def test_base_options_build_what_they_say_and_report_their_cost():
     for opt in (bases.Auto(skew="weights", draw_options={"path_spacing": 0.25}), bases.Gaussian(fallback=False),
                 bases.DrawsMixture(skew_steps=10)):
         assert bases.from_dict(json.loads(json.dumps(bases.to_dict(opt)))) == opt
+
+
+def test_a_draws_mixture_is_reweighted_but_skewed_only_with_skew_draws():
+    """``DrawsMixture`` (as ``Auto`` for one mode far from Gaussian): its Gaussians fitted to the
+    draws of a 2-d funnel keep Gaussian components by default, while ``skew_draws=True`` skews them
+    (the skew fit raises the lower bound on a funnel, so it is kept) and ``ModeMixture`` still
+    skews its separated modes' components (``test_skew_weights...``, ``test_fit_skew...``).
+    Mutation: ignoring ``skew_draws`` (skewing every draws mixture) fails the first check."""
+    from numpyro_pinn.bases import DrawsMixture
+    from numpyro_pinn.warmstart import from_draws
+
+    with pytest.raises(ValueError, match="skew_draws"):
+        DrawsMixture(skew_draws="yes")
+
+    def pot(x):  # x_0 ~ N(0, 1.5^2), x_1 | x_0 ~ N(0, e^x_0)
+        return x[0] ** 2 / 4.5 + 0.5 * x[1] ** 2 * jnp.exp(-x[0]) + 0.5 * x[0]
+
+    rng = np.random.default_rng(0)
+    x0 = 1.5 * rng.standard_normal(3000)
+    ws = from_draws(np.column_stack([x0, np.exp(x0 / 2) * rng.standard_normal(3000)]))
+    opts = dict(skew_steps=50, draw_options={"num_components": 4, "path_points": 0})
+    plain = DrawsMixture(**opts).build(jax.random.PRNGKey(0), pot, ws, "prior")
+    assert plain.prior.means.shape[0] == 4 and plain.prior.skews is None
+    skewed = DrawsMixture(skew_draws=True, **opts).build(jax.random.PRNGKey(0), pot, ws, "prior")
+    assert skewed.prior.skews is not None
+    assert plain.info["target_evals"] < skewed.info["target_evals"]

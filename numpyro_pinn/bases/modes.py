@@ -35,6 +35,7 @@ def mode_mixture(
     continuum: str = "none",
     one_mode: str = "none",
     return_evals: bool = False,
+    return_kind: bool = False,
     climb_batch: Optional[int] = None,
     max_seconds: Optional[float] = 300.0,
     draw_options: Optional[dict] = None,
@@ -78,6 +79,9 @@ def mode_mixture(
         or None, num_evals)``: the points at
         which the target, its gradient or its Hessian was evaluated (a Newton iteration counts
         ``d + 2``, as for the Laplace warm start), climbs, barrier checks and refinement together.
+        With ``return_kind=True``, one more element says what the mixture is: ``"modes"`` (one
+        component per separated mode), ``"draws"`` (:func:`draw_mixture`'s, for a continuum),
+        ``"laplace"`` (``one_mode="laplace"``'s component) or ``None``.
     """
     if continuum not in ("none", "draws"):
         raise ValueError(f"`continuum` must be 'none' or 'draws'; got {continuum!r}.")
@@ -98,7 +102,10 @@ def mode_mixture(
     rows, modes, hessians, iters = _climb(potential_fn, x, climb_batch, max_seconds)
     sub, x = sub[rows], x[rows]
     evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
-    out = lambda mix: (mix, evals) if return_evals else mix
+
+    def out(mix, kind, n=0):
+        extra = ((evals + n,) if return_evals else ()) + ((kind,) if return_kind else ())
+        return (mix,) + extra if extra else mix
     chol_np, mean_np = np.asarray(chol), np.asarray(mean)
     to_y = lambda a: scipy.linalg.solve_triangular(chol_np, (np.asarray(a) - mean_np).T, lower=True).T
     my, xy = to_y(modes), to_y(x)
@@ -118,13 +125,13 @@ def mode_mixture(
         if continuum == "draws" and many:
             opts = {"max_components": max_components, **(draw_options or {})}
             mix, n = draw_mixture(potential_fn, mean, chol, draws, rng_key=rng_key, return_evals=True, **opts)
-            return (mix, evals + n) if return_evals else mix
+            return out(mix, "draws", n)
         if one_mode == "laplace" and not many and len(centres):
             # The most populated mode, with the Hessian of the first climb that ended there.
             j = int(np.argmax(np.bincount(labels[labels >= 0], minlength=len(centres))))
             first = int(np.flatnonzero(labels == j)[0])
-            return out(_laplace_component(chol, centres[j], hessians[first], len(draws)))
-        return out(None)
+            return out(_laplace_component(chol, centres[j], hessians[first], len(draws)), "laplace")
+        return out(None, None)
 
     if len(centres) < 2:
         return no_modes()
@@ -174,7 +181,7 @@ def mode_mixture(
     all_y = to_y(draws)
     all_labels = np.argmin(((all_y[:, None, :] - np.asarray(means)[None]) ** 2).sum(-1), axis=1).astype(np.int32)
     all_labels[sub] = labels
-    return out(make_mixture(means, chols, log_w, all_labels))
+    return out(make_mixture(means, chols, log_w, all_labels), "modes")
 
 def _laplace_component(chol, centre_y, hessian_x, num_draws: int):
     """The one-component mixture ``N(centre_y, (L^T H L)^-1)`` in whitened coordinates (a

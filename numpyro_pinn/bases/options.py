@@ -71,6 +71,8 @@ class BaseOption:
     def __post_init__(self):
         if not isinstance(self.fallback, (bool, np.bool_)):
             raise ValueError(f"`fallback` must be True or False; got {self.fallback!r}.")
+        if not isinstance(getattr(self, "skew_draws", False), (bool, np.bool_)):
+            raise ValueError(f"`skew_draws` must be True or False; got {self.skew_draws!r}.")
         skew = getattr(self, "skew", True)
         if skew not in _SKEW:
             raise ValueError(f"`skew` must be True, False or 'weights'; got {skew!r}.")
@@ -119,6 +121,11 @@ class _Mixture(BaseOption):
     ---------------
     skew_steps
         Adam steps of the skew fit.
+    skew_draws
+        Also skew the components of a draws mixture (:class:`DrawsMixture`'s, or :class:`Auto`'s
+        for a continuum of maxima or one mode far from Gaussian; their weights are re-estimated
+        either way). Its many overlapping Gaussians already follow the target's asymmetry by where
+        they lie, and the skew fit's cost grows with the square of their number, for little gain.
     draw_options
         Keyword arguments for :func:`numpyro_pinn.bases.draw_mixture` where this base calls it
         (e.g. ``{"path_spacing": 0.25, "path_points": 128}``).
@@ -126,6 +133,7 @@ class _Mixture(BaseOption):
 
     skew: Union[bool, str] = True
     skew_steps: int = 300
+    skew_draws: bool = False
     draw_options: Optional[dict] = None
 
     def _fit_draws(self, key, potential_fn, ws):
@@ -136,13 +144,14 @@ class _Mixture(BaseOption):
         if role is None:
             return None, None, 0
         k_mix = jax.random.fold_in(key, 1)
-        mixture, evals = self._mixture(k_mix, potential_fn, ws, role)
+        mixture, evals, kind = self._mixture(k_mix, potential_fn, ws, role)
         if (mixture is not None and mixture.means.shape[0] > 1 and role == "prior" and self.skew is not False
                 and self.skew_steps > 0):
             gaussian = mixture
-            mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
-                                  steps=self.skew_steps, return_evals=True)
-            evals += n
+            if kind != "draws" or self.skew_draws:
+                mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
+                                      steps=self.skew_steps, return_evals=True)
+                evals += n
             mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
                                   return_evals=True)
             evals += n
@@ -151,6 +160,7 @@ class _Mixture(BaseOption):
         return (mixture if role == "prior" else None), mixture, evals
 
     def _mixture(self, key, potential_fn, ws, role):
+        """``(mixture or None, target evaluations, kind)``, ``kind`` ``"modes"`` or ``"draws"``."""
         raise NotImplementedError
 
 
@@ -165,7 +175,7 @@ class ModeMixture(_Mixture):
 
     def _mixture(self, key, potential_fn, ws, role):
         return mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="none",
-                            return_evals=True)
+                            return_evals=True, return_kind=True)
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,7 @@ class DrawsMixture(_Mixture):
     name = "draws"
 
     def _mixture(self, key, potential_fn, ws, role):
-        return self._fit_draws(key, potential_fn, ws)
+        return self._fit_draws(key, potential_fn, ws) + ("draws",)
 
 
 @dataclass(frozen=True)
@@ -214,13 +224,14 @@ class Auto(_Mixture):
     def _mixture(self, key, potential_fn, ws, role):
         # A ring or ridge of maxima gets the draws mixture (ODE: as the prior; DPS: as the control variate).
         # With one mode, the ODE family's candidate is the Laplace component there.
-        mixture, evals = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="draws",
-                                      one_mode="laplace" if role == "prior" else "none", return_evals=True,
-                                      draw_options=self.draw_options)
+        mixture, evals, kind = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key,
+                                            continuum="draws", one_mode="laplace" if role == "prior" else "none",
+                                            return_evals=True, return_kind=True, draw_options=self.draw_options)
         if mixture is None or mixture.means.shape[0] == 1:
             mixture, n = self.one_mode_mixture(key, potential_fn, ws, role, laplace=mixture)
             evals += n
-        return mixture, evals
+            kind = "draws" if mixture is not None and mixture.means.shape[0] > 1 else None
+        return mixture, evals, kind
 
     def one_mode_mixture(self, key, potential_fn, ws, role, num: int = PROPOSAL_DRAWS, laplace=None):
         """What :class:`Auto` does when the warm start has one mode: ``(mixture or None, target
