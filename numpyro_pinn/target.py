@@ -256,8 +256,9 @@ def from_model(
     moved = flat0 + INIT_JITTER * jax.random.uniform(jax.random.fold_in(rng_key, 1), flat0.shape, flat0.dtype, -1.0, 1.0)
     u, g = value_and_grad(moved)
     if bool(jnp.isfinite(u)) and bool(jnp.all(jnp.isfinite(g))):
-        flat0 = moved
-    _check_finite(flat_potential, flat0, describe, value_and_grad)
+        flat0 = moved  # checked: finite there
+    else:
+        _check_finite(flat_potential, flat0, describe, value_and_grad)
     return Target(flat_potential, flat0, unravel, info.postprocess_fn, model)
 
 
