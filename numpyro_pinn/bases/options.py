@@ -160,7 +160,8 @@ class _Mixture(BaseOption):
         return (mixture if role == "prior" else None), mixture, evals
 
     def _mixture(self, key, potential_fn, ws, role):
-        """``(mixture or None, target evaluations, kind)``, ``kind`` ``"modes"`` or ``"draws"``."""
+        """``(mixture or None, target evaluations, kind)``: ``kind`` as :func:`mode_mixture`'s
+        ``return_kind`` (``"modes"``, ``"draws"``, ``"laplace"`` or ``None``)."""
         raise NotImplementedError
 
 
