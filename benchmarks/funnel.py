@@ -3,7 +3,8 @@
 Target: x_0 ~ N(0, 3^2), x_i | x_0 ~ N(0, e^{x_0}) (i = 1..9); normalised, so log Z = 0 (the
 PINN paper's funnel, ``paper_table.funnel``). ``PINNSampler`` defaults from the ``potential_fn``
 form, nothing tuned. Prints the wall time (compilation included), ESS, Pareto k-hat, the errors of
-the lower bound ``mean(log w)`` and of the importance-sampling ``log Z`` (their floors: LFIS, ESS
+the lower bound ``mean(log w)`` (of the proposal without its Student-t component when the base has
+one: ``diagnostics["log_Z_lower_bound_core"]``) and of the importance-sampling ``log Z`` (their floors: LFIS, ESS
 0.97, lower-bound error -0.07), the marginal sd of ``x_0`` against its exact 3, and the time and
 target evaluations of each stage.
 
@@ -43,7 +44,13 @@ def main():
     print(f"machine: {platform.machine()} {jax.devices()[0].device_kind}, jax {jax.__version__}; seed {args.seed}")
     print(f"wall                {wall:.1f} s   (floor: under 300 s)")
     print(f"ESS                 {d['ess']:.4f}   (floor 0.9; LFIS 0.97)")
-    print(f"lower-bound error   {d['log_Z_lower_bound'] - target.log_Z:+.4f}   (floor >= -0.07, LFIS's)")
+    core_bound = d["log_Z_lower_bound_core"]
+    if core_bound is None:
+        print(f"lower-bound error   {d['log_Z_lower_bound'] - target.log_Z:+.4f}   (floor >= -0.07, LFIS's)")
+    else:  # the base has a Student-t component: the bound of the proposal without it is LFIS's kind
+        print(f"lower-bound error   {core_bound - target.log_Z:+.4f}   (floor >= -0.07, LFIS's; the proposal "
+              f"without its Student-t component)")
+        print(f"  with it           {d['log_Z_lower_bound'] - target.log_Z:+.4g}")
     print(f"log Z error         {d['log_Z'] - target.log_Z:+.4f} +- {d['log_Z_se']:.4f}")
     print(f"Pareto k            {d['pareto_k']:.3f}")
     print(f"sd of x_0           {sd0:.3f}   (exact 3)")

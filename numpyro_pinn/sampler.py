@@ -27,6 +27,8 @@ __all__ = ["PINNSampler"]
 #: Default ``num_particles`` is ``max(num_samples, MIN_PARTICLES)``: the weights' diagnostics
 #: (ESS, log Z, k-hat) need particles even when few draws are asked for.
 MIN_PARTICLES = 100
+#: Draws for ``diagnostics["log_Z_lower_bound_core"]`` (a base with a Student-t component only).
+CORE_BOUND_DRAWS = 4096
 # DPS: forward-noised warm-start draws are samples of the forward process's marginals, exactly the
 # distribution on which u matters; trajectories of its probability-flow ODE are stiff at small t,
 # and cheap fixed-step paths of them fly off.
@@ -285,6 +287,9 @@ class PINNSampler(SamplerSurface):
             x, lw, ess_pair = self._draw_particles(k_draw)
         t3 = time.perf_counter()
         rejuvenated = self._set_particles(jax.random.fold_in(k_draw, 1), x, lw)
+        t_core = time.perf_counter()
+        core_bound = self._core_lower_bound(jax.random.fold_in(k_draw, 4))
+        t3 += time.perf_counter() - t_core  # the core's draws count as drawing
         tail = tails.tail_check(target.potential_fn, x, lw)
         if tail is not None and tail.heavier:
             warnings.warn(
@@ -310,6 +315,7 @@ class PINNSampler(SamplerSurface):
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
                              + self.num_particles * (2 if len(ess_pair) == 2 else 1)
+                             + (0 if core_bound is None else CORE_BOUND_DRAWS)
                              + (fitted.finetune or {}).get("target_evals", 0) + (rejuv or {}).get("target_evals", 0)),
             stages={
                 "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
@@ -317,7 +323,8 @@ class PINNSampler(SamplerSurface):
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
                              "target_evals": int(n_train * s.batch_size + n_monitor),
                              "stopped_by": fitted.train.stopped_by},
-                "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if len(ess_pair) == 2 else 1)},
+                "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if len(ess_pair) == 2 else 1)
+                            + (0 if core_bound is None else CORE_BOUND_DRAWS)},
                 "rejuvenation": {k: (rejuv or {}).get(k, 0) for k in ("seconds", "target_evals")},
             },
             rejuvenation=rejuv,
@@ -327,6 +334,7 @@ class PINNSampler(SamplerSurface):
             base_components=1 if fitted.target.prior is None else int(fitted.target.prior.means.shape[0]),
             base_skewed=getattr(fitted.target.prior, "skews", None) is not None,
             heavy_tail_component=getattr(fitted.target.prior, "dfs", None) is not None,
+            log_Z_lower_bound_core=core_bound,
             control_variate=fitted.config.describe_control_variate(fitted.params),
             sample_source=("reverse SDE (unweighted; ess, log_Z and pareto_k refer to probability-flow ODE "
                            "particles)") if self._sde else
@@ -354,6 +362,18 @@ class PINNSampler(SamplerSurface):
                 x, lw, self._through_prior = xp, lwp, True
         jax.block_until_ready(lw)
         return x, lw, ess_pair
+
+    def _core_lower_bound(self, key) -> Optional[float]:
+        """With a Student-t component in the base: the evidence lower bound (mean log weight) of
+        :data:`CORE_BOUND_DRAWS` draws of the proposal without it (``tails.without_heavy_tail``,
+        through the same transport or base as the run's particles). ``None`` without one."""
+        f = self._fitted
+        if getattr(f.target.prior, "dfs", None) is None:
+            return None
+        core_fit = f._replace(target=f.target._replace(prior=tails.without_heavy_tail(f.target.prior)))
+        _, lw = core.draw_function(core_fit, through_prior=self._through_prior)(key, CORE_BOUND_DRAWS)
+        lw = np.asarray(lw, np.float64)
+        return diagnostics.log_evidence_lower_bound(lw[np.isfinite(lw)])
 
     def _draw(self, key, num: int, through_prior: bool):
         """Weighted particles through the draw function compiled once per proposal."""
@@ -434,7 +454,11 @@ class PINNSampler(SamplerSurface):
         warning), ``base_components`` (components of the transport's base distribution: 1
         for ``N(0, I)``), ``base_skewed`` (whether they are skewed: the base option's ``skew``),
         ``heavy_tail_component`` (whether the base has a Student-t component: ``base="auto"`` adds
-        one when the warm start's Gaussian has lighter tails than the posterior), ``proposal``
+        one when the warm start's Gaussian has lighter tails than the posterior),
+        ``log_Z_lower_bound_core`` (with such a component: the lower bound of the proposal without it,
+        from 4,096 draws of its own; the full proposal's ``log_Z_lower_bound`` is ruined where the
+        component's Cauchy tail reaches where the target has almost no mass, while ``log_Z`` is not;
+        ``None`` without one), ``proposal``
         (``"transport"``, or ``"base"`` when the base's own weighted draws beat the transport's:
         the base option's ``fallback``; then ``transport_ess`` and ``base_ess`` give both; or when
         the base alone reached ``target_ess`` before training, ``stages["training"]["stopped_by"]``
@@ -629,7 +653,7 @@ class PINNSampler(SamplerSurface):
             src += (f" [these miss a tail of the warm start's draws on {self.coordinate_names()[agree['coordinate']]}: "
                     f"{agree['tail_share']:.3f} of the weight beyond its 5% tail]")
         return (f"PINN ({self.method}){src}: ESS = {d['ess']:.4f} (normalised, {d['num_particles']} particles), "
-                f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {d['log_Z_lower_bound']:.4f}), "
+                f"log Z = {d['log_Z']:.4f} +- {d['log_Z_se']:.4f} (lower bound {_bound(d)}), "
                 f"Pareto k = {_khat(d['pareto_k'])}, train {d['train_seconds']:.1f} s "
                 f"({d['num_train_steps']} steps), warm start {d['warmup_seconds']:.1f} s, "
                 f"sampling {d['sample_seconds']:.1f} s")
@@ -637,6 +661,14 @@ class PINNSampler(SamplerSurface):
 
 
 #: Arguments that moved onto the option objects: where each went.
+def _bound(d: dict) -> str:
+    """The lower bound as the summary line gives it: with a Student-t base component, the core's too."""
+    core_bound = d.get("log_Z_lower_bound_core")
+    lb = d["log_Z_lower_bound"]
+    full = f"{lb:.4f}" if abs(lb) < 1e6 else f"{lb:.3g}"
+    return full if core_bound is None else f"{full}; {core_bound:.4f} without the Student-t component"
+
+
 _DEPRECATED = {
     "prior": "base", "prior_skew": "base=numpyro_pinn.bases.Auto(skew=...) (or the option's `skew`)",
     "prior_fallback": "base=numpyro_pinn.bases.Auto(fallback=...) (or the option's `fallback`)",

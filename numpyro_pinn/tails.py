@@ -82,8 +82,12 @@ def _potentials(potential_fn, x):
 
 #: The heavy-tailed component added by :func:`with_heavy_tail`: its weight in the base
 #: distribution, its degrees of freedom (1: Cauchy tails, heavier than any posterior with a finite
-#: mean, so the weights stay bounded) and its scale in whitened units.
-HEAVY_WEIGHT = 0.1
+#: mean, so the weights stay bounded) and its scale in whitened units. The weight bounds the
+#: proposal's ESS: where the posterior's tails are lighter than the component's, its draws get
+#: almost no weight and the ESS cannot exceed about ``1 - HEAVY_WEIGHT``, which must leave room
+#: for the training's ``target_ess`` (0.9 by default); the weights stay bounded by
+#: ``1 / HEAVY_WEIGHT`` times the target's ratio to the component, however small the weight.
+HEAVY_WEIGHT = 0.03
 HEAVY_DF = 1.0
 HEAVY_SCALE = 1.0
 
@@ -125,12 +129,14 @@ def with_heavy_tail(base, dim: int, num_draws: int, weight: float = HEAVY_WEIGHT
 
 
 def without_heavy_tail(base):
-    """``base`` with its Student-t components (:func:`with_heavy_tail`'s) given weight 0: where
-    training starts its collocation paths from the base's draws. A defensive component's far draws
-    (a Cauchy's, hundreds of standard deviations out) are where the transport has nothing to learn,
-    and their residuals there can overflow the loss."""
+    """``base`` with its Student-t components (:func:`with_heavy_tail`'s) given weight 0 and the
+    others renormalised: where training starts its collocation paths from the base's draws, and the
+    proposal whose lower bound ``diagnostics["log_Z_lower_bound_core"]`` reports. A defensive
+    component's far draws (a Cauchy's, hundreds of standard deviations out) are where the transport
+    has nothing to learn, and their residuals there can overflow the loss."""
     if base is None or base.dfs is None:
         return base
     dfs = jnp.asarray(base.dfs)
-    return base._replace(log_weights=jnp.where(jnp.isfinite(dfs), -jnp.inf, jnp.asarray(base.log_weights)))
+    lw = jnp.where(jnp.isfinite(dfs), -jnp.inf, jnp.asarray(base.log_weights))
+    return base._replace(log_weights=lw - jax.scipy.special.logsumexp(lw))
 

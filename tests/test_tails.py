@@ -115,6 +115,7 @@ def test_a_heavy_tailed_posterior_is_right_at_default_settings_and_flagged_witho
 
     g = np.linspace(-3000, 3000, 600_001)
     p = np.exp(-0.5 * (g / 100) ** 2 - np.log1p((0.5 - g) ** 2))
+    log_z = np.log(np.sum(p) * (g[1] - g[0])) - np.log(100 * np.sqrt(2 * np.pi)) - np.log(np.pi)
     p /= p.sum()
     sd_true = np.sqrt(np.sum(p * (g - np.sum(p * g)) ** 2))
     tail_true = np.sum(p[np.abs(g) > 50])
@@ -122,6 +123,11 @@ def test_a_heavy_tailed_posterior_is_right_at_default_settings_and_flagged_witho
         warnings.simplefilter("ignore")
         s = PINNSampler(model, progress_bar=False).run(jax.random.PRNGKey(0), jnp.array(0.5))
     assert s.diagnostics["heavy_tail_component"]
+    # The core proposal's lower bound (the base without its Student-t component, renormalised) lies
+    # below log Z up to its Monte Carlo error (se 0.0005-0.0008 on 4,096 draws, seeds 0-2) and
+    # close to it (gap 0.010-0.012 measured). Mutation: leaving the core's weights unnormalised
+    # raises it by -log(1 - 0.03) = 0.030, above log Z.
+    assert log_z - 0.05 < s.diagnostics["log_Z_lower_bound_core"] < log_z + 0.005, log_z
     x, lw = s.sample(jax.random.PRNGKey(1), 40_000, weighted=True)
     x, w = np.asarray(x["mu"]), normalised_weights(lw)
     sd = np.sqrt(np.sum(w * (x - np.sum(w * x)) ** 2))
@@ -135,4 +141,4 @@ def test_a_heavy_tailed_posterior_is_right_at_default_settings_and_flagged_witho
         s = PINNSampler(model, base="gaussian", num_steps=300, num_samples=2000,
                         progress_bar=False).run(jax.random.PRNGKey(0), jnp.array(0.5))
     assert s.diagnostics["heavier_tail"] == "'mu'" and s.diagnostics["tail_drop"] < MIN_DROP
-    assert not s.diagnostics["heavy_tail_component"]
+    assert not s.diagnostics["heavy_tail_component"] and s.diagnostics["log_Z_lower_bound_core"] is None
