@@ -273,11 +273,17 @@ def _gauss_newton(key, config, target, s: Settings, res: TrainResult, monitor_lw
     return (new if keep else res.state.params), ft
 
 
+#: ``proposal_function``'s and ``draw_function``'s default start: the fitted base distribution.
+_FITTED = object()
+
+
 def proposal_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-5,
                       atol: float = 1e-5, dtype=None, potential_fn: Optional[Callable] = None) -> Callable:
     """A pure, jittable ``f(rng_key, num) -> (x, log_weights)`` (``num`` static) drawing ``num``
     weighted particles from a fitted transport in one batch (see :func:`draw`); what
-    :func:`draw_function` and :class:`numpyro_pinn.PINNKernel` build on.
+    :func:`draw_function` and :class:`numpyro_pinn.PINNKernel` build on. ``f(rng_key, num, base)``
+    starts the same transport from another base distribution ``base`` (a mixture, or ``None`` for
+    ``N(0, I)``) instead of the fitted one.
 
     The target is evaluated in the whitening's dtype (float64 after a run with x64), or in
     ``dtype`` when given (e.g. float32, to trace it where x64 is off); ``potential_fn`` replaces
@@ -290,26 +296,29 @@ def proposal_function(fitted: Fitted, through_prior: bool = False, rtol: float =
         t = t._replace(potential_fn=potential_fn)
     fitted = fitted._replace(target=t)
     if through_prior:
-        one = lambda k, n: sample_mod.prior_draws(k, fitted.target, n)
+        one = lambda k, n, start: sample_mod.prior_draws(k, start, n)
     else:
         if fitted.params is None:
             raise ValueError("No transport was trained (the base distribution alone reached target_ess): "
                              "draw from the base with through_prior=True.")
         mu, div = fitted.config.flow_field(fitted.params, d, fitted.target)
         t0, t1 = fitted.config.t_span
-        one = lambda k, n: sample_mod.flow(k, mu, div, fitted.target, n, rtol=rtol, atol=atol, t0=t0, t1=t1)
+        one = lambda k, n, start: sample_mod.flow(k, mu, div, start, n, rtol=rtol, atol=atol, t0=t0, t1=t1)
 
-    def f(key, n):
-        fd = one(key, n)
+    def f(key, n, base=_FITTED):
+        start = fitted.target if base is _FITTED else fitted.target._replace(prior=base)
+        fd = one(key, n, start)
         return fitted.target.to_x(fd.y), fd.log_weights + fitted.target.log_Z0
 
     return f
 
 
+
 def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-5, atol: float = 1e-5,
                   batch: int = 8192) -> Callable:
     """A compiled ``f(rng_key, num) -> (x, log_weights)`` drawing ``num`` weighted particles from
-    a fitted transport (see :func:`draw`).
+    a fitted transport (see :func:`draw`); ``f(rng_key, num, base)`` starts it from another base
+    distribution (as :func:`proposal_function`'s).
 
     Particles are drawn in equal batches of at most ``batch``, each rounded up to a multiple of
     256 (the surplus is cut), so calls whose ``num`` rounds alike reuse one compiled solve: keep
@@ -317,10 +326,13 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
     """
     batch_fn = jax.jit(proposal_function(fitted, through_prior, rtol, atol), static_argnums=1)
 
-    def f(rng_key, num: int):
+    def f(rng_key, num: int, base=_FITTED):
         chunks = -(-num // batch)
         n = -(-num // (chunks * 256)) * 256
-        out = [batch_fn(jax.random.fold_in(rng_key, i), n) for i in range(chunks)]
+        # The base is an argument of the compiled solve: another base of the same structure (such
+        # as the fitted one without its Student-t component) reuses it.
+        base = fitted.target.prior if base is _FITTED else base
+        out = [batch_fn(jax.random.fold_in(rng_key, i), n, base) for i in range(chunks)]
         x, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
         return x, lw
 

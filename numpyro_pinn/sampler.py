@@ -365,21 +365,22 @@ class PINNSampler(SamplerSurface):
 
     def _core_lower_bound(self, key) -> Optional[float]:
         """With a Student-t component in the base: the evidence lower bound (mean log weight) of
-        :data:`CORE_BOUND_DRAWS` draws of the proposal without it (``tails.without_heavy_tail``,
-        through the same transport or base as the run's particles). ``None`` without one."""
-        f = self._fitted
-        if getattr(f.target.prior, "dfs", None) is None:
+        :data:`CORE_BOUND_DRAWS` draws of the proposal without it: the same transport (or none,
+        when the run's particles come from the base) started from the base without the component
+        (``tails.without_heavy_tail``). ``None`` without one."""
+        prior = self._fitted.target.prior
+        if getattr(prior, "dfs", None) is None:
             return None
-        core_fit = f._replace(target=f.target._replace(prior=tails.without_heavy_tail(f.target.prior)))
-        _, lw = core.draw_function(core_fit, through_prior=self._through_prior)(key, CORE_BOUND_DRAWS)
+        _, lw = self._draw(key, CORE_BOUND_DRAWS, self._through_prior, base=tails.without_heavy_tail(prior))
         lw = np.asarray(lw, np.float64)
         return diagnostics.log_evidence_lower_bound(lw[np.isfinite(lw)])
 
-    def _draw(self, key, num: int, through_prior: bool):
-        """Weighted particles through the draw function compiled once per proposal."""
+    def _draw(self, key, num: int, through_prior: bool, **base):
+        """Weighted particles through the draw function compiled once per proposal (``base``:
+        started from another base distribution, see :func:`core.draw_function`)."""
         if through_prior not in self._draw_fns:
             self._draw_fns[through_prior] = core.draw_function(self._fitted, through_prior=through_prior)
-        return self._draw_fns[through_prior](key, num)
+        return self._draw_fns[through_prior](key, num, **base)
 
     @property
     def _sde(self) -> bool:
