@@ -313,7 +313,6 @@ def proposal_function(fitted: Fitted, through_prior: bool = False, rtol: float =
     return f
 
 
-
 def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-5, atol: float = 1e-5,
                   batch: int = 8192) -> Callable:
     """A compiled ``f(rng_key, num) -> (x, log_weights)`` drawing ``num`` weighted particles from

@@ -305,6 +305,8 @@ class PINNSampler(SamplerSurface):
         n_train = fitted.train.num_steps
         # Without a trained transport the one ESS recorded is the base's check, counted in its stage.
         n_monitor = len(fitted.train.ess_history) * s.monitor_size if fitted.params is not None else 0
+        draw_evals = (self.num_particles * (2 if len(ess_pair) == 2 else 1)
+                      + (0 if core_bound is None else CORE_BOUND_DRAWS))
         rejuv = None if rejuvenated is None else rejuvenated.info()
         self._diag.update(
             warmup_seconds=t1 - t0, train_seconds=t2 - t1, sample_seconds=t3 - t2,
@@ -314,8 +316,7 @@ class PINNSampler(SamplerSurface):
             heavier_tail=None if tail is None or not tail.heavier else self.describe_direction(tail.direction),
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
             target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
-                             + self.num_particles * (2 if len(ess_pair) == 2 else 1)
-                             + (0 if core_bound is None else CORE_BOUND_DRAWS)
+                             + draw_evals
                              + (fitted.finetune or {}).get("target_evals", 0) + (rejuv or {}).get("target_evals", 0)),
             stages={
                 "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
@@ -323,8 +324,7 @@ class PINNSampler(SamplerSurface):
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
                              "target_evals": int(n_train * s.batch_size + n_monitor),
                              "stopped_by": fitted.train.stopped_by},
-                "drawing": {"seconds": t3 - t2, "target_evals": self.num_particles * (2 if len(ess_pair) == 2 else 1)
-                            + (0 if core_bound is None else CORE_BOUND_DRAWS)},
+                "drawing": {"seconds": t3 - t2, "target_evals": draw_evals},
                 "rejuvenation": {k: (rejuv or {}).get(k, 0) for k in ("seconds", "target_evals")},
             },
             rejuvenation=rejuv,
@@ -660,8 +660,6 @@ class PINNSampler(SamplerSurface):
                 f"sampling {d['sample_seconds']:.1f} s")
 
 
-
-#: Arguments that moved onto the option objects: where each went.
 def _bound(d: dict) -> str:
     """The lower bound as the summary line gives it: with a Student-t base component, the core's too."""
     core_bound = d.get("log_Z_lower_bound_core")
@@ -670,6 +668,7 @@ def _bound(d: dict) -> str:
     return full if core_bound is None else f"{full}; {core_bound:.4f} without the Student-t component"
 
 
+#: Arguments that moved onto the option objects: where each went.
 _DEPRECATED = {
     "prior": "base", "prior_skew": "base=numpyro_pinn.bases.Auto(skew=...) (or the option's `skew`)",
     "prior_fallback": "base=numpyro_pinn.bases.Auto(fallback=...) (or the option's `fallback`)",
