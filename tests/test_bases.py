@@ -74,6 +74,45 @@ def test_the_mode_climbs_reuse_the_laplace_fits_compiled_newton_loop(monkeypatch
     assert pr is not None and pr.means.shape == (2, 2)
 
 
+def _neck(z):
+    """A funnel without a finite mode: ``v ~ Logistic(0, 1)`` (linear tails), ``x | v ~ N(0, e^v I_3)``.
+    Down the neck (``v -> -inf`` at ``x = 0``) the density rises without bound, as baseball's does
+    as ``kappa`` grows: Newton climbs from the bulk run off."""
+    v, x = z[0], z[1:]
+    return v + 2.0 * jax.nn.softplus(-v) + 0.5 * jnp.sum(x**2) * jnp.exp(-v) + 1.5 * v
+
+
+def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(monkeypatch):
+    """Where the climbs run off far beyond the draws to scattered points (no finite mode), the mode
+    search stops after two blocks (128 of 1,024 climbs) and treats them as a continuum: no mode
+    mixture (``continuum="none"``), the draws mixture with ``continuum="draws"``. Climbs that end at
+    one shared far mode (a Gaussian's mode placed far from the draws) are no run-off: all climb.
+    Mutation: without the stop all 1,024 climb."""
+    from numpyro_pinn.bases import modes
+
+    climbed = []
+    climb = modes._climb
+
+    def spy(*args, **kwargs):
+        out = climb(*args, **kwargs)
+        climbed.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(modes, "_climb", spy)
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=2000)  # the warm start's draws: the bulk, not the neck
+    draws = np.concatenate([v[:, None], rng.normal(size=(2000, 3)) * np.exp(v / 2)[:, None]], 1)
+    mean, chol = jnp.asarray(draws.mean(0)), jnp.asarray(np.linalg.cholesky(np.cov(draws.T)))
+    mix, evals, kind = mode_mixture(_neck, mean, chol, jnp.asarray(draws), return_evals=True, return_kind=True)
+    assert climbed == [128] and mix is None and kind is None
+    mix, _, kind = mode_mixture(_neck, mean, chol, jnp.asarray(draws), continuum="draws", return_evals=True,
+                                return_kind=True, draw_options={"num_components": 2, "path_points": 0})
+    assert kind == "draws" and mix.means.shape[0] == 2
+    far = lambda z: 0.5 * jnp.sum((z - 40.0) ** 2)  # one mode, far beyond the draws: every climb ends there
+    climbed.clear()
+    assert mode_mixture(far, mean, chol, jnp.asarray(draws)) is None and climbed == [1024]
+
+
 def test_unimodal_draws_keep_the_standard_normal():
     draws = jax.random.normal(jax.random.PRNGKey(0), (500, 3))
     pot = lambda x: 0.5 * jnp.sum(x**2)

@@ -16,7 +16,14 @@ from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import psd_inverse_chol
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 
-__all__ = ["mode_mixture"]
+__all__ = ["mode_mixture", "ESCAPE_FACTOR", "SCATTERED"]
+
+#: A climb that ends farther from the warm start's mean than this many times the farthest
+#: warm-start draw (in whitened units) has escaped: it found no mode of the draws' region.
+ESCAPE_FACTOR = 2.0
+#: Escaped climbs have run off when their end points are scattered: more distinct points than this
+#: fraction of them (climbs that converge to one far mode share its point).
+SCATTERED = 0.25
 
 
 def mode_mixture(
@@ -65,6 +72,15 @@ def mode_mixture(
     random order; between blocks Ctrl-C is seen and the wall-clock budget ``max_seconds``
     (``None``: none) is checked: when it runs out, the draws climbed so far decide, with a warning.
 
+    Where the density keeps rising far beyond the draws without a finite mode (a heavy-tailed
+    scale hyperprior such as ``kappa`` in NumPyro's baseball example), Newton runs off and each
+    climb stops somewhere else. When more than half of the climbs end more than
+    :data:`ESCAPE_FACTOR` times the farthest draw's distance from ``mean`` (whitened), at
+    scattered points (:data:`SCATTERED`), they are treated as a continuum of maxima (as more than
+    ``max_components`` distinct end points are), and the climbs stop as soon as that is so after
+    a block (from the second block of 64 on) instead of all ``max_draws`` running off. A far
+    mode that the climbs share (Neal's funnel's, deep in its neck) is no run-off.
+
     ``one_mode="laplace"``: when the climbs find one mode, return a one-component mixture, the
     Laplace approximation there (the climb's Hessian at its end), instead of ``None``: a candidate
     base for near-Gaussian posteriors, where it is exact and the warm-start draws' empirical
@@ -99,15 +115,17 @@ def mode_mixture(
         climb_batch = 1 if jax.default_backend() == "cpu" else 256
     if not isinstance(climb_batch, (int, np.integer)) or climb_batch < 1:
         raise ValueError(f"`climb_batch` must be a positive integer or None; got {climb_batch!r}.")
-    rows, modes, hessians, iters = _climb(potential_fn, x, climb_batch, max_seconds)
+    chol_np, mean_np = np.asarray(chol), np.asarray(mean)
+    to_y = lambda a: scipy.linalg.solve_triangular(chol_np, (np.asarray(a) - mean_np).T, lower=True).T
+    far = ESCAPE_FACTOR * float(np.nanmax(np.linalg.norm(to_y(draws), axis=1)))
+    escaping = lambda ends: _running_off(to_y(ends), far, merge_tol)
+    rows, modes, hessians, iters = _climb(potential_fn, x, climb_batch, max_seconds, stop=escaping)
     sub, x = sub[rows], x[rows]
     evals = int(np.sum(np.asarray(iters) + 1)) * (d + 2)
 
     def out(mix, kind, n=0):
         extra = ((evals + n,) if return_evals else ()) + ((kind,) if return_kind else ())
         return (mix,) + extra if extra else mix
-    chol_np, mean_np = np.asarray(chol), np.asarray(mean)
-    to_y = lambda a: scipy.linalg.solve_triangular(chol_np, (np.asarray(a) - mean_np).T, lower=True).T
     my, xy = to_y(modes), to_y(x)
     ok = np.all(np.isfinite(my), axis=1)
     centres: list = []
@@ -119,7 +137,7 @@ def mode_mixture(
         else:
             centres.append(my[i])
             labels[i] = len(centres) - 1
-    many = len(centres) > max_components
+    many = len(centres) > max_components or _running_off(my, far, merge_tol)
 
     def no_modes():  # one mode, or a continuum of maxima
         if continuum == "draws" and many:
@@ -196,12 +214,32 @@ def _psd_inverse_chol(chol, hessian_x):
     return psd_inverse_chol(chol.T @ hessian_x @ chol)
 
 
+def _running_off(ends_y: np.ndarray, far: float, tol: float) -> bool:
+    """Whether the climbs ending at ``ends_y`` (whitened) ran off: more than half of them end
+    beyond ``far`` (or not finite), and those far ends are scattered, at more than
+    :data:`SCATTERED` times as many distinct points (``tol`` apart) as there are ends. Climbs that
+    converge to a far mode share its point."""
+    ends_y = np.asarray(ends_y, np.float64)
+    finite = np.all(np.isfinite(ends_y), axis=1)
+    r = np.linalg.norm(np.where(finite[:, None], ends_y, 0.0), axis=1)
+    beyond = finite & (r > far)
+    away = int(np.sum(~finite)) + int(np.sum(beyond))
+    if not away > 0.5 * len(ends_y):
+        return False
+    centres = np.empty((0, ends_y.shape[1]))
+    for e in ends_y[beyond]:
+        if not (len(centres) and np.min(np.sum((centres - e) ** 2, axis=1)) < tol**2):
+            centres = np.vstack([centres, e])
+    return int(np.sum(~finite)) + len(centres) > SCATTERED * away
+
+
 def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: Optional[float],
-           block: int = 64):
+           block: int = 64, stop: Optional[Callable[[np.ndarray], bool]] = None):
     """Newton climbs from each row of ``x`` (:func:`numpyro_pinn.warmstart.find_mode`, at most 100
     iterations each) in jitted blocks of ``block`` points taken in a random order, until done or
     ``max_seconds`` have passed: ``(rows, modes, hessians, iterations)`` (numpy) of the climbs
-    made, the rows of ``x`` climbed from in increasing order."""
+    made, the rows of ``x`` climbed from in increasing order. ``stop(end_points)``, asked after
+    each block from the second on, ends the climbs early when it returns ``True``."""
     from numpyro_pinn.stages import Deadline, report
 
     deadline = Deadline.after(max_seconds)
@@ -223,6 +261,8 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
         outs.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(idx)], run(x_np[padded])))
         done.append(idx)
         report(mode_climbs=f"{start + len(idx)}/{n}")
+        if stop is not None and len(done) >= 2 and start + block < n and stop(np.concatenate([o[0] for o in outs])):
+            break
         if deadline.passed() and start + block < n:
             warnings.warn(f"The mode search used up its time budget ({max_seconds:g} s) after {start + len(idx)} of "
                           f"{n} climbs; the base distribution is built from those.", RuntimeWarning, stacklevel=4)
