@@ -51,8 +51,9 @@ def test_mode_mixture_finds_modes_weights_and_scales():
 def test_the_mode_climbs_reuse_the_laplace_fits_compiled_newton_loop(monkeypatch, caplog):
     """On a CPU the base's mode climbs go one point at a time through the Newton program the
     Laplace warm start compiled (:func:`numpyro_pinn.warmstart.compiled_find_mode`): after
-    ``laplace``, climbing from 40 draws compiles no Newton loop anew, and both modes are found.
-    Mutation: climbing through a program of their own (``lax.map``) never calls it."""
+    ``laplace``, climbing from 40 draws compiles no Newton loop anew, and both modes are found;
+    nor does the draws mixture's climb to the mode (:func:`path_components`). Mutation: climbing
+    through a program of their own (``lax.map``) never calls it."""
     from numpyro_pinn.bases import modes
     from numpyro_pinn.warmstart import compiled_find_mode, laplace
 
@@ -72,6 +73,13 @@ def test_the_mode_climbs_reuse_the_laplace_fits_compiled_newton_loop(monkeypatch
     compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
     assert len(calls) == 40 and not [c for c in compiles if "compiled_find_mode" in c], compiles
     assert pr is not None and pr.means.shape == (2, 2)
+    # The draws mixture's path components climb to the mode through the same program. Mutation:
+    # leaving its max_iter to the default compiles it anew.
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG):
+        caplog.clear()
+        path_components(two_modes, jnp.zeros(2), jnp.eye(2), jnp.array([3.0, 0.5]), max_points=2)
+    compiles = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert not [c for c in compiles if "compiled_find_mode" in c], compiles
 
 
 def _neck(z):
@@ -267,6 +275,24 @@ def test_draw_mixture_chooses_more_components_for_a_ring():
     assert auto.means.shape[0] > 4, auto.means.shape
     assert ess_auto > 0.5 and ess_auto > ess_four + 0.2, (ess_auto, ess_four)
     assert abs(log_z) < 5 / np.sqrt(ess_auto * 4000)  # ~5 se of the IS estimate
+
+
+def test_the_draws_mixtures_final_refinement_reuses_the_searchs_compiled_step(caplog):
+    """The search over component counts compiles one refinement step per count it tries; the
+    final refinement of the best count reuses that count's. Mutation: not keeping the compiled
+    steps (``compiled=None``) compiles one more."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    phi, r = rng.uniform(0, 2 * np.pi, 400), 2.0 + 0.15 * rng.standard_normal(400)
+    draws = jnp.asarray(np.stack([r * np.cos(phi), r * np.sin(phi)], 1))
+    mean, chol = jnp.mean(draws, 0), jnp.linalg.cholesky(jnp.cov(draws.T))
+    with jax.log_compiles(True), caplog.at_level(logging.DEBUG):
+        caplog.clear()
+        mix = draw_mixture(_ring, mean, chol, draws, rng_key=jax.random.PRNGKey(1), max_components=4,
+                           search_iters=1, refine_iters=2, refine_draws=64, path_points=0, min_gain=-np.inf)
+    steps = [m for m in (r.getMessage() for r in caplog.records) if "Compiling jit(step)" in m]
+    assert mix.means.shape[0] == 4 and len(steps) == 3, steps  # K = 1, 2, 4; the final K = 4 compiled once
 
 
 def _funnel4_normalised(x):

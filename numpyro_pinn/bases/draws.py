@@ -88,6 +88,7 @@ def draw_mixture(
     if k_max < 1:
         raise ValueError(f"prior='draws' needs at least {2 * d + 2} warm-start draws; got {y.shape[0]}.")
     log_q = whitened_log_q(potential_fn, mean, chol)
+    compiled = {}  # the refinement's compiled steps by mixture shape: the final refinement reuses the search's
     if num_components == "auto":
         sizes = [k for k in 2 ** np.arange(0, 31) if k <= min(max_components, search_max_components, k_max)]
     elif isinstance(num_components, (int, np.integer)) and num_components >= 1:
@@ -108,7 +109,8 @@ def draw_mixture(
         key, k_em, k_ref = jax.random.split(key, 3)
         fit = _em_fit(y, k, k_em, em_iters)
         iters = search_iters if len(sizes) > 1 else refine_iters
-        refined, score, n = refine_steps(log_q, *fit, k_ref, iters=iters, draws_per_component=refine_draws)
+        refined, score, n = refine_steps(log_q, *fit, k_ref, iters=iters, draws_per_component=refine_draws,
+                                         compiled=compiled)
         evals += n
         if refined is None:
             refined = fit
@@ -117,7 +119,7 @@ def draw_mixture(
         best, best_score = refined, score
     if len(sizes) > 1 and refine_iters > search_iters:
         more, more_score, n = refine_steps(log_q, *best, key, iters=refine_iters - search_iters,
-                                      draws_per_component=refine_draws)
+                                           draws_per_component=refine_draws, compiled=compiled)
         if more is not None:
             best, best_score = more, more_score
         evals += n
@@ -175,7 +177,8 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     """
 
     d = mean.shape[0]
-    mode, _, it = compiled_find_mode(potential_fn, jnp.asarray(start, chol.dtype))
+    # max_iter passed, not left to its default: the Laplace fit's compiled Newton loop is reused
+    mode, _, it = compiled_find_mode(potential_fn, jnp.asarray(start, chol.dtype), 200)
     hess = jax.jit(jax.hessian(potential_fn))
     evals = (int(it) + 1) * (d + 2)
     out = lambda r: (r, evals) if return_evals else r
@@ -311,10 +314,15 @@ def refine(
     """
     return refine_steps(log_q, means, chols, log_weights, rng_key, iters, draws_per_component)[0]
 
-def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_component=512):
-    """:func:`refine`, returning ``(best mixture or None, its score, target evaluations)``."""
+def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_component=512,
+                 compiled: Optional[dict] = None):
+    """:func:`refine`, returning ``(best mixture or None, its score, target evaluations)``.
+    ``compiled``: a dict in which calls with the same ``log_q`` keep their compiled step, so that
+    a second refinement of a mixture of the same shape compiles nothing."""
     k, d = means.shape
     n_k = max(draws_per_component, 16 * d)
+    if compiled is not None and (k, n_k) in compiled:
+        return _refine_loop(compiled[(k, n_k)], means, chols, log_weights, rng_key, iters, k * n_k)
     nu = 0.5 * d * (d + 1)
     lse = jax.scipy.special.logsumexp
 
@@ -350,6 +358,13 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
         full = (a[:, None] * mu + (1 - a[:, None]) * means, jnp.linalg.cholesky(cov), new_log_w)
         return score, (full, (means, chols, new_log_w))
 
+    if compiled is not None:
+        compiled[(k, n_k)] = step
+    return _refine_loop(step, means, chols, log_weights, rng_key, iters, k * n_k)
+
+
+def _refine_loop(step, means, chols, log_weights, rng_key, iters, draws_per_step):
+    """:func:`refine_steps`' iterations with the compiled ``step``."""
     finite = lambda c: all(bool(jnp.all(jnp.isfinite(a))) for a in c)
     best, best_score = None, -np.inf
     k0, *keys = jax.random.split(rng_key, iters + 1)
@@ -372,4 +387,4 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
         score, cur, cands = max(scored, key=lambda x: x[0])
         if score > best_score:
             best, best_score = cur, score
-    return best, best_score, calls * k * n_k
+    return best, best_score, calls * draws_per_step
