@@ -94,8 +94,9 @@ def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(monkeypatch):
     """Where the climbs run off far beyond the draws to scattered points (no finite mode), the mode
     search stops after two blocks (128 of 1,024 climbs) and treats them as a continuum: no mode
     mixture (``continuum="none"``), the draws mixture with ``continuum="draws"``. Climbs that end at
-    one shared far mode (a Gaussian's mode placed far from the draws) are no run-off: all climb.
-    Mutation: without the stop all 1,024 climb."""
+    one shared far mode (a Gaussian's mode placed far from the draws) are no run-off: all climb;
+    nor is a single climb (a Laplace warm start's one draw). Mutation: without the stop all 1,024
+    climb."""
     from numpyro_pinn.bases import modes
 
     climbed = []
@@ -119,6 +120,9 @@ def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(monkeypatch):
     far = lambda z: 0.5 * jnp.sum((z - 40.0) ** 2)  # one mode, far beyond the draws: every climb ends there
     climbed.clear()
     assert mode_mixture(far, mean, chol, jnp.asarray(draws)) is None and climbed == [1024]
+    # One draw (a Laplace warm start's mode) is no run-off: its climb gives the Laplace component.
+    one = mode_mixture(_neck, mean, chol, jnp.asarray(draws[:1]), continuum="draws", one_mode="laplace")
+    assert one.means.shape[0] == 1
 
 
 def test_unimodal_draws_keep_the_standard_normal():

@@ -16,7 +16,7 @@ from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import psd_inverse_chol
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 
-__all__ = ["mode_mixture", "ESCAPE_FACTOR", "SCATTERED"]
+__all__ = ["mode_mixture", "ESCAPE_FACTOR", "SCATTERED", "RUN_OFF_CLIMBS"]
 
 #: A climb that ends farther from the warm start's mean than this many times the farthest
 #: warm-start draw (in whitened units) has escaped: it found no mode of the draws' region.
@@ -24,6 +24,8 @@ ESCAPE_FACTOR = 2.0
 #: Escaped climbs have run off when their end points are scattered: more distinct points than this
 #: fraction of them (climbs that converge to one far mode share its point).
 SCATTERED = 0.25
+#: The fewest climbs that can show a run-off (two blocks of 64).
+RUN_OFF_CLIMBS = 128
 
 
 def mode_mixture(
@@ -78,8 +80,9 @@ def mode_mixture(
     :data:`ESCAPE_FACTOR` times the farthest draw's distance from ``mean`` (whitened), at
     scattered points (:data:`SCATTERED`), they are treated as a continuum of maxima (as more than
     ``max_components`` distinct end points are), and the climbs stop as soon as that is so after
-    a block (from the second block of 64 on) instead of all ``max_draws`` running off. A far
-    mode that the climbs share (Neal's funnel's, deep in its neck) is no run-off.
+    a block (from the second block of 64 on) instead of all ``max_draws`` running off; fewer than
+    :data:`RUN_OFF_CLIMBS` climbs never count as a run-off. A far mode that the climbs share
+    (Neal's funnel's, deep in its neck) is no run-off.
 
     ``one_mode="laplace"``: when the climbs find one mode, return a one-component mixture, the
     Laplace approximation there (the climb's Hessian at its end), instead of ``None``: a candidate
@@ -215,11 +218,13 @@ def _psd_inverse_chol(chol, hessian_x):
 
 
 def _running_off(ends_y: np.ndarray, far: float, tol: float) -> bool:
-    """Whether the climbs ending at ``ends_y`` (whitened) ran off: more than half of them end
-    beyond ``far`` (or not finite), and those far ends are scattered, at more than
-    :data:`SCATTERED` times as many distinct points (``tol`` apart) as there are ends. Climbs that
-    converge to a far mode share its point."""
+    """Whether the climbs ending at ``ends_y`` (whitened) ran off: at least
+    :data:`RUN_OFF_CLIMBS` of them, more than half ending beyond ``far`` (or not finite), and
+    those far ends scattered, at more than :data:`SCATTERED` times as many distinct points (``tol``
+    apart) as there are ends. Climbs that converge to a far mode share its point."""
     ends_y = np.asarray(ends_y, np.float64)
+    if len(ends_y) < RUN_OFF_CLIMBS or not far > 0:
+        return False
     finite = np.all(np.isfinite(ends_y), axis=1)
     r = np.linalg.norm(np.where(finite[:, None], ends_y, 0.0), axis=1)
     beyond = finite & (r > far)
