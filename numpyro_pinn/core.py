@@ -69,6 +69,7 @@ class Fitted(NamedTuple):
     finetune: Optional[dict] = None
     prior_evals: int = 0  # target evaluations spent building the mixture prior / control variate
     prior_seconds: float = 0.0  # seconds spent building it
+    solve: Optional[Callable] = None  # the monitor's compiled solve (flow_batch), which the draws reuse
 
 
 def default_optimizer(s: Settings) -> optax.GradientTransformation:
@@ -199,11 +200,10 @@ def fit_transport(
 
     uses_paths = s.collocation.counts(s.batch_size)[2] > 0
 
-    @jax.jit
+    solve = flow_batch(config, target, s.monitor_size)
+
     def monitor_lw(key, params):
-        v, div = config.flow_field(params, d, target)
-        fd = sample_mod.flow(key, v, div, target, s.monitor_size, rtol=1e-4, atol=1e-4, t0=t0, t1=t1)
-        return fd.log_weights
+        return solve(key, params, jnp.asarray(MONITOR_TOL, target.chol.dtype), target.prior)[1]
 
     monitor = None
     if s.target_ess is not None:
@@ -217,7 +217,31 @@ def fit_transport(
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
-    return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior)
+    return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior, solve)
+
+
+#: The ODE solver's relative and absolute tolerance for the training monitor's particles.
+MONITOR_TOL = 1e-4
+
+
+def flow_batch(config, target, num: int) -> Callable:
+    """One compiled ``f(rng_key, params, tol, start) -> (y, log_weights)``: ``num`` whitened
+    particles of the transport ``config`` with parameters ``params`` for ``target``, started from
+    the base distribution ``start`` (``target.prior``, or another of its structure), solved with
+    relative and absolute tolerance ``tol`` (a scalar array), and their log weights relative to
+    ``target.log_Z0``. The training monitor calls it with :data:`MONITOR_TOL`; the run's draws
+    call the same program with their own tolerance, in batches of ``num``, instead of compiling a
+    solve of their own."""
+    d = target.mean.shape[0]
+    t0, t1 = config.t_span
+
+    @jax.jit
+    def f(rng_key, params, tol, start):
+        v, div = config.flow_field(params, d, target)
+        fd = sample_mod.flow(rng_key, v, div, target._replace(prior=start), num, rtol=tol, atol=tol, t0=t0, t1=t1)
+        return fd.y, fd.log_weights
+
+    return f
 
 
 class _BaseCheck(NamedTuple):
@@ -321,8 +345,13 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
 
     Particles are drawn in equal batches of at most ``batch``, each rounded up to a multiple of
     256 (the surplus is cut), so calls whose ``num`` rounds alike reuse one compiled solve: keep
-    the function to draw again without recompiling.
+    the function to draw again without recompiling. A transport trained in this session
+    (``fitted.solve`` set) draws through the training monitor's compiled solve instead, in its
+    batches of ``monitor_size`` particles (``batch`` is then not used; ``rtol`` and ``atol`` must
+    be equal), so that no solve is compiled for drawing.
     """
+    if not through_prior and fitted.solve is not None and rtol == atol:
+        return _batched_draws(fitted, rtol)
     batch_fn = jax.jit(proposal_function(fitted, through_prior, rtol, atol), static_argnums=1)
 
     def f(rng_key, num: int, base=_FITTED):
@@ -334,6 +363,26 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
         out = [batch_fn(jax.random.fold_in(rng_key, i), n, base) for i in range(chunks)]
         x, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
         return x, lw
+
+    return f
+
+
+def _batched_draws(fitted: Fitted, tol: float) -> Callable:
+    """:func:`draw_function` through the run's own compiled solve (:func:`flow_batch`), in its
+    batches: ``f(rng_key, num, base)``."""
+    t = fitted.target
+    tol = jnp.asarray(tol, t.chol.dtype)
+    finish = jax.jit(lambda y, lw: (t.to_x(y), lw + t.log_Z0))
+
+    def f(rng_key, num: int, base=_FITTED):
+        start = t.prior if base is _FITTED else base
+        out, got, i = [], 0, 0
+        while got < num:
+            y, lw = fitted.solve(jax.random.fold_in(rng_key, i), fitted.params, tol, start)
+            out.append((y, lw))
+            got, i = got + y.shape[0], i + 1
+        y, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
+        return finish(y, lw)
 
     return f
 

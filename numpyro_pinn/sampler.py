@@ -628,8 +628,10 @@ class PINNSampler(SamplerSurface):
                             tr["num_steps"], tr["seconds"], tr["stopped_early"],
                             stopped_by=tr.get("stopped_by", "num_steps"))
         config = serialization.transport_from_dict(meta["fitted_transport"])
+        # The same compiled solve as the run's (its monitor's), so that the loaded sampler draws as it did.
+        solve = None if a["params"] is None else core.flow_batch(config, wt, self.settings.monitor_size)
         self._fitted = core.Fitted(config, a["params"], wt, warm, train, None, meta["finetune"],
-                                   meta["prior_evals"], meta.get("prior_seconds", 0.0))
+                                   meta["prior_evals"], meta.get("prior_seconds", 0.0), solve)
         self._draw_fns, self._through_prior = {}, meta["through_prior"]
         res = a["results"]
         self._x, self._lw, self._z = res["x"], res["log_weights"], res["z"]

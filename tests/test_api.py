@@ -8,7 +8,7 @@ import numpyro.distributions as dist
 import pytest
 
 from numpyro_pinn import PINNSampler, Training
-from numpyro_pinn.bases import Auto
+from numpyro_pinn.bases import Auto, Gaussian
 
 pytestmark = pytest.mark.slow
 
@@ -189,6 +189,28 @@ def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
         s.sample(jax.random.PRNGKey(2), 300)
     compiles = [r.getMessage() for r in caplog.records if "ompil" in r.getMessage()]
     assert not compiles, compiles[:3]
+
+
+@pytest.mark.slow
+def test_a_trained_transport_draws_through_its_monitors_compiled_solve(monkeypatch):
+    """The training monitor's compiled ODE solve (``core.flow_batch``) also draws the run's
+    particles and later ``sample`` calls, with the draws' own tolerance as an argument: one solve
+    is traced in all. Mutation: a draw function compiling its own solve (``Fitted.solve`` left
+    ``None``) traces a second."""
+    from numpyro_pinn import core, sample as sample_mod
+
+    traced = []
+    flow = sample_mod.flow
+    monkeypatch.setattr(sample_mod, "flow", lambda *a, **k: traced.append(1) or flow(*a, **k))
+    s = PINNSampler(potential_fn=U_SHIFTED, warm_start="laplace", base=Gaussian(fallback=False), num_samples=200,
+                    training=Training(min_steps=250), progress_bar=False).run(jax.random.PRNGKey(0),
+                                                                               init_params=jnp.zeros(2))
+    assert s.diagnostics["num_train_steps"] >= 250 and s.diagnostics["proposal"] == "transport"
+    s.sample(jax.random.PRNGKey(1), 3000)
+    assert len(traced) == 1 and s._fitted.solve is not None, traced
+    # Its draws are the transport's, weighted: the target is N(1, I), log Z = log(2 pi).
+    assert abs(s.diagnostics["log_Z"] - np.log(2 * np.pi)) < 5 * s.diagnostics["log_Z_se"] + 1e-3
+    assert isinstance(core.MONITOR_TOL, float)
 
 
 def U_SHIFTED(x):
