@@ -90,6 +90,7 @@ def _neck(z):
     return v + 2.0 * jax.nn.softplus(-v) + 0.5 * jnp.sum(x**2) * jnp.exp(-v) + 1.5 * v
 
 
+@pytest.mark.slow
 def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(monkeypatch):
     """Where the climbs run off far beyond the draws to scattered points (no finite mode), the mode
     search stops after two blocks (128 of 1,024 climbs) and treats them as a continuum: no mode
@@ -281,6 +282,7 @@ def test_draw_mixture_chooses_more_components_for_a_ring():
     assert abs(log_z) < 5 / np.sqrt(ess_auto * 4000)  # ~5 se of the IS estimate
 
 
+@pytest.mark.slow
 def test_the_draws_mixtures_final_refinement_reuses_the_searchs_compiled_step(caplog):
     """The search over component counts compiles one refinement step per count it tries; the
     final refinement of the best count reuses that count's. Mutation: not keeping the compiled
