@@ -120,7 +120,7 @@ def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(monkeypatch):
     assert kind == "draws" and mix.means.shape[0] == 2
     far = lambda z: 0.5 * jnp.sum((z - 40.0) ** 2)  # one mode, far beyond the draws: every climb ends there
     climbed.clear()
-    assert mode_mixture(far, mean, chol, jnp.asarray(draws)) is None and climbed == [1024]
+    assert mode_mixture(far, mean, chol, jnp.asarray(draws), patience=None) is None and climbed == [1024]
     # One draw (a Laplace warm start's mode) is no run-off: its climb gives the Laplace component.
     one = mode_mixture(_neck, mean, chol, jnp.asarray(draws[:1]), continuum="draws", one_mode="laplace")
     assert one.means.shape[0] == 1
@@ -130,6 +130,40 @@ def test_unimodal_draws_keep_the_standard_normal():
     draws = jax.random.normal(jax.random.PRNGKey(0), (500, 3))
     pot = lambda x: 0.5 * jnp.sum(x**2)
     assert mode_mixture(pot, jnp.zeros(3), jnp.eye(3), draws) is None
+
+
+def test_the_climbs_stop_once_patience_climbs_find_no_new_mode(monkeypatch):
+    """With one mode the climbs stop after ``patience`` climbs in a row end where earlier ones did
+    (256 of 1,024: the check comes after each block of 64), and the result is the same; a second
+    mode holding a tenth of the draws is still found. :func:`_settled` itself: a new end point in
+    the last ``patience`` climbs keeps them going, non-finite ends count as nothing new. Mutation:
+    with the check never stopping, all 1,024 climb; counting the window's own first end as
+    seen, the new mode in it is missed."""
+    from numpyro_pinn.bases import modes
+
+    climbed = []
+    climb = modes._climb
+
+    def spy(*args, **kwargs):
+        out = climb(*args, **kwargs)
+        climbed.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(modes, "_climb", spy)
+    draws = jax.random.normal(jax.random.PRNGKey(0), (2000, 2))
+    pot = lambda x: 0.5 * jnp.sum(x**2)
+    assert mode_mixture(pot, jnp.zeros(2), jnp.eye(2), draws, one_mode="laplace").means.shape[0] == 1
+    assert climbed == [256]
+    climbed.clear()
+    rng = np.random.default_rng(1)
+    two = np.concatenate([np.asarray(MUS[0]) + 0.5 * rng.normal(size=(1800, 2)),
+                          np.asarray(MUS[1]) + 0.3 * rng.normal(size=(200, 2))])
+    mix = mode_mixture(two_modes, jnp.zeros(2), 3.0 * jnp.eye(2), jnp.asarray(two), rng_key=jax.random.PRNGKey(0))
+    assert mix.means.shape[0] == 2 and climbed[0] < 1024
+    ends = np.zeros((10, 2))
+    assert modes._settled(ends, 0.05, 4) and not modes._settled(ends, 0.05, 10)
+    assert not modes._settled(np.concatenate([ends, [[1.0, 0.0]], ends[:3]]), 0.05, 4)
+    assert modes._settled(np.concatenate([ends, [[np.nan, 0.0]], ends[:3]]), 0.05, 4)
 
 
 @pytest.mark.slow

@@ -74,7 +74,8 @@ def test_bad_arguments_are_named(kwargs, match):
      (lambda: Training(min_steps=-100), "min_steps"), (lambda: Training(gn_steps=0), "gn_steps"),
      (lambda: Training(domain_scale=0.0), "domain_scale"), (lambda: Training(finetune="lbfgs"), "finetune"),
      (lambda: Training(max_seconds=-1.0), "max_seconds"), (lambda: Auto(fallback="yes"), "fallback"),
-     (lambda: DrawsMixture(skew="yes"), "skew"), (lambda: DPSTransport(sampler="euler"), "sampler")],
+     (lambda: DrawsMixture(skew="yes"), "skew"), (lambda: DPSTransport(sampler="euler"), "sampler"),
+     (lambda: Auto(patience=0), "patience")],
 )
 def test_bad_options_are_named(make, match):
     with pytest.raises(ValueError, match=match):

@@ -18,9 +18,10 @@ import numpy as np
 from numpyro_pinn import tails
 from numpyro_pinn.bases.draws import draw_mixture
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_log_weights
-from numpyro_pinn.bases.modes import mode_mixture
+from numpyro_pinn.bases.modes import PATIENCE, mode_mixture
 from numpyro_pinn.bases.skew import fit_skew, reweight
 from numpyro_pinn.diagnostics import ess
+from numpyro_pinn.validation import check_count
 
 __all__ = ["Base", "BaseOption", "Gaussian", "ModeMixture", "DrawsMixture", "Auto", "FAR_FROM_GAUSSIAN_ESS",
            "resolve", "to_dict", "from_dict"]
@@ -73,6 +74,8 @@ class BaseOption:
             raise ValueError(f"`fallback` must be True or False; got {self.fallback!r}.")
         if not isinstance(getattr(self, "skew_draws", False), (bool, np.bool_)):
             raise ValueError(f"`skew_draws` must be True or False; got {self.skew_draws!r}.")
+        if getattr(self, "patience", None) is not None:
+            check_count("patience", self.patience, 1)
         skew = getattr(self, "skew", True)
         if skew not in _SKEW:
             raise ValueError(f"`skew` must be True, False or 'weights'; got {skew!r}.")
@@ -170,13 +173,23 @@ class ModeMixture(_Mixture):
     """One Gaussian per separated mode of the warm-start draws
     (:func:`numpyro_pinn.bases.mode_mixture`), ``N(0, I)`` when there is one: the transport then
     only reshapes each mode, while splitting one Gaussian into many modes is slow to learn. For DPS
-    with one mode, the control variate is a kernel density estimate of the draws instead."""
+    with one mode, the control variate is a kernel density estimate of the draws instead.
+
+    Other arguments
+    ---------------
+    patience
+        The mode search's Newton climbs from the draws stop once this many in a row found no new
+        mode (:func:`numpyro_pinn.bases.mode_mixture`); raise it, or pass ``None`` (every one of
+        up to 1,024 draws climbs), when modes holding under about 2% of the mass matter.
+    """
+
+    patience: Optional[int] = PATIENCE
 
     name = "mixture"
 
     def _mixture(self, key, potential_fn, ws, role):
         return mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, continuum="none",
-                            return_evals=True, return_kind=True)
+                            return_evals=True, return_kind=True, patience=self.patience)
 
 
 @dataclass(frozen=True)
@@ -215,10 +228,13 @@ class Auto(_Mixture):
         Whether to check the tails and add the Student-t component.
     far_from_gaussian_ess
         Below this importance-sampling ESS of ``N(0, I)``, one mode is "far from Gaussian".
+    patience
+        As :class:`ModeMixture`'s: when the mode search's climbs stop.
     """
 
     heavy_tail: bool = True
     far_from_gaussian_ess: float = FAR_FROM_GAUSSIAN_ESS
+    patience: Optional[int] = PATIENCE
 
     name = "auto"
 
@@ -227,7 +243,8 @@ class Auto(_Mixture):
         # With one mode, the ODE family's candidate is the Laplace component there.
         mixture, evals, kind = mode_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key,
                                             continuum="draws", one_mode="laplace" if role == "prior" else "none",
-                                            return_evals=True, return_kind=True, draw_options=self.draw_options)
+                                            return_evals=True, return_kind=True, draw_options=self.draw_options,
+                                            patience=self.patience)
         if mixture is None or mixture.means.shape[0] == 1:
             mixture, n = self.one_mode_mixture(key, potential_fn, ws, role, laplace=mixture)
             evals += n
