@@ -132,6 +132,7 @@ def test_unimodal_draws_keep_the_standard_normal():
     assert mode_mixture(pot, jnp.zeros(3), jnp.eye(3), draws) is None
 
 
+@pytest.mark.slow
 def test_the_climbs_stop_once_patience_climbs_find_no_new_mode(monkeypatch):
     """With one mode the climbs stop after ``patience`` climbs in a row end where earlier ones did
     (256 of 1,024: the check comes after each block of 64), and the result is the same; a second
