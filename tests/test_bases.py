@@ -90,25 +90,31 @@ def _neck(z):
     return v + 2.0 * jax.nn.softplus(-v) + 0.5 * jnp.sum(x**2) * jnp.exp(-v) + 1.5 * v
 
 
+@pytest.fixture
+def climbed(monkeypatch):
+    """The number of climbs of each mode search the test makes (a spy on ``modes._climb``)."""
+    from numpyro_pinn.bases import modes
+
+    counts = []
+    climb = modes._climb
+
+    def spy(*args, **kwargs):
+        out = climb(*args, **kwargs)
+        counts.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(modes, "_climb", spy)
+    return counts
+
+
 @pytest.mark.slow
-def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(monkeypatch):
+def test_climbs_that_run_off_stop_early_and_count_as_a_continuum(climbed):
     """Where the climbs run off far beyond the draws to scattered points (no finite mode), the mode
     search stops after two blocks (128 of 1,024 climbs) and treats them as a continuum: no mode
     mixture (``continuum="none"``), the draws mixture with ``continuum="draws"``. Climbs that end at
     one shared far mode (a Gaussian's mode placed far from the draws) are no run-off: all climb;
     nor is a single climb (a Laplace warm start's one draw). Mutation: without the stop all 1,024
     climb."""
-    from numpyro_pinn.bases import modes
-
-    climbed = []
-    climb = modes._climb
-
-    def spy(*args, **kwargs):
-        out = climb(*args, **kwargs)
-        climbed.append(len(out[0]))
-        return out
-
-    monkeypatch.setattr(modes, "_climb", spy)
     rng = np.random.default_rng(0)
     v = rng.normal(size=2000)  # the warm start's draws: the bulk, not the neck
     draws = np.concatenate([v[:, None], rng.normal(size=(2000, 3)) * np.exp(v / 2)[:, None]], 1)
@@ -133,7 +139,7 @@ def test_unimodal_draws_keep_the_standard_normal():
 
 
 @pytest.mark.slow
-def test_the_climbs_stop_once_patience_climbs_find_no_new_mode(monkeypatch):
+def test_the_climbs_stop_once_patience_climbs_find_no_new_mode(climbed):
     """With one mode the climbs stop after ``patience`` climbs in a row end where earlier ones did
     (256 of 1,024: the check comes after each block of 64), and the result is the same; a second
     mode holding a tenth of the draws is still found. :func:`_settled` itself: a new end point in
@@ -142,15 +148,6 @@ def test_the_climbs_stop_once_patience_climbs_find_no_new_mode(monkeypatch):
     seen, the new mode in it is missed."""
     from numpyro_pinn.bases import modes
 
-    climbed = []
-    climb = modes._climb
-
-    def spy(*args, **kwargs):
-        out = climb(*args, **kwargs)
-        climbed.append(len(out[0]))
-        return out
-
-    monkeypatch.setattr(modes, "_climb", spy)
     draws = jax.random.normal(jax.random.PRNGKey(0), (2000, 2))
     pot = lambda x: 0.5 * jnp.sum(x**2)
     assert mode_mixture(pot, jnp.zeros(2), jnp.eye(2), draws, one_mode="laplace").means.shape[0] == 1
