@@ -14,6 +14,7 @@ from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.bases.draws import draw_mixture, refine_steps
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import psd_inverse_chol
+from numpyro_pinn.validation import check_count
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 
 __all__ = ["mode_mixture", "ESCAPE_FACTOR", "SCATTERED", "RUN_OFF_CLIMBS", "PATIENCE"]
@@ -60,8 +61,8 @@ def mode_mixture(
     (:func:`numpyro_pinn.warmstart.find_mode`), in a random order, until ``patience`` climbs in a
     row have ended at no new mode (``None``: all ``max_draws`` climb): a unimodal posterior then
     pays for a few hundred climbs, not a thousand, and modes holding under about 1.5% of the draws
-    may be missed (:data:`PATIENCE`); raise it, or pass ``None``, for many small modes. Modes closer than ``merge_tol`` (whitened units) are
-    merged, and so are modes joined by a straight segment along which ``-log q`` never rises more
+    may be missed (:data:`PATIENCE`); raise it, or pass ``None``, for many small modes. Modes
+    closer than ``merge_tol`` (whitened units) are merged, and so are modes joined by a straight segment along which ``-log q`` never rises more
     than ``barrier`` nats above the higher of the two (points on a ridge or a ring of maxima). Each
     component has the mean and covariance of the draws that climbed to it (the
     Laplace covariance at its mode when it holds too few draws for an empirical covariance);
@@ -129,8 +130,8 @@ def mode_mixture(
     chol_np, mean_np = np.asarray(chol), np.asarray(mean)
     to_y = lambda a: scipy.linalg.solve_triangular(chol_np, (np.asarray(a) - mean_np).T, lower=True).T
     far = ESCAPE_FACTOR * float(np.nanmax(np.linalg.norm(to_y(draws), axis=1)))
-    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ValueError(f"`patience` must be a positive integer or None; got {patience!r}.")
+    if patience is not None:
+        check_count("patience", patience, 1)
 
     def stop(ends):
         ends_y = to_y(ends)
