@@ -639,6 +639,7 @@ def test_base_options_build_what_they_say_and_report_their_cost():
         assert bases.from_dict(json.loads(json.dumps(bases.to_dict(opt)))) == opt
 
 
+@pytest.mark.slow
 def test_a_draws_mixture_is_reweighted_but_skewed_only_with_skew_draws():
     """``DrawsMixture`` (as ``Auto`` for one mode far from Gaussian): its Gaussians fitted to the
     draws of a 2-d funnel keep Gaussian components by default, while ``skew_draws=True`` skews them

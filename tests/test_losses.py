@@ -57,6 +57,7 @@ def _losses(probes, keys, exact=False, method="ode"):
     return jax.jit(jax.vmap(loss, in_axes=(None, 0, None)))(params, keys, pool)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ode", "sde"])
 def test_two_probe_loss_is_unbiased_and_one_probe_is_not(method):
     # Squaring one probe's residual adds the estimator's variance to the loss (a penalty on the
