@@ -57,20 +57,21 @@ def mode_mixture(
 ):
     """A Gaussian mixture prior with one component per mode of the warm-start draws.
 
-    Up to ``max_draws`` evenly spaced warm-start draws each climb to its local mode by damped Newton
-    (:func:`numpyro_pinn.warmstart.find_mode`), in a random order, until ``patience`` climbs in a
-    row have ended at no new mode (``None``: all ``max_draws`` climb): a unimodal posterior then
-    pays for a few hundred climbs, not a thousand, and modes holding under about 1.5% of the draws
-    may be missed (:data:`PATIENCE`); raise it, or pass ``None``, for many small modes. Modes
-    closer than ``merge_tol`` (whitened units) are merged, and so are modes joined by a straight segment along which ``-log q`` never rises more
-    than ``barrier`` nats above the higher of the two (points on a ridge or a ring of maxima). Each
-    component has the mean and covariance of the draws that climbed to it (the
-    Laplace covariance at its mode when it holds too few draws for an empirical covariance);
-    components holding under ``min_weight`` of the draws are folded into the nearest one. Weights,
-    means and covariances are then fitted to the target by :func:`refine` (``refine_iters``
-    importance-sampling EM steps, ``refine_draws`` draws per component and step); the fractions of
-    warm-start draws are the fallback if that fails (they carry the warm start's mode-weight
-    error, and a few dozen draws per mode give a noisy covariance).
+    Up to ``max_draws`` evenly spaced warm-start draws each climb to its local mode by damped
+    Newton (:func:`numpyro_pinn.warmstart.find_mode`), in a random order, until ``patience``
+    climbs in a row have ended at no new mode (``None``: all ``max_draws`` climb): a unimodal
+    posterior then pays for a few hundred climbs, not a thousand, and modes holding under about
+    1.5% of the draws may be missed (:data:`PATIENCE`); raise it, or pass ``None``, for many
+    small modes. Modes closer than ``merge_tol`` (whitened units) are merged, and so are modes
+    joined by a straight segment along which ``-log q`` never rises more than ``barrier`` nats
+    above the higher of the two (points on a ridge or a ring of maxima). Each component has the
+    mean and covariance of the draws that climbed to it (the Laplace covariance at its mode when
+    it holds too few draws for an empirical covariance); components holding under ``min_weight``
+    of the draws are folded into the nearest one. Weights, means and covariances are then fitted
+    to the target by :func:`refine` (``refine_iters`` importance-sampling EM steps,
+    ``refine_draws`` draws per component and step); the fractions of warm-start draws are the
+    fallback if that fails (they carry the warm start's mode-weight error, and a few dozen draws
+    per mode give a noisy covariance).
 
     ``continuum="draws"``: when the climbs end at more than ``max_components`` distinct points (a
     ring or a ridge of maxima rather than separate modes) and no mode mixture results, return
@@ -258,17 +259,16 @@ def _settled(ends_y: np.ndarray, tol: float, patience: int) -> bool:
     they were made) all ended within ``tol`` of where an earlier climb ended, or at no finite point:
     they found no new mode."""
     ends_y = np.asarray(ends_y, np.float64)
-    n = len(ends_y)
-    if n <= patience:
+    if len(ends_y) <= patience:
         return False
-    seen = ends_y[: n - patience]
+    seen, recent = ends_y[:-patience], ends_y[-patience:]
     seen = seen[np.all(np.isfinite(seen), axis=1)]
-    for e in ends_y[n - patience:]:
-        if not np.all(np.isfinite(e)):
-            continue
-        if not (len(seen) and np.min(np.sum((seen - e) ** 2, axis=1)) < tol**2):
-            return False
-    return True
+    recent = recent[np.all(np.isfinite(recent), axis=1)]
+    if not len(seen):
+        return not len(recent)
+    # Squared distances as |a|^2 + |b|^2 - 2 a.b: a (patience, n) matrix, without a (patience, n, d) array.
+    gaps = np.sum(recent**2, 1)[:, None] + np.sum(seen**2, 1)[None, :] - 2.0 * recent @ seen.T
+    return bool(np.all(np.min(gaps, axis=1) < tol**2))
 
 
 def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: Optional[float],

@@ -180,7 +180,7 @@ class ModeMixture(_Mixture):
     patience
         The mode search's Newton climbs from the draws stop once this many in a row found no new
         mode (:func:`numpyro_pinn.bases.mode_mixture`); raise it, or pass ``None`` (every one of
-        up to 1,024 draws climbs), when modes holding under about 2% of the mass matter.
+        up to 1,024 draws climbs), when modes holding under about 1.5% of the draws matter.
     """
 
     patience: Optional[int] = PATIENCE
