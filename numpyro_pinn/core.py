@@ -16,7 +16,7 @@ from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages, tails
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess, pareto_k
-from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_log_weights
+from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.training.loop import TrainResult, fit, good_enough
@@ -348,10 +348,15 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
     the function to draw again without recompiling. A transport trained in this session
     (``fitted.solve`` set) draws through the training monitor's compiled solve instead, in its
     batches of ``monitor_size`` particles (``batch`` is then not used; ``rtol`` and ``atol`` must
-    be equal), so that no solve is compiled for drawing.
+    be equal), so that no solve is compiled for drawing. Likewise ``through_prior=True`` draws
+    through the compiled program that scored the base before training
+    (:func:`~numpyro_pinn.bases.proposal_draws`), in batches of
+    :data:`~numpyro_pinn.bases.PROPOSAL_DRAWS` (on one device; ``batch`` is then not used).
     """
     if not through_prior and fitted.solve is not None and rtol == atol:
         return _batched_draws(fitted, rtol)
+    if through_prior and fitted.target.sharding is None:
+        return _base_draws(fitted)
     batch_fn = jax.jit(proposal_function(fitted, through_prior, rtol, atol), static_argnums=1)
 
     def f(rng_key, num: int, base=_FITTED):
@@ -383,6 +388,21 @@ def _batched_draws(fitted: Fitted, tol: float) -> Callable:
             got, i = got + y.shape[0], i + 1
         y, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
         return finish(y, lw)
+
+    return f
+
+
+def _base_draws(fitted: Fitted) -> Callable:
+    """:func:`draw_function` of the base distribution itself, through
+    :func:`~numpyro_pinn.bases.proposal_draws`'s program: ``f(rng_key, num, base)``."""
+    t = fitted.target
+
+    def f(rng_key, num: int, base=_FITTED):
+        start = t.prior if base is _FITTED else base
+        out = [proposal_draws(t.potential_fn, t.mean, t.chol, start, jax.random.fold_in(rng_key, i), PROPOSAL_DRAWS)
+               for i in range(-(-num // PROPOSAL_DRAWS))]
+        x, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
+        return x, lw
 
     return f
 

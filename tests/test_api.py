@@ -161,17 +161,25 @@ def test_large_potential_offset_is_handled_in_float64():
     assert s.diagnostics["log_Z"] == pytest.approx(-1.0e6 + np.log(2 * np.pi), abs=2e-3)
 
 
-def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog):
+def test_zero_steps_when_the_base_suffices_and_sampling_compiles_once(caplog, monkeypatch):
     """With the exact Laplace warm start of a Gaussian target the base distribution is exact: its
     own draws reach target_ess before training, so nothing is trained (``stopped_by="base"``) and
     the draws come from the base; every log weight equals log Z up to float64 rounding, so ESS and
     log Z are checked to rounding tolerances, not Monte Carlo ones. Mutation: without the base's
-    check, the untrained transport is monitored and drawn from ("target_ess", "transport"). A
-    second ``sample`` call of the same size compiles
+    check, the untrained transport is monitored and drawn from ("target_ess", "transport"). The
+    base's draws go through the program that scored it before training
+    (``bases.proposal_draws``), not a program of their own. Mutation: the draw function's own
+    batch program (``sample.prior_draws``) fails it. A second ``sample`` call of the same size compiles
     nothing (JAX logs every compilation with ``jax_log_compiles``). Mutation: building a new
     draw function per call fails it ("Compiling jit(batch_fn)")."""
     import logging
 
+    from numpyro_pinn import sample as sample_mod
+
+    def own_program(*args, **kwargs):
+        raise AssertionError("the base's draws compiled a program of their own")
+
+    monkeypatch.setattr(sample_mod, "prior_draws", own_program)
     s = PINNSampler(potential_fn=lambda x: 0.5 * jnp.sum((x - 1.0) ** 2), warm_start="laplace",
                     num_samples=200, progress_bar=False).run(jax.random.PRNGKey(0), init_params=jnp.zeros(3))
     d = s.diagnostics

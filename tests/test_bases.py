@@ -593,7 +593,7 @@ def test_fallback_keeps_the_better_proposal():
     assert d["proposal"] == "base" and d["base_ess"] > d["transport_ess"], d
     assert d["ess"] == pytest.approx(1.0, abs=1e-9) and d["log_Z"] == pytest.approx(log_z, abs=1e-6)
     _, lw = s.sample(jax.random.PRNGKey(1), 500, weighted=True)
-    assert np.ptp(np.asarray(lw)) < 1e-6  # prior draws again: equal weights
+    assert np.ptp(np.asarray(lw)) < 1e-5  # prior draws again: equal weights up to the base's float32 density
     assert "the transport's base distribution" in s.summary_line()
     t = PINNSampler(**kw, base=Gaussian(fallback=False)).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
     assert t.diagnostics["proposal"] == "transport" and "base_ess" not in t.diagnostics

@@ -17,7 +17,7 @@ Modules: :mod:`~numpyro_pinn.bases.options` (the option objects and the decision
 """
 from numpyro_pinn.bases.draws import draw_mixture, path_components, refine
 from numpyro_pinn.bases.mixture import (PROPOSAL_DRAWS, GaussianMixture, local_scale, log_prob, make_mixture,
-                                        proposal_log_weights, sample, scale_spread)
+                                        proposal_draws, proposal_log_weights, sample, scale_spread)
 from numpyro_pinn.bases.modes import mode_mixture
 from numpyro_pinn.bases.options import (FAR_FROM_GAUSSIAN_ESS, Auto, Base, BaseOption, DrawsMixture, Gaussian,
                                         ModeMixture, from_dict, resolve, to_dict)
@@ -26,5 +26,5 @@ from numpyro_pinn.bases.skew import fit_skew, reweight
 __all__ = ["Auto", "Gaussian", "ModeMixture", "DrawsMixture", "BaseOption", "Base", "resolve", "to_dict", "from_dict",
            "FAR_FROM_GAUSSIAN_ESS",
            "GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight",
-           "log_prob", "sample", "proposal_log_weights", "PROPOSAL_DRAWS", "scale_spread", "local_scale",
+           "log_prob", "sample", "proposal_log_weights", "proposal_draws", "PROPOSAL_DRAWS", "scale_spread", "local_scale",
            "make_mixture"]

@@ -14,7 +14,8 @@ from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import std_normal_log_prob
 
 __all__ = ["GaussianMixture", "log_prob", "sample", "scale_spread", "local_scale", "component_log_prob",
-           "stratified", "whitened_log_q", "make_mixture", "proposal_log_weights", "PROPOSAL_DRAWS", "standard"]
+           "stratified", "whitened_log_q", "make_mixture", "proposal_log_weights", "proposal_draws", "PROPOSAL_DRAWS",
+           "standard"]
 
 
 class GaussianMixture(NamedTuple):
@@ -161,13 +162,23 @@ def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Arra
     """Log importance weights ``log q - log prior`` (unnormalised ``q``) of ``num`` fresh draws of
     ``prior`` (``None``: ``N(0, I)``) as a proposal for the target whitened by ``x = mean + chol y``
     (``num`` target evaluations); non-finite weights become ``-inf``. Compiled once per
-    ``potential_fn``, ``num`` and shapes."""
+    ``potential_fn``, ``num`` and shapes (the program of :func:`proposal_draws`)."""
+    lw = np.asarray(proposal_draws(potential_fn, mean, chol, prior, rng_key, num)[1], dtype=np.float64)
+    return np.where(np.isfinite(lw), lw, -np.inf)
+
+
+def proposal_draws(potential_fn: Callable, mean: jax.Array, chol: jax.Array, prior: Optional[GaussianMixture],
+                   rng_key: jax.Array, num: int = PROPOSAL_DRAWS) -> tuple:
+    """``(x, log_weights)``: ``num`` fresh draws of ``prior`` (``None``: ``N(0, I)``) mapped to
+    ``x = mean + chol y`` (``chol``'s dtype) and their log importance weights ``log q - log prior``
+    for the target whitened that way, non-finite ones as they come. One compiled program per
+    ``potential_fn``, ``num`` and shapes serves the candidates' scores
+    (:func:`proposal_log_weights`) and the draws of a base used as the proposal."""
     # N(0, I) as a one-component mixture, without the labels (unused here): one compiled program
     # scores N(0, I) and a one-component (Laplace) candidate alike.
     no_labels = jnp.asarray(np.zeros(0, np.int32))
     prior = standard(mean.shape[0]) if prior is None else prior._replace(labels=no_labels)
-    lw = np.asarray(_log_weights(potential_fn, num, mean, chol, prior, rng_key), dtype=np.float64)
-    return np.where(np.isfinite(lw), lw, -np.inf)
+    return _draws_and_log_weights(potential_fn, num, mean, chol, prior, rng_key)
 
 
 def standard(dim: int) -> GaussianMixture:
@@ -178,7 +189,8 @@ def standard(dim: int) -> GaussianMixture:
 
 
 @partial(jit_once, static_argnums=(0, 1))
-def _log_weights(potential_fn, num, mean, chol, prior, rng_key):
+def _draws_and_log_weights(potential_fn, num, mean, chol, prior, rng_key):
     y = sample(prior, rng_key, num, mean.shape[0])
-    return whitened_log_q(potential_fn, mean, chol)(y.astype(chol.dtype)) - jax.vmap(
-        lambda z: log_prob(prior, z))(y).astype(chol.dtype)
+    x = mean + y.astype(chol.dtype) @ chol.T
+    ldet = jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
+    return x, -jax.vmap(potential_fn)(x) + ldet - jax.vmap(lambda z: log_prob(prior, z))(y).astype(chol.dtype)
