@@ -365,11 +365,20 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
         # The base is an argument of the compiled solve: another base of the same structure (such
         # as the fitted one without its Student-t component) reuses it.
         base = fitted.target.prior if base is _FITTED else base
-        out = [batch_fn(jax.random.fold_in(rng_key, i), n, base) for i in range(chunks)]
-        x, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
-        return x, lw
+        return _in_batches(lambda key: batch_fn(key, n, base), rng_key, num)
 
     return f
+
+
+def _in_batches(one: Callable, rng_key, num: int) -> tuple:
+    """``one(key) -> (a, b)``, a batch of particles per call, called with
+    ``fold_in(rng_key, i)`` for ``i = 0, 1, ...`` until ``num`` particles are drawn; the batches
+    concatenated and cut to ``num``."""
+    out, got = [], 0
+    while got < num:
+        out.append(one(jax.random.fold_in(rng_key, len(out))))
+        got += out[-1][0].shape[0]
+    return tuple(jnp.concatenate(parts)[:num] for parts in zip(*out))
 
 
 def _batched_draws(fitted: Fitted, tol: float) -> Callable:
@@ -381,13 +390,7 @@ def _batched_draws(fitted: Fitted, tol: float) -> Callable:
 
     def f(rng_key, num: int, base=_FITTED):
         start = t.prior if base is _FITTED else base
-        out, got, i = [], 0, 0
-        while got < num:
-            y, lw = fitted.solve(jax.random.fold_in(rng_key, i), fitted.params, tol, start)
-            out.append((y, lw))
-            got, i = got + y.shape[0], i + 1
-        y, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
-        return finish(y, lw)
+        return finish(*_in_batches(lambda key: fitted.solve(key, fitted.params, tol, start), rng_key, num))
 
     return f
 
@@ -399,10 +402,8 @@ def _base_draws(fitted: Fitted) -> Callable:
 
     def f(rng_key, num: int, base=_FITTED):
         start = t.prior if base is _FITTED else base
-        out = [proposal_draws(t.potential_fn, t.mean, t.chol, start, jax.random.fold_in(rng_key, i), PROPOSAL_DRAWS)
-               for i in range(-(-num // PROPOSAL_DRAWS))]
-        x, lw = (jnp.concatenate(parts)[:num] for parts in zip(*out))
-        return x, lw
+        return _in_batches(lambda key: proposal_draws(t.potential_fn, t.mean, t.chol, start, key, PROPOSAL_DRAWS),
+                           rng_key, num)
 
     return f
 

@@ -190,7 +190,7 @@ def standard(dim: int) -> GaussianMixture:
 
 @partial(jit_once, static_argnums=(0, 1))
 def _draws_and_log_weights(potential_fn, num, mean, chol, prior, rng_key):
-    y = sample(prior, rng_key, num, mean.shape[0])
-    x = mean + y.astype(chol.dtype) @ chol.T
-    ldet = jnp.sum(jnp.log(jnp.abs(jnp.diag(chol))))
-    return x, -jax.vmap(potential_fn)(x) + ldet - jax.vmap(lambda z: log_prob(prior, z))(y).astype(chol.dtype)
+    y = sample(prior, rng_key, num, mean.shape[0]).astype(chol.dtype)
+    # x as whitened_log_q maps y (XLA computes the product once).
+    return mean + y @ chol.T, whitened_log_q(potential_fn, mean, chol)(y) - jax.vmap(
+        lambda z: log_prob(prior, z))(y.astype(jnp.float32)).astype(chol.dtype)
