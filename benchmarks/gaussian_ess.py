@@ -41,8 +41,9 @@ def gaussians(potential_fn, x0) -> str:
     key = jax.random.PRNGKey(5)
     e0 = ess(proposal_log_weights(potential_fn, ws.mean, ws.chol, None, key, 4096))
     e1 = float("nan") if lap is None else ess(proposal_log_weights(potential_fn, ws.mean, ws.chol, lap, key, 4096))
-    # far_from_gaussian_ess=0: only the choice between the two Gaussians, not the draws mixture.
-    kept, _ = Auto(far_from_gaussian_ess=0.0).one_mode_mixture(jax.random.PRNGKey(6), potential_fn, ws, "prior",
+    # far_from_gaussian_ess=0, refit_below=0: only the choice between the two Gaussians, not the draws
+    # mixture or a refit.
+    kept, _ = Auto(far_from_gaussian_ess=0.0, refit_below=0.0).one_mode_mixture(jax.random.PRNGKey(6), potential_fn, ws, "prior",
                                                                 laplace=lap)
     return (f"ESS N(0, I) {e0:.4f}, Laplace {e1:.4f}; auto keeps {'N(0, I)' if kept is None else 'Laplace'} "
             f"({time.perf_counter() - t0:.0f} s)")

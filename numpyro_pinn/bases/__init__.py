@@ -12,7 +12,8 @@ are available (PINN-sampling paper, section 2); the importance weights stay exac
 
 Modules: :mod:`~numpyro_pinn.bases.options` (the option objects and the decision),
 :mod:`~numpyro_pinn.bases.mixture` (the family and its density), :mod:`~numpyro_pinn.bases.modes`
-(one component per mode), :mod:`~numpyro_pinn.bases.draws` (fitted to the warm-start draws) and
+(one component per mode), :mod:`~numpyro_pinn.bases.draws` (fitted to the warm-start draws),
+:mod:`~numpyro_pinn.bases.refit` (one Gaussian refitted to the target) and
 :mod:`~numpyro_pinn.bases.skew` (skewed components and weights fitted to the target).
 """
 from numpyro_pinn.bases.draws import draw_mixture, path_components, refine
@@ -21,10 +22,11 @@ from numpyro_pinn.bases.mixture import (PROPOSAL_DRAWS, GaussianMixture, local_s
 from numpyro_pinn.bases.modes import mode_mixture
 from numpyro_pinn.bases.options import (FAR_FROM_GAUSSIAN_ESS, Auto, Base, BaseOption, DrawsMixture, Gaussian,
                                         ModeMixture, from_dict, resolve, to_dict)
+from numpyro_pinn.bases.refit import refit_gaussian
 from numpyro_pinn.bases.skew import fit_skew, reweight
 
 __all__ = ["Auto", "Gaussian", "ModeMixture", "DrawsMixture", "BaseOption", "Base", "resolve", "to_dict", "from_dict",
            "FAR_FROM_GAUSSIAN_ESS",
-           "GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight",
+           "GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight", "refit_gaussian",
            "log_prob", "sample", "proposal_log_weights", "proposal_draws", "PROPOSAL_DRAWS", "scale_spread", "local_scale",
            "make_mixture"]

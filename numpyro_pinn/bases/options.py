@@ -17,13 +17,14 @@ import numpy as np
 
 from numpyro_pinn import tails
 from numpyro_pinn.bases.draws import draw_mixture
-from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_log_weights
+from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_log_weights
 from numpyro_pinn.bases.modes import PATIENCE, mode_mixture
+from numpyro_pinn.bases.refit import refit_gaussian
 from numpyro_pinn.bases.skew import fit_skew, reweight
 from numpyro_pinn.diagnostics import ess
 from numpyro_pinn.validation import check_count
 
-__all__ = ["Base", "BaseOption", "Gaussian", "ModeMixture", "DrawsMixture", "Auto", "FAR_FROM_GAUSSIAN_ESS",
+__all__ = ["Base", "BaseOption", "Gaussian", "ModeMixture", "DrawsMixture", "Auto", "FAR_FROM_GAUSSIAN_ESS", "REFIT_BELOW",
            "resolve", "to_dict", "from_dict"]
 
 #: With :class:`Auto` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
@@ -32,6 +33,11 @@ __all__ = ["Base", "BaseOption", "Gaussian", "ModeMixture", "DrawsMixture", "Aut
 #: lower bound ``E[log q - log base]`` is higher (an ESS this low is decided by a few weights; the
 #: lower bound is not). ``benchmarks/gaussian_ess.py`` measures it on the benchmark targets.
 FAR_FROM_GAUSSIAN_ESS = 0.1
+
+#: :class:`Auto` refits a one-mode Gaussian base to the target (:func:`numpyro_pinn.bases.refit_gaussian`)
+#: when its importance-sampling ESS is below this: the sampler's default ``target_ess``, which a
+#: base must reach for training to be skipped.
+REFIT_BELOW = 0.9
 
 _SKEW = (True, False, "weights")
 
@@ -79,6 +85,9 @@ class BaseOption:
         skew = getattr(self, "skew", True)
         if skew not in _SKEW:
             raise ValueError(f"`skew` must be True, False or 'weights'; got {skew!r}.")
+        refit = getattr(self, "refit_below", 0.0)
+        if not (isinstance(refit, (int, float)) and 0.0 <= refit <= 1.0):
+            raise ValueError(f"`refit_below` must be a number in [0, 1]; got {refit!r}.")
 
     def build(self, rng_key, potential_fn: Callable, ws, role: Optional[str]) -> Base:
         """The base distribution for the target ``exp(-potential_fn)`` whitened by the warm start
@@ -151,13 +160,14 @@ class _Mixture(BaseOption):
         if (mixture is not None and mixture.means.shape[0] > 1 and role == "prior" and self.skew is not False
                 and self.skew_steps > 0):
             gaussian = mixture
-            if kind != "draws" or self.skew_draws:
+            if kind not in ("draws", "refit") or (kind == "draws" and self.skew_draws):
                 mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
                                       steps=self.skew_steps, return_evals=True)
                 evals += n
-            mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
-                                  return_evals=True)
-            evals += n
+            if kind != "refit":  # the refit's weights are fixed (a Gaussian and its defensive twin)
+                mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
+                                      return_evals=True)
+                evals += n
             if self.skew == "weights":
                 mixture = gaussian._replace(log_weights=mixture.log_weights)
         return (mixture if role == "prior" else None), mixture, evals
@@ -230,11 +240,20 @@ class Auto(_Mixture):
         Below this importance-sampling ESS of ``N(0, I)``, one mode is "far from Gaussian".
     patience
         As :class:`ModeMixture`'s: when the mode search's climbs stop.
+    refit_below
+        With one mode, when the kept Gaussian's importance-sampling ESS is below this (and not
+        below ``far_from_gaussian_ess``, where the draws mixture is tried instead), refit it to
+        the target by the cross-entropy method (:func:`numpyro_pinn.bases.refit_gaussian`: the
+        weighted mean and covariance of its own weighted draws, kept when a fresh sample's ESS
+        rises): the warm start's Gaussian can be far off along a narrow direction of a strongly
+        correlated posterior, and a base that reaches ``target_ess`` needs no training. Costs
+        2,048 target evaluations per refit tried. ``0``: never.
     """
 
     heavy_tail: bool = True
     far_from_gaussian_ess: float = FAR_FROM_GAUSSIAN_ESS
     patience: Optional[int] = PATIENCE
+    refit_below: float = REFIT_BELOW
 
     name = "auto"
 
@@ -246,14 +265,15 @@ class Auto(_Mixture):
                                             return_evals=True, return_kind=True, draw_options=self.draw_options,
                                             patience=self.patience)
         if mixture is None or mixture.means.shape[0] == 1:
-            mixture, n = self.one_mode_mixture(key, potential_fn, ws, role, laplace=mixture)
+            mixture, n, kind = self.one_mode_mixture(key, potential_fn, ws, role, laplace=mixture, return_kind=True)
             evals += n
-            kind = "draws" if mixture is not None and mixture.means.shape[0] > 1 else None
         return mixture, evals, kind
 
-    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = PROPOSAL_DRAWS, laplace=None):
+    def one_mode_mixture(self, key, potential_fn, ws, role, num: int = PROPOSAL_DRAWS, laplace=None,
+                         return_kind: bool = False):
         """What :class:`Auto` does when the warm start has one mode: ``(mixture or None, target
-        evaluations)``.
+        evaluations)``, and with ``return_kind=True`` what the mixture is: ``"draws"`` (the draws
+        mixture), ``"refit"`` (the refitted Gaussian) or ``None`` (``N(0, I)`` or ``laplace``).
 
         DPS (``role="control_variate"``) always gets the draws mixture: its plug-in ``u`` carries
         ``log q`` through the noising, where the KDE form's loss never fell (funnel). The ODE family
@@ -262,28 +282,46 @@ class Auto(_Mixture):
         ``N(0, I)`` when both its lower bound ``E[log q - log base]`` and its ESS are higher (the
         lower bound alone can prefer it while a few large weights make its ESS lower). On a
         near-Gaussian posterior in many dimensions the Laplace fit is exact where a covariance
-        estimated from a few thousand draws is not; on a funnel it is far too narrow. If the kept
+        estimated from a few thousand draws is not; on a funnel it is far too narrow. With an ESS
+        below ``refit_below`` but not below ``far_from_gaussian_ess``, the kept Gaussian is refitted
+        by the cross-entropy method (:func:`~numpyro_pinn.bases.refit_gaussian`) and the refit
+        replaces it when its ESS is higher. If the kept
         Gaussian's ESS is below ``far_from_gaussian_ess``, the draws mixture replaces it when its
         lower bound is higher. With too few draws to fit to (``warm_start="laplace"`` has one),
         there is no draws mixture."""
         few = ws.draws.shape[0] < 2 * ws.mean.shape[0] + 2
+        done = (lambda mix, evals, kind: (mix, evals, kind)) if return_kind else (lambda mix, evals, kind: (mix, evals))
         if role == "control_variate":
-            return (None, 0) if few else self._fit_draws(key, potential_fn, ws)
+            return done(None, 0, None) if few else done(*self._fit_draws(key, potential_fn, ws), "draws")
         if laplace is None and few:
-            return None, 0
+            return done(None, 0, None)
         k_e0, k_fit, k_e1 = jax.random.split(jax.random.fold_in(key, 2), 3)
-        best, lw0 = None, proposal_log_weights(potential_fn, ws.mean, ws.chol, None, k_e0, num)
+
+        def scored(prior, k):
+            x, lw = proposal_draws(potential_fn, ws.mean, ws.chol, prior, k, num)
+            lw = np.asarray(lw, np.float64)
+            return x, np.where(np.isfinite(lw), lw, -np.inf)
+
+        best, kind, (x0, lw0) = None, None, scored(None, k_e0)
         evals = num
         if laplace is not None:
-            lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, laplace, jax.random.fold_in(k_e0, 1), num)
+            x, lw = scored(laplace, jax.random.fold_in(k_e0, 1))
             evals += num
             if np.mean(lw) > np.mean(lw0) and ess(lw) > ess(lw0):
-                best, lw0 = laplace, lw
+                best, x0, lw0 = laplace, x, lw
+        if self.far_from_gaussian_ess <= ess(lw0) < self.refit_below:  # below: the draws mixture's case
+            refit, lw, n = refit_gaussian(potential_fn, ws.mean, ws.chol, x0, lw0, jax.random.fold_in(k_e0, 2),
+                                          ws.draws.shape[0], num=num)
+            evals += n
+            if refit is not None:
+                best, kind, lw0 = refit, "refit", lw
         if not ess(lw0) < self.far_from_gaussian_ess or few:
-            return best, evals
+            return done(best, evals, kind)
         mix, n = self._fit_draws(k_fit, potential_fn, ws)
         lw1 = proposal_log_weights(potential_fn, ws.mean, ws.chol, mix, k_e1, num)
-        return (mix if np.mean(lw1) > np.mean(lw0) else best), evals + num + n
+        if np.mean(lw1) > np.mean(lw0):
+            best, kind = mix, "draws"
+        return done(best, evals + num + n, kind)
 
     def _build(self, key, potential_fn, ws, role):
         prior, mixture, evals = super()._build(key, potential_fn, ws, role)
