@@ -20,13 +20,13 @@ from numpyro_pinn.bases.draws import draw_mixture, path_components, refine
 from numpyro_pinn.bases.mixture import (PROPOSAL_DRAWS, GaussianMixture, local_scale, log_prob, make_mixture,
                                         proposal_draws, proposal_log_weights, sample, scale_spread)
 from numpyro_pinn.bases.modes import mode_mixture
-from numpyro_pinn.bases.options import (FAR_FROM_GAUSSIAN_ESS, Auto, Base, BaseOption, DrawsMixture, Gaussian,
-                                        ModeMixture, from_dict, resolve, to_dict)
+from numpyro_pinn.bases.options import (FAR_FROM_GAUSSIAN_ESS, QUICK_COMPONENTS, Auto, Base, BaseOption,
+                                        DrawsMixture, Gaussian, ModeMixture, from_dict, resolve, to_dict)
 from numpyro_pinn.bases.refit import refit_gaussian
 from numpyro_pinn.bases.skew import fit_skew, reweight
 
 __all__ = ["Auto", "Gaussian", "ModeMixture", "DrawsMixture", "BaseOption", "Base", "resolve", "to_dict", "from_dict",
-           "FAR_FROM_GAUSSIAN_ESS",
+           "FAR_FROM_GAUSSIAN_ESS", "QUICK_COMPONENTS",
            "GaussianMixture", "mode_mixture", "draw_mixture", "path_components", "refine", "fit_skew", "reweight", "refit_gaussian",
            "log_prob", "sample", "proposal_log_weights", "proposal_draws", "PROPOSAL_DRAWS", "scale_spread", "local_scale",
            "make_mixture"]

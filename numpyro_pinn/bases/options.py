@@ -21,10 +21,12 @@ from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_
 from numpyro_pinn.bases.modes import PATIENCE, mode_mixture
 from numpyro_pinn.bases.refit import refit_gaussian
 from numpyro_pinn.bases.skew import fit_skew, reweight
-from numpyro_pinn.diagnostics import ess
+from numpyro_pinn.diagnostics import ess, pareto_k
+from numpyro_pinn.training.loop import good_enough
 from numpyro_pinn.validation import check_count
 
 __all__ = ["Base", "BaseOption", "Gaussian", "ModeMixture", "DrawsMixture", "Auto", "FAR_FROM_GAUSSIAN_ESS", "REFIT_BELOW",
+           "QUICK_COMPONENTS", "QUICK_REFINE_ITERS", "QUICK_MAX_PARETO_K",
            "resolve", "to_dict", "from_dict"]
 
 #: With :class:`Auto` and one mode, the ODE transport keeps ``N(0, I)`` (the Gaussian of the
@@ -38,6 +40,13 @@ FAR_FROM_GAUSSIAN_ESS = 0.1
 #: when its importance-sampling ESS is below this: the sampler's default ``target_ess``, which a
 #: base must reach for training to be skipped.
 REFIT_BELOW = 0.9
+
+#: :class:`Auto`'s quick draws mixture (``quick_components``): its number of components, its
+#: refinement steps against the target, and the Pareto k its weights may have at most to be kept
+#: (the default ``Training(max_pareto_k=0.5)`` that a base must meet for training to be skipped).
+QUICK_COMPONENTS = 16
+QUICK_REFINE_ITERS = 10
+QUICK_MAX_PARETO_K = 0.5
 
 _SKEW = (True, False, "weights")
 
@@ -85,6 +94,8 @@ class BaseOption:
         skew = getattr(self, "skew", True)
         if skew not in _SKEW:
             raise ValueError(f"`skew` must be True, False or 'weights'; got {skew!r}.")
+        if getattr(self, "quick_components", None) is not None:
+            check_count("quick_components", self.quick_components, 1)
         refit = getattr(self, "refit_below", 0.0)
         if not (isinstance(refit, (int, float)) and 0.0 <= refit <= 1.0):
             raise ValueError(f"`refit_below` must be a number in [0, 1]; got {refit!r}.")
@@ -148,9 +159,9 @@ class _Mixture(BaseOption):
     skew_draws: bool = False
     draw_options: Optional[dict] = None
 
-    def _fit_draws(self, key, potential_fn, ws):
+    def _fit_draws(self, key, potential_fn, ws, **options):
         return draw_mixture(potential_fn, ws.mean, ws.chol, ws.draws, rng_key=key, return_evals=True,
-                            **(self.draw_options or {}))
+                            **{**(self.draw_options or {}), **options})
 
     def _build(self, key, potential_fn, ws, role):
         if role is None:
@@ -164,7 +175,7 @@ class _Mixture(BaseOption):
                 mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
                                       steps=self.skew_steps, return_evals=True)
                 evals += n
-            if kind != "refit":  # the refit's weights are fixed (a Gaussian and its defensive twin)
+            if kind != "refit":  # a refit was fitted to the target with its weights
                 mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
                                       return_evals=True)
                 evals += n
@@ -241,19 +252,31 @@ class Auto(_Mixture):
     patience
         As :class:`ModeMixture`'s: when the mode search's climbs stop.
     refit_below
-        With one mode, when the kept Gaussian's importance-sampling ESS is below this (and not
-        below ``far_from_gaussian_ess``, where the draws mixture is tried instead), refit it to
+        With one mode, when the kept Gaussian's importance-sampling ESS is below this or its
+        weights' Pareto k above :data:`QUICK_MAX_PARETO_K` (it would not end training at the
+        default settings), and the ESS is not below ``far_from_gaussian_ess`` (where the draws
+        mixture is tried instead), refit it to
         the target by the cross-entropy method (:func:`numpyro_pinn.bases.refit_gaussian`: the
         weighted mean and covariance of its own weighted draws, kept when a fresh sample's ESS
         rises): the warm start's Gaussian can be far off along a narrow direction of a strongly
         correlated posterior, and a base that reaches ``target_ess`` needs no training. Costs
         2,048 target evaluations per refit tried. ``0``: never.
+    quick_components
+        With one mode, when the (refitted) Gaussian still would not end training: fit this many
+        Gaussians to the warm-start
+        draws and then to the target (:func:`numpyro_pinn.bases.draw_mixture` with
+        :data:`QUICK_REFINE_ITERS` refinement steps, no search over their number, no path
+        components; about 10 ``quick_components`` x 512 target evaluations per step) and keep
+        them only if they would (ESS at least ``refit_below``, Pareto k at most
+        :data:`QUICK_MAX_PARETO_K` unless the ESS is 0.99): a base that good needs no training, which costs more on a
+        mildly skewed posterior (a scale parameter's, a variance's) than this fit. ``None``: never.
     """
 
     heavy_tail: bool = True
     far_from_gaussian_ess: float = FAR_FROM_GAUSSIAN_ESS
     patience: Optional[int] = PATIENCE
     refit_below: float = REFIT_BELOW
+    quick_components: Optional[int] = QUICK_COMPONENTS
 
     name = "auto"
 
@@ -273,7 +296,9 @@ class Auto(_Mixture):
                          return_kind: bool = False):
         """What :class:`Auto` does when the warm start has one mode: ``(mixture or None, target
         evaluations)``, and with ``return_kind=True`` what the mixture is: ``"draws"`` (the draws
-        mixture), ``"refit"`` (the refitted Gaussian) or ``None`` (``N(0, I)`` or ``laplace``).
+        mixture), ``"refit"`` (the refitted Gaussian or the quick draws mixture, both fitted to
+        the target already, neither skewed nor reweighted afterwards) or ``None`` (``N(0, I)`` or
+        ``laplace``).
 
         DPS (``role="control_variate"``) always gets the draws mixture: its plug-in ``u`` carries
         ``log q`` through the noising, where the KDE form's loss never fell (funnel). The ODE family
@@ -282,10 +307,12 @@ class Auto(_Mixture):
         ``N(0, I)`` when both its lower bound ``E[log q - log base]`` and its ESS are higher (the
         lower bound alone can prefer it while a few large weights make its ESS lower). On a
         near-Gaussian posterior in many dimensions the Laplace fit is exact where a covariance
-        estimated from a few thousand draws is not; on a funnel it is far too narrow. With an ESS
-        below ``refit_below`` but not below ``far_from_gaussian_ess``, the kept Gaussian is refitted
-        by the cross-entropy method (:func:`~numpyro_pinn.bases.refit_gaussian`) and the refit
-        replaces it when its ESS is higher. If the kept
+        estimated from a few thousand draws is not; on a funnel it is far too narrow. When the
+        kept Gaussian would not end training (see ``refit_below``) and its ESS is not below
+        ``far_from_gaussian_ess``, it is refitted by the cross-entropy method
+        (:func:`~numpyro_pinn.bases.refit_gaussian`), the refit replacing it when its ESS is
+        higher; if that still would not end training, the quick draws mixture
+        (``quick_components``) replaces it when it would. If the kept
         Gaussian's ESS is below ``far_from_gaussian_ess``, the draws mixture replaces it when its
         lower bound is higher. With too few draws to fit to (``warm_start="laplace"`` has one),
         there is no draws mixture."""
@@ -309,12 +336,23 @@ class Auto(_Mixture):
             evals += num
             if np.mean(lw) > np.mean(lw0) and ess(lw) > ess(lw0):
                 best, x0, lw0 = laplace, x, lw
-        if self.far_from_gaussian_ess <= ess(lw0) < self.refit_below:  # below: the draws mixture's case
+        def short(lw):  # would this proposal not end training at the default settings?
+            return not good_enough(self.refit_below, QUICK_MAX_PARETO_K, ess(lw), pareto_k(lw))
+
+        if ess(lw0) >= self.far_from_gaussian_ess and short(lw0):  # below it: the draws mixture's case
             refit, lw, n = refit_gaussian(potential_fn, ws.mean, ws.chol, x0, lw0, jax.random.fold_in(k_e0, 2),
                                           ws.draws.shape[0], num=num)
             evals += n
             if refit is not None:
                 best, kind, lw0 = refit, "refit", lw
+        if ess(lw0) >= self.far_from_gaussian_ess and short(lw0) and self.quick_components and not few:
+            quick, n = self._fit_draws(jax.random.fold_in(k_fit, 1), potential_fn, ws,
+                                       num_components=self.quick_components, path_points=0,
+                                       refine_iters=QUICK_REFINE_ITERS)
+            _, lw = scored(quick, jax.random.fold_in(k_e0, 3))
+            evals += n + num
+            if not short(lw):
+                best, kind, lw0 = quick, "refit", lw
         if not ess(lw0) < self.far_from_gaussian_ess or few:
             return done(best, evals, kind)
         mix, n = self._fit_draws(k_fit, potential_fn, ws)
