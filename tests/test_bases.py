@@ -506,6 +506,7 @@ def test_refit_gaussian_corrects_a_warm_start_too_wide_along_a_narrow_direction(
         Auto(refit_below=1.5)
 
 
+@pytest.mark.slow
 def test_auto_fits_a_quick_draws_mixture_where_a_gaussian_would_not_end_training():
     """A mildly skewed posterior (log of a Gamma(1) scale, and a regression on it) whose Gaussian
     proposal has ESS ~0.86, which no Gaussian refit raises: Auto keeps the quick 16-component

@@ -19,7 +19,7 @@ from numpyro_pinn import tails
 from numpyro_pinn.bases.draws import draw_mixture
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_log_weights
 from numpyro_pinn.bases.modes import PATIENCE, mode_mixture
-from numpyro_pinn.bases.refit import refit_gaussian
+from numpyro_pinn.bases.refit import MAX_PARETO_K, refit_gaussian
 from numpyro_pinn.bases.skew import fit_skew, reweight
 from numpyro_pinn.diagnostics import ess, pareto_k
 from numpyro_pinn.training.loop import good_enough
@@ -253,17 +253,17 @@ class Auto(_Mixture):
         As :class:`ModeMixture`'s: when the mode search's climbs stop.
     refit_below
         With one mode, when the kept Gaussian's importance-sampling ESS is below this or its
-        weights' Pareto k above :data:`QUICK_MAX_PARETO_K` (it would not end training at the
-        default settings), and the ESS is not below ``far_from_gaussian_ess`` (where the draws
-        mixture is tried instead), refit it to
+        weights' Pareto k above 0.7 (:data:`numpyro_pinn.bases.refit.MAX_PARETO_K`; between 0.5
+        and 0.7 on 2,048 draws it is often noise), and the ESS is not below
+        ``far_from_gaussian_ess`` (where the draws mixture is tried instead), refit it to
         the target by the cross-entropy method (:func:`numpyro_pinn.bases.refit_gaussian`: the
         weighted mean and covariance of its own weighted draws, kept when a fresh sample's ESS
         rises): the warm start's Gaussian can be far off along a narrow direction of a strongly
         correlated posterior, and a base that reaches ``target_ess`` needs no training. Costs
         2,048 target evaluations per refit tried. ``0``: never.
     quick_components
-        With one mode, when the (refitted) Gaussian still would not end training: fit this many
-        Gaussians to the warm-start
+        With one mode, when the (refitted) Gaussian is still below ``refit_below`` (or its
+        Pareto k above 0.7): fit this many Gaussians to the warm-start
         draws and then to the target (:func:`numpyro_pinn.bases.draw_mixture` with
         :data:`QUICK_REFINE_ITERS` refinement steps, no search over their number, no path
         components; about 10 ``quick_components`` x 512 target evaluations per step) and keep
@@ -308,11 +308,11 @@ class Auto(_Mixture):
         lower bound alone can prefer it while a few large weights make its ESS lower). On a
         near-Gaussian posterior in many dimensions the Laplace fit is exact where a covariance
         estimated from a few thousand draws is not; on a funnel it is far too narrow. When the
-        kept Gaussian would not end training (see ``refit_below``) and its ESS is not below
+        kept Gaussian is poor (see ``refit_below``) and its ESS is not below
         ``far_from_gaussian_ess``, it is refitted by the cross-entropy method
         (:func:`~numpyro_pinn.bases.refit_gaussian`), the refit replacing it when its ESS is
-        higher; if that still would not end training, the quick draws mixture
-        (``quick_components``) replaces it when it would. If the kept
+        higher; if it is still poor, the quick draws mixture (``quick_components``) replaces it
+        when that would end training. If the kept
         Gaussian's ESS is below ``far_from_gaussian_ess``, the draws mixture replaces it when its
         lower bound is higher. With too few draws to fit to (``warm_start="laplace"`` has one),
         there is no draws mixture."""
@@ -339,13 +339,17 @@ class Auto(_Mixture):
         def short(lw):  # would this proposal not end training at the default settings?
             return not good_enough(self.refit_below, QUICK_MAX_PARETO_K, ess(lw), pareto_k(lw))
 
-        if ess(lw0) >= self.far_from_gaussian_ess and short(lw0):  # below it: the draws mixture's case
+        def poor(lw):  # worth replacing: a Pareto k between 0.5 and 0.7 on 2,048 draws is often noise
+            return ess(lw) >= self.far_from_gaussian_ess and not good_enough(
+                self.refit_below, MAX_PARETO_K, ess(lw), pareto_k(lw))
+
+        if poor(lw0):  # below far_from_gaussian_ess: the draws mixture's case
             refit, lw, n = refit_gaussian(potential_fn, ws.mean, ws.chol, x0, lw0, jax.random.fold_in(k_e0, 2),
                                           ws.draws.shape[0], num=num)
             evals += n
             if refit is not None:
                 best, kind, lw0 = refit, "refit", lw
-        if ess(lw0) >= self.far_from_gaussian_ess and short(lw0) and self.quick_components and not few:
+        if poor(lw0) and self.quick_components and not few:
             quick, n = self._fit_draws(jax.random.fold_in(k_fit, 1), potential_fn, ws,
                                        num_components=self.quick_components, path_points=0,
                                        refine_iters=QUICK_REFINE_ITERS)
