@@ -340,7 +340,7 @@ class Auto(_Mixture):
             return not good_enough(self.refit_below, QUICK_MAX_PARETO_K, ess(lw), pareto_k(lw))
 
         def poor(lw):  # worth replacing: a Pareto k between 0.5 and 0.7 on 2,048 draws is often noise
-            return ess(lw) >= self.far_from_gaussian_ess and not good_enough(
+            return self.refit_below > 0 and ess(lw) >= self.far_from_gaussian_ess and not good_enough(
                 self.refit_below, MAX_PARETO_K, ess(lw), pareto_k(lw))
 
         if poor(lw0):  # below far_from_gaussian_ess: the draws mixture's case
