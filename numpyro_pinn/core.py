@@ -16,6 +16,7 @@ from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages, tails
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess, pareto_k
+from numpyro_pinn.gaussian import whiten
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
 from numpyro_pinn.sharding import data_sharding, num_shards
@@ -147,7 +148,7 @@ def _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_
 def make_pool(rng_key, ws: WarmStart, s: Settings, bridge=None, prior=None) -> CollocationPool:
     """Whitened warm-start draws, the uniform box, and the initial (straight-line) path pool."""
     d = ws.mean.shape[0]
-    draws_y = jax.scipy.linalg.solve_triangular(ws.chol, (ws.draws - ws.mean).T, lower=True).T
+    draws_y = whiten(ws.mean, ws.chol, ws.draws)
     draws_y = draws_y.astype(jnp.float32)
     # The prior N(0, I) is covered at t = 0 (|y_i| <= 4), every warm-start draw at t = 1.
     f32 = lambda a: jnp.asarray(a, jnp.float32)

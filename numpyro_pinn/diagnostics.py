@@ -6,7 +6,7 @@ from typing import Optional
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "normalised_weights", "ess", "log_evidence",
+__all__ = ["PARETO_K_WARN", "ESS_WARN", "EFFECTIVE_DRAWS_WARN", "finite_log_weights", "normalised_weights", "ess", "log_evidence",
            "log_evidence_lower_bound", "pareto_k", "log_evidence_se", "PSIS_MIN_TAIL",
            "summarize", "weight_warnings"]
 
@@ -23,11 +23,17 @@ PSIS_MIN_TAIL = 5
 FLAT_TAIL_NATS = 1e-6
 
 
+def finite_log_weights(log_weights) -> np.ndarray:
+    """The log weights as float64 with every non-finite one (a failed particle, a draw outside the
+    support) set to ``-inf``: weight 0."""
+    lw = np.asarray(log_weights, dtype=np.float64)
+    return np.where(np.isfinite(lw), lw, -np.inf)
+
+
 def normalised_weights(log_weights) -> np.ndarray:
     """Importance weights summing to 1 (a non-finite log weight, a failed particle, gets 0): for
     weighted estimates, e.g. ``np.sum(w * x)`` for a mean."""
-    lw = np.asarray(log_weights, dtype=np.float64)
-    lw = np.where(np.isfinite(lw), lw, -np.inf)
+    lw = finite_log_weights(log_weights)
     w = np.exp(lw - lw.max())
     return w / w.sum()
 
@@ -119,7 +125,7 @@ def summarize(log_weights) -> dict:
     weights: particles whose ODE solve failed, counted and then given weight 0)."""
     lw = np.asarray(log_weights, dtype=np.float64)
     n_failed = int(np.sum(np.isnan(lw)))
-    lw = np.where(np.isfinite(lw), lw, -np.inf)
+    lw = finite_log_weights(lw)
     return {
         "ess": ess(lw),
         "log_Z": log_evidence(lw),

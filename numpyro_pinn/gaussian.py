@@ -6,12 +6,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["std_normal_log_prob", "gaussian_log_pdf", "psd_inverse_chol", "probe_directions"]
+__all__ = ["std_normal_log_prob", "gaussian_log_pdf", "whiten", "psd_inverse_chol", "probe_directions"]
 
 
 def std_normal_log_prob(y: jax.Array) -> jax.Array:
     """``log N(y; 0, I)`` at one point ``y`` of shape ``(d,)`` (or over the last axis)."""
     return -0.5 * jnp.sum(y**2, axis=-1) - 0.5 * y.shape[-1] * jnp.log(2 * jnp.pi)
+
+
+def whiten(mean: jax.Array, chol: jax.Array, x: jax.Array) -> jax.Array:
+    """The rows of ``x`` ``(n, d)`` in the coordinates ``y = chol^-1 (x - mean)`` of the Gaussian
+    ``N(mean, chol chol^T)`` (``chol`` lower triangular)."""
+    return jax.scipy.linalg.solve_triangular(chol, (jnp.asarray(x) - mean).T, lower=True).T
 
 
 def gaussian_log_pdf(means: jax.Array, chols: jax.Array, y: jax.Array) -> jax.Array:

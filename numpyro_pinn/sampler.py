@@ -403,7 +403,7 @@ class PINNSampler(SamplerSurface):
         ws = self._fitted.warm_start
         agreed = None if not agreement.follows_posterior(ws.method) else agreement.compare(ws.draws, x, lw_np)
         self._diag["stage_agreement"] = None if agreed is None else agreed.info()
-        self._x, self._lw = x, jnp.asarray(np.where(np.isfinite(lw_np), lw_np, -np.inf))
+        self._x, self._lw = x, jnp.asarray(diagnostics.finite_log_weights(lw_np))
         idx = systematic_resample(key, self._lw, self.num_samples)
         self._idx, self._z, rejuvenated = idx, take(x, idx), None
         if self.rejuvenation is not None and not self._sde and self.rejuvenation.applies(self._diag):

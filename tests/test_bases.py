@@ -246,6 +246,32 @@ def test_refine_fixes_mode_weights_in_high_dimension():
     np.testing.assert_allclose(np.exp(lw), [0.5, 0.5], atol=0.05)
 
 
+def test_refine_stops_once_its_score_stops_rising_and_not_while_it_rises():
+    """With ``min_gain`` the refinement stops once the mean score of the last REFINE_WINDOW
+    iterations is not ``min_gain`` above the window's before: started at the target itself it stops
+    after about 2 windows; started far off (means 3 sd away, weights and scales wrong) it runs until the
+    fit is close (score within 0.05 nat of log Z = 0: KL about 0.05 at most, while the start's KL
+    is 4.5) and stops well before ``iters``. Mutations: never stopping (the count stays at
+    ``iters``); stopping while the score rises (the far start's score stays low)."""
+    from numpyro_pinn.bases.draws import REFINE_WINDOW, refine_steps
+
+    mu, chols = jnp.array([[-3.0, 0.0], [3.0, 1.0]]), jnp.stack([jnp.eye(2), jnp.eye(2) * 0.5])
+    lw_true = jnp.log(jnp.array([0.3, 0.7]))
+    log_q = lambda y: jax.scipy.special.logsumexp(gaussian_log_pdf(mu, chols, y) + lw_true, axis=1)
+    per_step, iters = 2 * 512, 40
+    _, score, n = refine_steps(log_q, mu, chols, lw_true, jax.random.PRNGKey(0), iters=iters, min_gain=0.02)
+    # Each iteration scores two candidates; the first check comes after 2 windows less the start.
+    assert (1 + 2 * (2 * REFINE_WINDOW - 1)) * per_step <= n <= (1 + 2 * 4 * REFINE_WINDOW) * per_step
+    assert abs(score) < 0.02
+    _, _, n_all = refine_steps(log_q, mu, chols, lw_true, jax.random.PRNGKey(0), iters=iters)
+    assert n_all == (1 + 2 * iters) * per_step
+    start = (mu + 3.0, jnp.stack([jnp.eye(2) * 2.0, jnp.eye(2) * 2.0]), jnp.log(jnp.array([0.8, 0.2])))
+    _, score0, _ = refine_steps(log_q, *start, jax.random.PRNGKey(1), iters=0)
+    assert score0 < -1.0
+    _, score, n = refine_steps(log_q, *start, jax.random.PRNGKey(1), iters=iters, min_gain=0.02)
+    assert score > -0.05 and n < n_all
+
+
 def _funnel2(x):
     v = x[0]
     return 0.5 * v**2 / 9.0 + 0.5 * x[1] ** 2 * jnp.exp(-v) + 0.5 * v + jnp.log(2 * jnp.pi * 3.0)  # log Z = 0
@@ -504,6 +530,8 @@ def test_refit_gaussian_corrects_a_warm_start_too_wide_along_a_narrow_direction(
     assert Auto(refit_below=0.0).one_mode_mixture(jax.random.PRNGKey(2), potential, ws, "prior") == (None, 2048)
     with pytest.raises(ValueError, match="refit_below"):
         Auto(refit_below=1.5)
+    with pytest.raises(ValueError, match="refit_below"):
+        Auto(refit_below=True)
 
 
 @pytest.mark.slow

@@ -205,8 +205,9 @@ def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():
     are compared from step 20 on. A flat ESS of 0.95, or of 0.1, stops training there
     ("plateau"); an ESS whose inefficiency keeps halving every 10 steps does not, nor does a low
     one that rises by half every 10 steps, nor a flat one below ``min_ess``; ``plateau=None``
-    trains every step. Mutations: comparing without ``min_ess``, without the rise in ESS, or with
-    the fall in inefficiency reversed, fail it."""
+    trains every step. An ESS that falls below the step-0 monitor's for a whole window stops
+    after it. Mutations: comparing without ``min_ess``, without the rise in ESS, with the fall in
+    inefficiency reversed, or without the comparison with step 0, fail it."""
     from numpyro_pinn.training import Plateau
 
     p = Plateau(window=10)
@@ -225,6 +226,15 @@ def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():
     # A NaN monitor (a failed solve) counts as ESS 0, not as a plateau.
     assert _monitored_fit(lambda step: float("nan"), plateau=p).stopped_by == "num_steps"
     assert _monitored_fit(lambda step: 0.999, plateau=p).stopped_by == "target_ess"
+    # Training that leaves the ESS below the untrained transport's (step 0) for a whole window
+    # stops after that window; a dip that recovers to the start within it, or one below min_ess,
+    # does not stop then.
+    worse = _monitored_fit(lambda step: 0.4 if step == 0 else 0.2, plateau=p)
+    assert worse.stopped_by == "plateau" and worse.num_steps == 10
+    dip = _monitored_fit(lambda step: {0: 0.4, 5: 0.3}.get(step, 0.6), plateau=p)
+    assert dip.num_steps > 10
+    assert _monitored_fit(lambda step: 0.4 if step == 0 else 0.2,
+                          plateau=Plateau(window=10, min_ess=0.3)).stopped_by == "num_steps"
     for bad in (dict(window=0), dict(min_ess=-0.1), dict(min_gain=1.0)):
         with pytest.raises(ValueError, match=list(bad)[0]):
             Plateau(**bad)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.compiling import jit_once
+from numpyro_pinn.diagnostics import finite_log_weights
 from numpyro_pinn.gaussian import std_normal_log_prob
 
 __all__ = ["GaussianMixture", "log_prob", "sample", "scale_spread", "local_scale", "component_log_prob",
@@ -163,8 +164,7 @@ def proposal_log_weights(potential_fn: Callable, mean: jax.Array, chol: jax.Arra
     ``prior`` (``None``: ``N(0, I)``) as a proposal for the target whitened by ``x = mean + chol y``
     (``num`` target evaluations); non-finite weights become ``-inf``. Compiled once per
     ``potential_fn``, ``num`` and shapes (the program of :func:`proposal_draws`)."""
-    lw = np.asarray(proposal_draws(potential_fn, mean, chol, prior, rng_key, num)[1], dtype=np.float64)
-    return np.where(np.isfinite(lw), lw, -np.inf)
+    return finite_log_weights(proposal_draws(potential_fn, mean, chol, prior, rng_key, num)[1])
 
 
 def proposal_draws(potential_fn: Callable, mean: jax.Array, chol: jax.Array, prior: Optional[GaussianMixture],

@@ -21,7 +21,7 @@ from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_
 from numpyro_pinn.bases.modes import PATIENCE, mode_mixture
 from numpyro_pinn.bases.refit import MAX_PARETO_K, refit_gaussian
 from numpyro_pinn.bases.skew import fit_skew, reweight
-from numpyro_pinn.diagnostics import ess, pareto_k
+from numpyro_pinn.diagnostics import ess, finite_log_weights, pareto_k
 from numpyro_pinn.training.loop import good_enough
 from numpyro_pinn.validation import check_count
 
@@ -97,7 +97,8 @@ class BaseOption:
         if getattr(self, "quick_components", None) is not None:
             check_count("quick_components", self.quick_components, 1)
         refit = getattr(self, "refit_below", 0.0)
-        if not (isinstance(refit, (int, float)) and 0.0 <= refit <= 1.0):
+        number = isinstance(refit, (int, float, np.integer, np.floating)) and not isinstance(refit, (bool, np.bool_))
+        if not (number and 0.0 <= refit <= 1.0):
             raise ValueError(f"`refit_below` must be a number in [0, 1]; got {refit!r}.")
 
     def build(self, rng_key, potential_fn: Callable, ws, role: Optional[str]) -> Base:
@@ -326,8 +327,7 @@ class Auto(_Mixture):
 
         def scored(prior, k):
             x, lw = proposal_draws(potential_fn, ws.mean, ws.chol, prior, k, num)
-            lw = np.asarray(lw, np.float64)
-            return x, np.where(np.isfinite(lw), lw, -np.inf)
+            return x, finite_log_weights(lw)
 
         best, kind, (x0, lw0) = None, None, scored(None, k_e0)
         evals = num

@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, make_mixture, proposal_draws
-from numpyro_pinn.compiling import jit_once
-from numpyro_pinn.diagnostics import ess, pareto_k
+from numpyro_pinn.diagnostics import ess, finite_log_weights, pareto_k
+from numpyro_pinn.gaussian import whiten
+from numpyro_pinn.warmstart import from_draws
 
 __all__ = ["refit_gaussian", "MIN_GAIN", "MAX_PARETO_K", "DEFENSIVE_WEIGHT", "DEFENSIVE_SCALE"]
 
@@ -74,17 +75,18 @@ def refit_gaussian(
         mixture (the Gaussian and its defensive twin) kept (``None``: none was better) and the log weights of its fresh draws (else the
         given ``log_weights``).
     """
-    best, lw_best = None, np.asarray(log_weights, np.float64)
+    best, lw_best = None, finite_log_weights(log_weights)
     e_best, evals = ess(lw_best), 0
     for i in range(max_iter):
-        mu, L = _weighted_gaussian(mean, chol, x, jnp.asarray(lw_best))
-        if not (bool(jnp.all(jnp.isfinite(L))) and bool(jnp.all(jnp.diag(L) > 0))):
+        fit = _weighted_gaussian(mean, chol, x, jnp.asarray(lw_best))
+        if fit is None or not bool(jnp.all(jnp.isfinite(fit[0]))):
             break
+        mu, L = fit
         cand = make_mixture(jnp.stack([mu, mu]), jnp.stack([L, DEFENSIVE_SCALE * L]),
                             np.log([1.0 - DEFENSIVE_WEIGHT, DEFENSIVE_WEIGHT]), np.zeros(num_labels, np.int32))
         x_new, lw_new = proposal_draws(potential_fn, mean, chol, cand, jax.random.fold_in(rng_key, i), num)
         evals += num
-        lw_new = np.where(np.isfinite(np.asarray(lw_new, np.float64)), np.asarray(lw_new, np.float64), -np.inf)
+        lw_new = finite_log_weights(lw_new)
         e_new = ess(lw_new)
         if not (e_new >= e_best + min_gain and pareto_k(lw_new) < MAX_PARETO_K):
             break
@@ -92,14 +94,13 @@ def refit_gaussian(
     return best, lw_best, evals
 
 
-@jit_once
 def _weighted_gaussian(mean, chol, x, log_weights):
     """The weighted mean and the Cholesky factor of the weighted (unbiased) covariance of the
-    whitened draws ``L^-1 (x - mean)``; NaN where the weights are degenerate."""
-    y = jax.scipy.linalg.solve_triangular(chol, (x - mean).T, lower=True).T
+    whitened draws ``L^-1 (x - mean)``; ``None`` where the weights are degenerate."""
     lw = jnp.where(jnp.isfinite(log_weights), log_weights, -jnp.inf)
     w = jnp.exp(lw - jax.scipy.special.logsumexp(lw))
-    mu = w @ y
-    r = y - mu
-    cov = r.T @ (r * w[:, None]) / (1.0 - jnp.sum(w**2))
-    return mu, jnp.linalg.cholesky(cov)
+    try:
+        fit = from_draws(whiten(mean, chol, x), weights=w)
+    except ValueError:
+        return None
+    return fit.mean, fit.chol

@@ -22,7 +22,11 @@ class Plateau:
     ``window`` steps is compared with the median of those in the ``window`` steps before.
     Training stops when the recent median is at least ``min_ess`` and neither the ESS rose by the
     fraction ``min_gain`` nor the inefficiency ``1 - ESS`` fell by it between the two windows
-    (the first measures progress at a low ESS, the second near 1);
+    (the first measures progress at a low ESS, the second near 1). Training also stops from step
+    ``window`` on when the median ESS of the monitors in the last ``window`` steps is below the
+    untrained transport's (the monitor at step 0, the base distribution's own proposal): a
+    transport that a full window of training has left worse than where it started seldom
+    recovers, and the base's draws replace a worse transport's anyway (the base fallback).
     ``diagnostics["stages"]["training"]["stopped_by"]`` then says ``"plateau"``. A poor ESS at
     a plateau is no reason to train on: the weights' diagnostics and warnings report it, and
     :class:`~numpyro_pinn.Rejuvenation` moves the draws when they warn. Below ``min_ess``
@@ -44,11 +48,17 @@ class Plateau:
 
     def reached(self, history, done: int) -> bool:
         """Whether the monitor history ``[(step, ess), ...]`` after ``done`` steps is on a plateau."""
+        median = lambda x: float(np.median(np.nan_to_num(x, nan=0.0)))
         recent = [e for s, e in history if s > done - self.window]
         before = [e for s, e in history if done - 2 * self.window < s <= done - self.window]
+        start = [e for s, e in history if s == 0]
+        if done >= self.window and len(recent) >= 2 and start:
+            now = median(recent)
+            if 0.0 < now < median(start[:1]) and now >= self.min_ess:
+                return True  # a window of training left the proposal worse than the base's
         if done < 2 * self.window or len(recent) < 2 or len(before) < 2:
             return False
-        now, then = (float(np.median(np.nan_to_num(x, nan=0.0))) for x in (recent, before))
+        now, then = median(recent), median(before)
         rose = now >= (1.0 + self.min_gain) * then
         fell = (1.0 - now) <= (1.0 - self.min_gain) * (1.0 - then)
         return now > 0.0 and now >= self.min_ess and not (rose or fell)
