@@ -23,6 +23,7 @@ from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.training.loop import TrainResult, fit, good_enough
 from numpyro_pinn.training.options import Plateau
 from numpyro_pinn.transports import ode
+from numpyro_pinn.validation import all_finite
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
                                     around_initial_point, is_mode, laplace, with_log_Z)
 
@@ -109,7 +110,7 @@ def _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_
         warm_start = named[warm_start]
     if isinstance(warm_start, (SMC, PT, Laplace)):
         lap = laplace(potential_fn, x0, warm_start.max_iter if isinstance(warm_start, Laplace) else 200)
-        finite = bool(jnp.all(jnp.isfinite(lap.chol)))
+        finite = all_finite(lap.chol)
         if isinstance(warm_start, Laplace) and not finite:
             raise ValueError("warm_start='laplace' failed (non-finite Hessian at the mode); use the default "
                              "warm_start='smc' or pass posterior draws.")

@@ -14,6 +14,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from numpyro_pinn.compiling import jit_once
+from numpyro_pinn.validation import all_finite
 
 __all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites", "init_to_prior_centre", "INIT_JITTER"]
 
@@ -71,11 +72,11 @@ def _as_float(tree):
 def _check_finite(potential_fn, x0, describe, value_and_grad=None):
     # One compiled program for the value and the gradient, not an eager compilation per operation.
     u0, g0 = (value_and_grad or jit_once(jax.value_and_grad(potential_fn)))(x0)
-    if not bool(jnp.isfinite(u0)):
+    if not all_finite(u0):
         raise ValueError(
             f"The potential is not finite at the initial point ({describe(x0)}): U(x0) = {float(u0)}."
         )
-    if not bool(jnp.all(jnp.isfinite(g0))):
+    if not all_finite(g0):
         raise ValueError(f"The gradient of the potential is not finite at the initial point ({describe(x0)}).")
 
 
@@ -137,7 +138,7 @@ def init_to_prior_centre(site=None):
         mean = 1.0 * fn.mean
     except _NO_MOMENT:
         return init_to_feasible(site)
-    if not isinstance(mean, jax.core.Tracer) and bool(jnp.all(jnp.isfinite(mean))):
+    if not isinstance(mean, jax.core.Tracer) and all_finite(mean):
         return jnp.broadcast_to(mean, shape)  # no median needed (nor compiled)
     median = feasible = init_to_feasible(site)
     if not fn.event_shape:
@@ -255,7 +256,7 @@ def from_model(
     value_and_grad = jit_once(jax.value_and_grad(flat_potential))
     moved = flat0 + INIT_JITTER * jax.random.uniform(jax.random.fold_in(rng_key, 1), flat0.shape, flat0.dtype, -1.0, 1.0)
     u, g = value_and_grad(moved)
-    if bool(jnp.isfinite(u)) and bool(jnp.all(jnp.isfinite(g))):
+    if all_finite(u, g):
         flat0 = moved  # checked: finite there
     else:
         _check_finite(flat_potential, flat0, describe, value_and_grad)
@@ -302,7 +303,7 @@ def _nonfinite_sites(trace) -> list[str]:
             lp = jnp.sum(site["fn"].log_prob(site["value"]))
         except Exception:  # noqa: BLE001 - we only want a name for the message
             continue
-        if not bool(jnp.isfinite(lp)):
+        if not all_finite(lp):
             bad.append(name)
     return bad
 

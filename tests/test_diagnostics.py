@@ -20,6 +20,14 @@ def test_ess_and_log_evidence_hand_values():
     assert diagnostics.log_evidence_se(np.zeros(100)) == pytest.approx(0.0)
 
 
+def test_non_finite_log_weights_become_zero_weights():
+    """NaN (a failed particle) and +-inf get log weight -inf, as float64; finite ones stay."""
+    lw = diagnostics.finite_log_weights(np.array([0.5, np.nan, np.inf, -np.inf, -2.0], np.float32))
+    assert lw.dtype == np.float64
+    np.testing.assert_array_equal(lw, [0.5, -np.inf, -np.inf, -np.inf, -2.0])
+    np.testing.assert_allclose(diagnostics.normalised_weights([0.0, np.nan, 0.0]), [0.5, 0.0, 0.5])
+
+
 def test_pareto_k_separates_light_and_heavy_tails():
     rng = np.random.default_rng(0)
     light = rng.normal(0, 0.1, 4000)  # lognormal weights with small sigma: k well below 0.5

@@ -22,3 +22,18 @@ def test_gaussian_log_pdf_matches_scipy_for_every_point_and_component(n):
     want = np.stack([stats.multivariate_normal(means[j], covs[j]).logpdf(y).reshape(n) for j in range(k)], axis=1)
     assert got.shape == (n, k)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_whiten_inverts_the_gaussians_affine_map():
+    """``whiten(mean, chol, mean + z chol^T) == z`` row by row. Mutation: the untransposed factor
+    (``chol^T`` in the solve) fails it for a non-diagonal ``chol``."""
+    from numpyro_pinn.gaussian import whiten
+
+    rng = np.random.default_rng(1)
+    d = 4
+    a = rng.normal(size=(d, d))
+    chol = np.linalg.cholesky(a @ a.T + 0.5 * np.eye(d))
+    mean, z = rng.normal(size=d), rng.normal(size=(7, d))
+    with jax.enable_x64(True):
+        got = np.asarray(whiten(jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(mean + z @ chol.T)))
+    np.testing.assert_allclose(got, z, rtol=1e-10, atol=1e-10)

@@ -12,6 +12,7 @@ import numpy as np
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol, whiten
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
+from numpyro_pinn.validation import all_finite
 
 __all__ = ["draw_mixture", "path_components", "refine", "refine_steps", "REFINE_WINDOW", "REFINE_MIN_GAIN"]
 
@@ -269,7 +270,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     hy = jnp.einsum("ji,pjk,kl->pil", chol, hs, chol)  # chol^T H chol: the Hessian in whitened coordinates
     chols = jax.vmap(lambda h: psd_inverse_chol(h)[0])(hy)
     means = whiten(mean, chol, pts)
-    ok = np.asarray(jnp.all(jnp.isfinite(chols), axis=(1, 2)) & jnp.all(jnp.isfinite(means), axis=1))
+    ok = np.isfinite(np.asarray(chols)).all(axis=(1, 2)) & np.isfinite(np.asarray(means)).all(axis=1)
     if not ok.any():
         return out(None)
     return out((means[ok], chols[ok]))
@@ -383,7 +384,7 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
 
 def _refine_loop(step, means, chols, log_weights, rng_key, iters, draws_per_step, min_gain=None):
     """:func:`refine_steps`' iterations with the compiled ``step``."""
-    finite = lambda c: all(bool(jnp.all(jnp.isfinite(a))) for a in c)
+    finite = lambda c: all_finite(*c)
     best, best_score = None, -np.inf
     k0, *keys = jax.random.split(rng_key, iters + 1)
     score, cands = step(k0, means, chols, log_weights)

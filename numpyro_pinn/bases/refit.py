@@ -11,6 +11,7 @@ from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, make_mixture, proposal_dr
 from numpyro_pinn.diagnostics import ess, finite_log_weights, pareto_k
 from numpyro_pinn.gaussian import whiten
 from numpyro_pinn.warmstart import from_draws
+from numpyro_pinn.validation import all_finite
 
 __all__ = ["refit_gaussian", "MIN_GAIN", "MAX_PARETO_K", "DEFENSIVE_WEIGHT", "DEFENSIVE_SCALE"]
 
@@ -79,7 +80,7 @@ def refit_gaussian(
     e_best, evals = ess(lw_best), 0
     for i in range(max_iter):
         fit = _weighted_gaussian(mean, chol, x, jnp.asarray(lw_best))
-        if fit is None or not bool(jnp.all(jnp.isfinite(fit[0]))):
+        if fit is None or not all_finite(fit[0]):
             break
         mu, L = fit
         cand = make_mixture(jnp.stack([mu, mu]), jnp.stack([L, DEFENSIVE_SCALE * L]),

@@ -11,6 +11,7 @@ import numpy as np
 import optax
 
 from numpyro_pinn.bases.mixture import GaussianMixture, component_log_prob, make_mixture, stratified, whitened_log_q
+from numpyro_pinn.validation import all_finite
 
 __all__ = ["fit_skew", "reweight"]
 
@@ -142,7 +143,7 @@ def fit_skew(
     before, after = float(score(init, z)), float(score(fitted, z))
     evals = done * k * draws_per_component + 2 * k * eval_draws
     out = mixture
-    if np.isfinite(after) and after > before and all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree.leaves(fitted)):
+    if np.isfinite(after) and after > before and all_finite(*jax.tree.leaves(fitted)):
         l, _ = unpack(fitted)
         out = make_mixture(fitted["means"], l, mixture.log_weights, mixture.labels, skews=fitted["skews"])
     return (out, evals) if return_evals else out
@@ -225,7 +226,7 @@ def reweight(
     lc2, wn2 = draws(k_eval, mixture)
     evals = 2 * k * draws_per_component
     out = mixture
-    ok = bool(jnp.all(jnp.isfinite(new))) and bool(jnp.all(jnp.isfinite(wn2)))
+    ok = all_finite(new, wn2)
     if ok and float(objective(lc2, wn2, new)) > float(objective(lc2, wn2, old)):
         out = mixture._replace(log_weights=new)
     return (out, evals) if return_evals else out

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.target import float_dtype
+from numpyro_pinn.validation import all_finite
 
 __all__ = ["WarmStart", "from_draws", "with_log_Z", "gaussian_importance", "reference"]
 
@@ -63,7 +64,7 @@ def from_draws(draws: jax.Array, log_Z: Optional[float] = None, method: str = "d
     if draws.ndim != 2 or draws.shape[0] < 2:
         raise ValueError(f"warm-start draws must have shape (n >= 2, d); got {draws.shape}.")
     mean, chol = _moments(draws, weights)
-    if not bool(jnp.all(jnp.isfinite(chol))):
+    if not all_finite(chol):
         raise ValueError("warm-start draws have a singular covariance; pass more (or more spread) draws.")
     lz = jnp.asarray(0.0 if log_Z is None else log_Z, dtype=float_dtype())
     return WarmStart(mean, chol, lz, draws, method)
@@ -90,7 +91,7 @@ def with_log_Z(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart, num: i
     """
     _, lw = gaussian_importance(rng_key, potential_fn, ws.mean, ws.chol, num)
     log_z = jax.scipy.special.logsumexp(lw) - jnp.log(num)
-    if not bool(jnp.isfinite(log_z)):
+    if not all_finite(log_z):
         log_z = jnp.zeros((), ws.chol.dtype)
     return ws._replace(log_Z=log_z, num_evals=ws.num_evals + num)
 
