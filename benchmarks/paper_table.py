@@ -154,8 +154,11 @@ def run(key, t: Synthetic, method: str, args, prior: str):
     kw = dict(potential_fn=t.potential, method=method, num_particles=args.num_sde if sde_type else args.num,
               num_samples=2000, progress_bar=False, base=base_option(prior, args), num_steps=args.steps,
               training=Training(min_steps=args.steps), target_ess=None)
-    if args.hidden is not None and method != "sde_diffusion":
-        kw["transport"] = ODETransport(method=method, hidden=tuple(args.hidden))
+    if (args.hidden is not None or args.drift_scale is not None) and method != "sde_diffusion":
+        opts = {} if args.hidden is None else {"hidden": tuple(args.hidden)}
+        if args.drift_scale is not None:
+            opts["drift_scale"] = args.drift_scale
+        kw["transport"] = ODETransport(method=method, **opts)
     t0 = time.perf_counter()
     s = PINNSampler(**kw).run(jax.random.PRNGKey(args.seed), init_params=jnp.zeros(t.dim))
     wall = time.perf_counter() - t0
@@ -206,6 +209,8 @@ def main():
                    help="the base option's draw_options={'path_spacing': ...} (default: draw_mixture's own)")
     p.add_argument("--skew-steps", type=int, default=None,
                    help="the base option's skew_steps (bases.fit_skew; default 300)")
+    p.add_argument("--drift-scale", choices=["auto", "prior", "none"], default=None,
+                   help="ODETransport(drift_scale=...) for the methods with a drift network (default: its default)")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     lines = [f"`python benchmarks/paper_table.py {' '.join(sys.argv[1:])}` — {datetime.date.today()}, "
