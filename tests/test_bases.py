@@ -270,6 +270,9 @@ def test_refine_stops_once_its_score_stops_rising_and_not_while_it_rises():
     assert score0 < -1.0
     _, score, n = refine_steps(log_q, *start, jax.random.PRNGKey(1), iters=iters, min_gain=0.02)
     assert score > -0.05 and n < n_all
+    for bad in (-0.1, "0.02"):
+        with pytest.raises(ValueError, match="refine_min_gain"):
+            draw_mixture(two_modes, jnp.zeros(2), jnp.eye(2), jnp.zeros((64, 2)), refine_min_gain=bad)
 
 
 def _funnel2(x):

@@ -12,7 +12,7 @@ import numpy as np
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol, whiten
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
-from numpyro_pinn.validation import all_finite
+from numpyro_pinn.validation import all_finite, check_positive
 
 __all__ = ["draw_mixture", "path_components", "refine", "refine_steps", "REFINE_WINDOW", "REFINE_MIN_GAIN"]
 
@@ -96,6 +96,8 @@ def draw_mixture(
         raise ValueError(f"`path_beyond` must be >= 0; got {path_beyond!r}.")
     if not path_spacing > 0:
         raise ValueError(f"`path_spacing` must be positive; got {path_spacing!r}.")
+    if refine_min_gain is not None:
+        check_positive("refine_min_gain", refine_min_gain, allow_zero=True)
     d = mean.shape[0]
     key = jax.random.PRNGKey(0) if rng_key is None else rng_key
     y = whiten(mean, chol, draws)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, make_mixture, proposal_draws
-from numpyro_pinn.diagnostics import ess, finite_log_weights, pareto_k
+from numpyro_pinn.diagnostics import ess, finite_log_weights, normalised_weights, pareto_k
 from numpyro_pinn.gaussian import whiten
 from numpyro_pinn.warmstart import from_draws
 from numpyro_pinn.validation import all_finite
@@ -79,7 +79,7 @@ def refit_gaussian(
     best, lw_best = None, finite_log_weights(log_weights)
     e_best, evals = ess(lw_best), 0
     for i in range(max_iter):
-        fit = _weighted_gaussian(mean, chol, x, jnp.asarray(lw_best))
+        fit = _weighted_gaussian(mean, chol, x, lw_best)
         if fit is None or not all_finite(fit[0]):
             break
         mu, L = fit
@@ -98,10 +98,8 @@ def refit_gaussian(
 def _weighted_gaussian(mean, chol, x, log_weights):
     """The weighted mean and the Cholesky factor of the weighted (unbiased) covariance of the
     whitened draws ``L^-1 (x - mean)``; ``None`` where the weights are degenerate."""
-    lw = jnp.where(jnp.isfinite(log_weights), log_weights, -jnp.inf)
-    w = jnp.exp(lw - jax.scipy.special.logsumexp(lw))
     try:
-        fit = from_draws(whiten(mean, chol, x), weights=w)
+        fit = from_draws(whiten(mean, chol, x), weights=jnp.asarray(normalised_weights(log_weights)))
     except ValueError:
         return None
     return fit.mean, fit.chol
