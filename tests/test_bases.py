@@ -684,17 +684,18 @@ def test_drift_scale_follows_the_component_widths():
     from numpyro_pinn.transports.ode import DRIFT_SCALE_SPREAD, ODETransport
 
     means = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
-    chols = jnp.stack([0.01 * jnp.eye(2), jnp.eye(2)])
+    chols = jnp.stack([0.001 * jnp.eye(2), jnp.eye(2)])
     mix = make_mixture(means, chols, jnp.log(jnp.array([0.5, 0.5])), jnp.zeros(1, jnp.int32))
-    typical = 0.1  # exp(0.5 log 0.01 + 0.5 log 1)
+    typical = 0.001 ** 0.5  # exp(0.5 log 0.001 + 0.5 log 1)
     scale = local_scale(mix)
-    np.testing.assert_allclose(np.asarray(scale(means[0])), 0.01 / typical * np.eye(2), rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(scale(means[1])), 1.0 / typical * np.eye(2), rtol=1e-5)
-    assert scale_spread(mix) == pytest.approx(100.0, rel=1e-5) and scale_spread(None) == 1.0
-    assert DRIFT_SCALE_SPREAD < 100.0
+    np.testing.assert_allclose(np.asarray(scale(means[0])), 0.001 / typical * np.eye(2), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(scale(means[1])), 1.0 / typical * np.eye(2), rtol=1e-4)
+    assert scale_spread(mix) == pytest.approx(1000.0, rel=1e-4) and scale_spread(None) == 1.0
+    assert 10.0 < DRIFT_SCALE_SPREAD < 1000.0
     assert ODETransport().for_prior(mix).drift_scale == "prior"
-    equal = mix._replace(chols=jnp.stack([jnp.eye(2), 2.0 * jnp.eye(2)]))
-    assert ODETransport().for_prior(equal).drift_scale == "none"
+    for ratio in (2.0, 30.0):  # equal-sized components, and a spread like baseball's base (34)
+        unequal = mix._replace(chols=jnp.stack([jnp.eye(2), ratio * jnp.eye(2)]))
+        assert ODETransport().for_prior(unequal).drift_scale == "none"
     assert ODETransport().for_prior(None).drift_scale == "none"
     assert ODETransport(drift_scale="none").for_prior(mix).drift_scale == "none"
     with pytest.raises(ValueError, match="drift_scale"):

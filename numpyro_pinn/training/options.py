@@ -35,7 +35,7 @@ class Plateau:
     ``num_steps``.
     """
 
-    window: int = 1000
+    window: int = 500
     min_ess: float = 0.0
     min_gain: float = 0.2
 
