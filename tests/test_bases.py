@@ -565,6 +565,11 @@ def test_auto_fits_a_quick_draws_mixture_where_a_gaussian_would_not_end_training
     kept, evals, kind = Auto(heavy_tail=False, quick_components=None).one_mode_mixture(
         jax.random.PRNGKey(0), potential, ws, "prior", return_kind=True)
     assert kept is None and kind is None and evals == 2 * 2048  # the Gaussian, after a refit not kept
+    # Where no proposal can end training (refit_below=1), the quick mixture is still kept as the
+    # better importance sampler, for training to start from.
+    better, _, kind = Auto(heavy_tail=False, refit_below=1.0).one_mode_mixture(
+        jax.random.PRNGKey(0), potential, ws, "prior", return_kind=True)
+    assert kind == "refit" and better.means.shape == (QUICK_COMPONENTS, 2)
     with pytest.raises(ValueError, match="quick_components"):
         Auto(quick_components=0)
 

@@ -268,9 +268,11 @@ class Auto(_Mixture):
         draws and then to the target (:func:`numpyro_pinn.bases.draw_mixture` with
         :data:`QUICK_REFINE_ITERS` refinement steps, no search over their number, no path
         components; about 10 ``quick_components`` x 512 target evaluations per step) and keep
-        them only if they would (ESS at least ``refit_below``, Pareto k at most
+        them if they would end training (ESS at least ``refit_below``, Pareto k at most
         :data:`QUICK_MAX_PARETO_K` unless the ESS is 0.99): a base that good needs no training, which costs more on a
-        mildly skewed posterior (a scale parameter's, a variance's) than this fit. ``None``: never.
+        mildly skewed posterior (a scale parameter's, a variance's) than this fit. They are also
+        kept when they are the better importance sampler (a higher ESS than the Gaussian's, Pareto
+        k at most 0.7): training then starts closer to the posterior. ``None``: never.
     """
 
     heavy_tail: bool = True
@@ -313,7 +315,7 @@ class Auto(_Mixture):
         ``far_from_gaussian_ess``, it is refitted by the cross-entropy method
         (:func:`~numpyro_pinn.bases.refit_gaussian`), the refit replacing it when its ESS is
         higher; if it is still poor, the quick draws mixture (``quick_components``) replaces it
-        when that would end training. If the kept
+        when that would end training or has the higher ESS (with Pareto k at most 0.7). If the kept
         Gaussian's ESS is below ``far_from_gaussian_ess``, the draws mixture replaces it when its
         lower bound is higher. With too few draws to fit to (``warm_start="laplace"`` has one),
         there is no draws mixture."""
@@ -355,7 +357,7 @@ class Auto(_Mixture):
                                        refine_iters=QUICK_REFINE_ITERS)
             _, lw = scored(quick, jax.random.fold_in(k_e0, 3))
             evals += n + num
-            if not short(lw):
+            if not short(lw) or (ess(lw) > ess(lw0) and pareto_k(lw) <= MAX_PARETO_K):
                 best, kind, lw0 = quick, "refit", lw
         if not ess(lw0) < self.far_from_gaussian_ess or few:
             return done(best, evals, kind)
