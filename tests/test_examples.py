@@ -1,5 +1,6 @@
 """Examples run end to end with tiny budgets (as NumPyro's test_examples does)."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,7 +34,8 @@ def test_example_runs(script, args, tmp_path):
         return
     assert "NUTS" in out.stdout and "wall time" in out.stdout
     if script.endswith("eight_schools.py"):
-        assert "PINN (ode): ESS" in out.stdout
+        # the summary line, with a note in brackets where the draws came from the base (the fallback)
+        assert re.search(r"PINN \(ode\)(?: \[[^\n]*\])?: ESS = [0-9.]+", out.stdout), out.stdout[-3000:]
         # One naming (NumPyro's, 0-based) in all three tables, reference values beside the errors.
         assert "theta[7]" in out.stdout and "theta[8]" not in out.stdout and "ref mean" in out.stdout
     else:
