@@ -45,7 +45,7 @@ REFIT_BELOW = 0.9
 #: refinement steps against the target, and the Pareto k its weights may have at most to be kept
 #: (the default ``Training(max_pareto_k=0.5)`` that a base must meet for training to be skipped).
 QUICK_COMPONENTS = 16
-QUICK_REFINE_ITERS = 10
+QUICK_REFINE_ITERS = 20
 QUICK_MAX_PARETO_K = 0.5
 
 _SKEW = (True, False, "weights")
