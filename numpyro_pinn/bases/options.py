@@ -267,7 +267,8 @@ class Auto(_Mixture):
         Pareto k above 0.7): fit this many Gaussians to the warm-start
         draws and then to the target (:func:`numpyro_pinn.bases.draw_mixture` with
         :data:`QUICK_REFINE_ITERS` refinement steps, no search over their number, no path
-        components; about 10 ``quick_components`` x 512 target evaluations per step) and keep
+        components; 2 x ``quick_components`` x 512 target evaluations per step, one scoring of
+        each of its two candidates) and keep
         them if they would end training (ESS at least ``refit_below``, Pareto k at most
         :data:`QUICK_MAX_PARETO_K` unless the ESS is 0.99): a base that good needs no training, which costs more on a
         mildly skewed posterior (a scale parameter's, a variance's) than this fit. They are also
