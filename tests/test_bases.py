@@ -546,6 +546,7 @@ def test_auto_fits_a_quick_draws_mixture_where_a_gaussian_would_not_end_training
     from scipy.special import gammaln
 
     from numpyro_pinn.bases import QUICK_COMPONENTS, Auto
+    from numpyro_pinn.bases.options import QUICK_REFINE_ITERS
     from numpyro_pinn.diagnostics import log_evidence_se, pareto_k
     from numpyro_pinn.warmstart import from_draws
 
@@ -556,8 +557,8 @@ def test_auto_fits_a_quick_draws_mixture_where_a_gaussian_would_not_end_training
     ws = from_draws(np.stack([y, 0.5 * y + rng.standard_normal(2000)], 1))
     lw0 = proposal_log_weights(potential, ws.mean, ws.chol, None, jax.random.PRNGKey(9), 4096)
     assert 0.8 < ess(lw0) < 0.9
-    mix, evals, kind = Auto(heavy_tail=False).one_mode_mixture(jax.random.PRNGKey(0), potential, ws, "prior",
-                                                                return_kind=True)
+    mix, evals_quick, kind = Auto(heavy_tail=False).one_mode_mixture(jax.random.PRNGKey(0), potential, ws, "prior",
+                                                                      return_kind=True)
     assert kind == "refit" and mix.means.shape == (QUICK_COMPONENTS, 2)
     lw = proposal_log_weights(potential, ws.mean, ws.chol, mix, jax.random.PRNGKey(9), 4096)
     assert ess(lw) > 0.95 and pareto_k(lw) < 0.5
@@ -565,6 +566,9 @@ def test_auto_fits_a_quick_draws_mixture_where_a_gaussian_would_not_end_training
     kept, evals, kind = Auto(heavy_tail=False, quick_components=None).one_mode_mixture(
         jax.random.PRNGKey(0), potential, ws, "prior", return_kind=True)
     assert kept is None and kind is None and evals == 2 * 2048  # the Gaussian, after a refit not kept
+    # The quick mixture's reported cost is its refinement's: a first score and two candidates scored
+    # per step, 512 draws per component each, and its own 2,048-draw score.
+    assert evals_quick - evals == (2 * QUICK_REFINE_ITERS + 1) * QUICK_COMPONENTS * 512 + 2048
     # Where no proposal can end training (refit_below=1), the quick mixture is still kept as the
     # better importance sampler, for training to start from.
     better, _, kind = Auto(heavy_tail=False, refit_below=1.0).one_mode_mixture(
