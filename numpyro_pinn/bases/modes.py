@@ -74,7 +74,9 @@ def mode_mixture(
     per mode give a noisy covariance).
 
     ``continuum="draws"``: when the climbs end at more than ``max_components`` distinct points (a
-    ring or a ridge of maxima rather than separate modes) and no mode mixture results, return
+    ring or a ridge of maxima rather than separate modes; the climbs stop as soon as they have,
+    after a block from the second on, since more climbs cannot undo it) and no mode mixture
+    results, return
     :func:`draw_mixture` fitted to the draws instead of ``None`` (``PINNSampler(prior="auto")``),
     with the keyword arguments ``draw_options`` (its ``max_components`` defaults to this one's).
 
@@ -136,7 +138,8 @@ def mode_mixture(
 
     def stop(ends):
         ends_y = to_y(ends)
-        return _running_off(ends_y, far, merge_tol) or (patience is not None and _settled(ends_y, merge_tol, patience))
+        return (_running_off(ends_y, far, merge_tol) or len(_end_points(ends_y, merge_tol)[0]) > max_components
+                or (patience is not None and _settled(ends_y, merge_tol, patience)))
 
     rows, modes, hessians, iters = _climb(potential_fn, x, climb_batch, max_seconds, stop=stop)
     sub, x = sub[rows], x[rows]
@@ -147,15 +150,7 @@ def mode_mixture(
         return (mix,) + extra if extra else mix
     my, xy = to_y(modes), to_y(x)
     ok = np.all(np.isfinite(my), axis=1)
-    centres: list = []
-    labels = np.full(len(my), -1)
-    for i in np.flatnonzero(ok):
-        dist = [np.linalg.norm(my[i] - c) for c in centres]
-        if dist and min(dist) < merge_tol:
-            labels[i] = int(np.argmin(dist))
-        else:
-            centres.append(my[i])
-            labels[i] = len(centres) - 1
+    centres, labels = _end_points(my, merge_tol)
     many = len(centres) > max_components or _running_off(my, far, merge_tol)
 
     def no_modes():  # one mode, or a continuum of maxima
@@ -172,7 +167,6 @@ def mode_mixture(
 
     if len(centres) < 2:
         return no_modes()
-    centres = np.asarray(centres)
     counts = np.bincount(labels[labels >= 0], minlength=len(centres))
     keep = counts >= max(min_weight * ok.sum(), 1)
     if keep.sum() < 2 or keep.sum() > max_components:
@@ -233,6 +227,27 @@ def _psd_inverse_chol(chol, hessian_x):
     return psd_inverse_chol(chol.T @ hessian_x @ chol)
 
 
+def _end_points(ends_y: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct points among the climbs' ends ``ends_y`` (whitened), in order: each finite end
+    joins the nearest point found before it if that is closer than ``tol``, else is a new one.
+    ``(points (C, d), labels (n,))``, ``-1`` for an end that is not finite."""
+    ends_y = np.asarray(ends_y, np.float64)
+    points = np.empty_like(ends_y)
+    labels = np.full(len(ends_y), -1)
+    count = 0
+    for i in np.flatnonzero(np.all(np.isfinite(ends_y), axis=1)):
+        if count:
+            dist = np.sum((points[:count] - ends_y[i]) ** 2, axis=1)
+            j = int(np.argmin(dist))
+            if dist[j] < tol**2:
+                labels[i] = j
+                continue
+        points[count] = ends_y[i]
+        labels[i] = count
+        count += 1
+    return points[:count], labels
+
+
 def _running_off(ends_y: np.ndarray, far: float, tol: float) -> bool:
     """Whether the climbs ending at ``ends_y`` (whitened) ran off: at least
     :data:`RUN_OFF_CLIMBS` of them, more than half ending beyond ``far`` (or not finite), and
@@ -247,11 +262,7 @@ def _running_off(ends_y: np.ndarray, far: float, tol: float) -> bool:
     away = int(np.sum(~finite)) + int(np.sum(beyond))
     if not away > 0.5 * len(ends_y):
         return False
-    centres = np.empty((0, ends_y.shape[1]))
-    for e in ends_y[beyond]:
-        if not (len(centres) and np.min(np.sum((centres - e) ** 2, axis=1)) < tol**2):
-            centres = np.vstack([centres, e])
-    return int(np.sum(~finite)) + len(centres) > SCATTERED * away
+    return int(np.sum(~finite)) + len(_end_points(ends_y[beyond], tol)[0]) > SCATTERED * away
 
 
 def _settled(ends_y: np.ndarray, tol: float, patience: int) -> bool:
