@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import Callable, Optional, Union
 
 import jax
@@ -22,6 +23,10 @@ __all__ = ["draw_mixture", "path_components", "refine", "refine_steps", "REFINE_
 #: improves scatter by a few hundredths of a nat from draw to draw).
 REFINE_WINDOW = 4
 REFINE_MIN_GAIN = 0.02
+#: :func:`draw_mixture`'s search fits its component counts up to this one padded to it (the
+#: components beyond ``K`` without weight, the draws of a step shared out among the ``K``): one
+#: compiled EM and refinement program for them all instead of one per count.
+SEARCH_PAD = 8
 
 
 def draw_mixture(
@@ -115,6 +120,7 @@ def draw_mixture(
     from numpyro_pinn.stages import Deadline, report
 
     deadline = Deadline.after(max_seconds)
+    pad = min(SEARCH_PAD, sizes[-1]) if len(sizes) > 1 else None
     best, best_score, evals = None, -np.inf, 0
     for k in sizes:
         report(draws_mixture=f"{k} components")
@@ -124,10 +130,11 @@ def draw_mixture(
                           stacklevel=2)
             break
         key, k_em, k_ref = jax.random.split(key, 3)
-        fit = _em_fit(y, k, k_em, em_iters)
+        padded = pad is not None and k <= pad
+        fit = _em_fit(y, k, k_em, em_iters, pad if padded else k)
         iters = search_iters if len(sizes) > 1 else refine_iters
         refined, score, n = refine_steps(log_q, *fit, k_ref, iters=iters, draws_per_component=refine_draws,
-                                         compiled=compiled, min_gain=refine_min_gain)
+                                         compiled=compiled, min_gain=refine_min_gain, padded=padded)
         evals += n
         if refined is None:
             refined = fit
@@ -137,10 +144,11 @@ def draw_mixture(
     if len(sizes) > 1 and refine_iters > search_iters:
         more, more_score, n = refine_steps(log_q, *best, key, iters=refine_iters - search_iters,
                                            draws_per_component=refine_draws, compiled=compiled,
-                                           min_gain=refine_min_gain)
+                                           min_gain=refine_min_gain, padded=best[0].shape[0] == pad)
         if more is not None:
             best, best_score = more, more_score
         evals += n
+    best = _weighted(*best)  # without the padding
     path_points = min(path_points, max_components - best[0].shape[0])  # max_components bounds them all
     path_beyond = min(path_beyond, max_components - best[0].shape[0] - path_points)
     if path_points > 0 and refine_iters > 0:
@@ -277,12 +285,28 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
         return out(None)
     return out((means[ok], chols[ok]))
 
-def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int,
+            pad: Optional[int] = None) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``k`` full-covariance Gaussians fitted to the points ``y`` by ``iters`` EM steps, started at
-    ``k`` random points with the points' covariance; ``(means, chols, log_weights)``."""
+    ``k`` random points with the points' covariance; ``(means, chols, log_weights)``. With ``pad``
+    (at least ``k``) the arrays have ``pad`` components, those beyond ``k`` with log weight
+    ``-inf``: one compiled program for every ``k`` up to ``pad``."""
     d = y.shape[1]
-    lse = jax.scipy.special.logsumexp
+    pad = k if pad is None else pad
     eye = jnp.eye(d, dtype=y.dtype)
+    start = y[jax.random.choice(rng_key, y.shape[0], (pad,), replace=False)]
+    init = (start, jnp.broadcast_to(jnp.linalg.cholesky(jnp.cov(y.T).reshape(d, d) + 1e-6 * eye), (pad, d, d)),
+            jnp.where(jnp.arange(pad) < k, -jnp.log(k), -jnp.inf).astype(y.dtype))
+    return _em(y, init, iters)
+
+
+@partial(jax.jit, static_argnums=2)
+def _em(y, init, iters):
+    """:func:`_em_fit`'s EM steps from ``init``; components with log weight ``-inf`` stay without
+    weight."""
+    lse = jax.scipy.special.logsumexp
+    eye = jnp.eye(y.shape[1], dtype=y.dtype)
+    active = jnp.isfinite(init[2])
 
     def em_step(_, c):
         means, chols, log_w = c
@@ -291,12 +315,15 @@ def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int) -> tuple[jax.A
         nk = jnp.sum(r, 0) + 1e-9
         means = (r.T @ y) / nk[:, None]
         cov = jax.vmap(lambda rk, m, n: ((rk[:, None] * (y - m)).T @ (y - m)) / n)(r.T, means, nk)
-        return means, jnp.linalg.cholesky(cov + 1e-6 * eye), jnp.log(nk / jnp.sum(nk))
+        return means, jnp.linalg.cholesky(cov + 1e-6 * eye), jnp.where(active, jnp.log(nk / jnp.sum(nk)), -jnp.inf)
 
-    start = y[jax.random.choice(rng_key, y.shape[0], (k,), replace=False)]
-    init = (start, jnp.broadcast_to(jnp.linalg.cholesky(jnp.cov(y.T).reshape(d, d) + 1e-6 * eye), (k, d, d)),
-            jnp.full((k,), -jnp.log(k), y.dtype))
-    return jax.jit(lambda c: jax.lax.fori_loop(0, iters, em_step, c))(init)
+    return jax.lax.fori_loop(0, iters, em_step, init)
+
+
+def _weighted(means, chols, log_w):
+    """The mixture without its components of log weight ``-inf`` (a padded search's)."""
+    keep = np.isfinite(np.asarray(log_w))
+    return (means, chols, log_w) if keep.all() else (means[keep], chols[keep], log_w[keep])
 
 def refine(
     log_q: Callable, means: jax.Array, chols: jax.Array, log_weights: jax.Array, rng_key: jax.Array,
@@ -334,25 +361,39 @@ def refine(
     return refine_steps(log_q, means, chols, log_weights, rng_key, iters, draws_per_component)[0]
 
 def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_component=512,
-                 compiled: Optional[dict] = None, min_gain: Optional[float] = None):
+                 compiled: Optional[dict] = None, min_gain: Optional[float] = None, padded: bool = False):
     """:func:`refine`, returning ``(best mixture or None, its score, target evaluations)``.
     ``compiled``: a dict in which calls with the same ``log_q`` keep their compiled step, so that
     a second refinement of a mixture of the same shape compiles nothing. ``min_gain``: stop before
     ``iters`` once the mean score of the last :data:`REFINE_WINDOW` iterations is less than this
-    many nats above the mean of the window before (``None``: run all ``iters``)."""
+    many nats above the mean of the window before (``None``: run all ``iters``). ``padded``: the
+    components of log weight ``-inf`` are padding, not drawn from; each step's ``K x
+    draws_per_component`` draws are shared out equally among the others (one compiled step for
+    every number of them)."""
     k, d = means.shape
     n_k = max(draws_per_component, 16 * d)
-    if compiled is not None and (k, n_k) in compiled:
-        return _refine_loop(compiled[(k, n_k)], means, chols, log_weights, rng_key, iters, k * n_k, min_gain)
+    if compiled is not None and (k, n_k, padded) in compiled:
+        return _refine_loop(compiled[(k, n_k, padded)], means, chols, log_weights, rng_key, iters, k * n_k, min_gain,
+                            padded)
     nu = 0.5 * d * (d + 1)
     lse = jax.scipy.special.logsumexp
 
     @jax.jit
     def step(key, means, chols, log_w):
-        eps = jax.random.normal(key, (k, n_k, d), means.dtype)
-        y = (means[:, None, :] + jnp.einsum("kij,knj->kni", chols, eps)).reshape(-1, d)
-        lc = gaussian_log_pdf(means, chols, y)  # (n, K)
-        log_prop = lse(lc, 1) - jnp.log(k)  # equal draws from every component
+        if padded:  # draw i from the (i mod K')-th of the K' components with weight
+            active = jnp.isfinite(log_w)
+            k_on = jnp.sum(active)
+            comp = jnp.argsort(~active, stable=True)[jnp.arange(k * n_k) % k_on]
+            eps = jax.random.normal(key, (k * n_k, d), means.dtype)
+            y = jax.lax.fori_loop(0, k, lambda j, y: jnp.where((comp == j)[:, None], means[j] + eps @ chols[j].T, y),
+                                  jnp.zeros_like(eps))
+            lc = gaussian_log_pdf(means, chols, y)  # (n, K)
+            log_prop = lse(jnp.where(active, lc, -jnp.inf), 1) - jnp.log(k_on)
+        else:
+            eps = jax.random.normal(key, (k, n_k, d), means.dtype)
+            y = (means[:, None, :] + jnp.einsum("kij,knj->kni", chols, eps)).reshape(-1, d)
+            lc = gaussian_log_pdf(means, chols, y)  # (n, K)
+            log_prop = lse(lc, 1) - jnp.log(k)  # equal draws from every component
         log_mix = lse(lc + log_w, 1)
         lq = log_q(y)
         lq = jnp.where(jnp.isfinite(lq), lq, -jnp.inf)
@@ -361,8 +402,9 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
         r = jnp.exp(log_mix - log_prop)
         score = jnp.sum(jnp.where(r > 0, r * (lq - log_mix), 0.0)) / jnp.sum(r)
         lw = lwt[:, None] + lc + log_w - log_mix[:, None]  # weight x responsibility, (n, K)
-        wn = jnp.exp(lw - lse(lw, 0))
-        n_eff = 1.0 / jnp.sum(wn**2, 0)
+        col = lse(lw, 0)
+        wn = jnp.exp(lw - jnp.where(jnp.isfinite(col), col, 0.0))  # a padding component's: 0
+        n_eff = jnp.where(jnp.isfinite(col), 1.0 / jnp.sum(wn**2, 0), 0.0)
         mu = wn.T @ y
 
         def cov_of(a):
@@ -380,13 +422,17 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
         return score, (full, (means, chols, new_log_w))
 
     if compiled is not None:
-        compiled[(k, n_k)] = step
-    return _refine_loop(step, means, chols, log_weights, rng_key, iters, k * n_k, min_gain)
+        compiled[(k, n_k, padded)] = step
+    return _refine_loop(step, means, chols, log_weights, rng_key, iters, k * n_k, min_gain, padded)
 
 
-def _refine_loop(step, means, chols, log_weights, rng_key, iters, draws_per_step, min_gain=None):
+def _refine_loop(step, means, chols, log_weights, rng_key, iters, draws_per_step, min_gain=None, padded=False):
     """:func:`refine_steps`' iterations with the compiled ``step``."""
-    finite = lambda c: all_finite(*c)
+    if padded:  # the padding's log weights are -inf
+        finite = lambda c: all_finite(c[0], c[1]) and not np.isnan(np.asarray(c[2])).any() and np.isfinite(
+            np.asarray(c[2])).any()
+    else:
+        finite = lambda c: all_finite(*c)
     best, best_score = None, -np.inf
     k0, *keys = jax.random.split(rng_key, iters + 1)
     score, cands = step(k0, means, chols, log_weights)
