@@ -6,7 +6,6 @@ log density (paper eq. 33): ``d log p(X_t, t) / dt = -div mu(X_t, t)``, from
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, NamedTuple
 
 import diffrax
@@ -19,7 +18,7 @@ from numpyro_pinn import bases
 from numpyro_pinn import sharding as sharding_mod
 from numpyro_pinn.transports.losses import TargetValues
 
-__all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws", "systematic_resample", "take"]
+__all__ = ["WhitenedTarget", "whitened_target", "flow", "paths", "FlowDraws", "take"]
 
 
 class WhitenedTarget(NamedTuple):
@@ -175,18 +174,6 @@ def paths(rng_key: jax.Array, mu_fn: Callable, num: int, dim: int, num_times: in
     )
     ys = jnp.swapaxes(sol.ys, 0, 1)
     return ys if t1 > t0 else ys[:, ::-1]
-
-
-@functools.partial(jit_once, static_argnums=2)
-def systematic_resample(key, log_weights, num: int) -> jax.Array:
-    """``num`` indices drawn by systematic resampling with probabilities ``softmax(log_weights)``
-    (a ``-inf`` log weight is never drawn), in random order: equal-weight draws from weighted
-    particles, with less resampling noise than multinomial draws."""
-    w = jax.nn.softmax(log_weights)
-    u = (jax.random.uniform(key) + jnp.arange(num)) / num
-    idx = jnp.searchsorted(jnp.cumsum(w), u)
-    idx = jnp.clip(idx, 0, w.shape[0] - 1)
-    return jax.random.permutation(jax.random.fold_in(key, 1), idx)
 
 
 @jit_once

@@ -14,7 +14,8 @@ from numpyro_pinn import agreement, bases, core, diagnostics, serialization, sta
 from numpyro_pinn.bases import GaussianMixture
 from numpyro_pinn.rejuvenation import Rejuvenation
 from numpyro_pinn.training import Collocation, Training, TrainResult
-from numpyro_pinn.sample import systematic_resample, take, whitened_target
+from numpyro_pinn.resampling import systematic_resample
+from numpyro_pinn.sample import take, whitened_target
 from numpyro_pinn.sharding import data_sharding
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.transports import ode

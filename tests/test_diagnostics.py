@@ -42,7 +42,7 @@ def test_logsumexp_matches_scipy():
 
 
 def test_pareto_k_above_threshold_warns_and_resampling_follows_weights():
-    from numpyro_pinn.sample import systematic_resample
+    from numpyro_pinn.resampling import systematic_resample
 
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(4000, 1)))

@@ -27,6 +27,7 @@ import scipy.stats
 
 from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.diagnostics import ess, log_evidence, normalised_weights, pareto_k
+from numpyro_pinn.resampling import systematic_resample
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, gaussian_importance
 
 __all__ = ["screen_laplace", "ScreenResult", "screen_size", "FAR_QUANTILE", "FAR_ALARM", "max_far", "MAX_PARETO_K", "MIN_ESS"]
@@ -110,9 +111,8 @@ def _squared_radii(mean, chol, x):
     return jnp.sum(z**2, axis=0)
 
 
-@jit_once
 def _resample(rng_key, weights, x):
-    """The rows of ``x`` resampled by ``weights`` (BlackJAX's systematic resampling), as many as there are."""
-    from blackjax.smc.resampling import systematic
-
-    return x[systematic(rng_key, weights, x.shape[0])]
+    """The rows of ``x`` resampled by ``weights`` (systematic resampling), as many as there are."""
+    with np.errstate(divide="ignore"):
+        idx = systematic_resample(rng_key, np.log(np.asarray(weights, np.float64)), x.shape[0])
+    return jnp.asarray(np.asarray(x)[idx])  # on the host: JAX's indexing compiles a program per operation
