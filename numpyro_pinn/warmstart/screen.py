@@ -101,7 +101,7 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
     w = jnp.asarray(normalised_weights(lw), x.dtype)
     method = f"screened laplace: importance sampling (Pareto k {k:.2f}, ESS {e:.2f}; {far} of {n} screen particles far)"
     ws = from_draws(x, log_Z=log_evidence(lw), method=method, weights=w)
-    return ScreenResult(ws._replace(draws=_resample(k_resample, w, x)), "passed", num_draws)
+    return ScreenResult(ws._replace(draws=_resample(k_resample, lw, x)), "passed", num_draws)
 
 
 @jit_once
@@ -111,8 +111,7 @@ def _squared_radii(mean, chol, x):
     return jnp.sum(z**2, axis=0)
 
 
-def _resample(rng_key, weights, x):
-    """The rows of ``x`` resampled by ``weights`` (systematic resampling), as many as there are."""
-    with np.errstate(divide="ignore"):
-        idx = systematic_resample(rng_key, np.log(np.asarray(weights, np.float64)), x.shape[0])
+def _resample(rng_key, log_weights, x):
+    """The rows of ``x`` resampled by their ``log_weights`` (systematic resampling), as many as there are."""
+    idx = systematic_resample(rng_key, log_weights, x.shape[0])
     return jnp.asarray(np.asarray(x)[idx])  # on the host: JAX's indexing compiles a program per operation
