@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import jax
 
-__all__ = ["jit_once", "ONCE_OPTIONS", "cheap_to_run", "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
+__all__ = ["jit_once", "ONCE_OPTIONS", "cheap_to_run", "estimated_flops", "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
 
 #: XLA options for :func:`jit_once`'s programs on CPU.
 ONCE_OPTIONS = {"xla_backend_optimization_level": 0}
@@ -47,18 +47,25 @@ def jit_once(fun: Optional[Callable] = None, **jit_kwargs):
     return call
 
 
-def cheap_to_run(fun: Callable, *example_args) -> bool:
-    """Whether one call of ``fun`` on arguments like ``example_args`` costs at most
-    :data:`CHEAP_FLOPS` by XLA's estimate (from the lowered program: nothing is compiled). A
-    program that calls a cheap ``fun`` many times can be compiled with :func:`jit_once`: less
-    optimisation slows a cheap function's calls by less than it saves in compilation. ``False``
-    where XLA gives no estimate."""
+def estimated_flops(fun: Callable, *example_args) -> Optional[tuple]:
+    """XLA's estimate of one call of ``fun`` on arguments like ``example_args``: ``(floating-point
+    operations, transcendental functions)``, from the lowered program (nothing is compiled);
+    ``None`` where XLA gives none."""
     try:
         cost = jax.jit(fun).lower(*example_args).cost_analysis()
-    except Exception:  # noqa: BLE001 - no estimate: not known to be cheap
-        return False
+    except Exception:  # noqa: BLE001 - no estimate
+        return None
     if isinstance(cost, (list, tuple)):
         cost = cost[0] if cost else None
     if not cost or "flops" not in cost:
-        return False
-    return cost["flops"] + TRANSCENDENTAL_FLOPS * cost.get("transcendentals", 0.0) <= CHEAP_FLOPS
+        return None
+    return float(cost["flops"]), float(cost.get("transcendentals", 0.0))
+
+
+def cheap_to_run(fun: Callable, *example_args) -> bool:
+    """Whether one call of ``fun`` on arguments like ``example_args`` costs at most
+    :data:`CHEAP_FLOPS` by XLA's estimate (:func:`estimated_flops`). A program that calls a cheap
+    ``fun`` many times can be compiled with :func:`jit_once`: less optimisation slows a cheap
+    function's calls by less than it saves in compilation. ``False`` where XLA gives no estimate."""
+    cost = estimated_flops(fun, *example_args)
+    return cost is not None and cost[0] + TRANSCENDENTAL_FLOPS * cost[1] <= CHEAP_FLOPS

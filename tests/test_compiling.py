@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.compiling import CHEAP_FLOPS, cheap_to_run, jit_once
+from numpyro_pinn.compiling import CHEAP_FLOPS, cheap_to_run, estimated_flops, jit_once
 
 
 def test_jit_once_computes_what_jit_does_alone_nested_and_with_static_arguments():
@@ -37,3 +37,13 @@ def test_cheap_to_run_follows_xlas_estimate():
     assert cheap_to_run(lambda x: jnp.sum(x**2), jnp.ones(3))
     n = int(np.sqrt(CHEAP_FLOPS)) + 10
     assert not cheap_to_run(lambda a: a @ a, jnp.ones((n, n)))
+
+
+def test_estimated_flops_counts_a_matrix_products_operations():
+    """XLA's estimate of an ``n x n`` matrix product is ``2 n^3`` operations and no transcendental;
+    one ``exp`` per entry adds ``n^2`` transcendentals."""
+    n = 16
+    flops, trans = estimated_flops(lambda a: a @ a, jnp.ones((n, n)))
+    assert flops == 2 * n**3 and trans == 0
+    _, trans = estimated_flops(lambda a: jnp.exp(a @ a), jnp.ones((n, n)))
+    assert trans == n**2

@@ -14,7 +14,8 @@ and underestimates heavy tails, e.g. ``log tau`` in eight schools).
 Modules: :mod:`~numpyro_pinn.warmstart.base` (the :class:`WarmStart` result, whitening from
 draws, ``log Z`` by importance sampling), :mod:`~numpyro_pinn.warmstart.laplace` (Newton, the
 Laplace fit, the mode and propriety checks), :mod:`~numpyro_pinn.warmstart.smc` (the default), :mod:`~numpyro_pinn.warmstart.screen` (when the
-Laplace fit suffices, so that SMC's full run can be skipped) and
+Laplace fit suffices, so that SMC's full run can be skipped),
+:mod:`~numpyro_pinn.warmstart.precision` (SMC in float32 on a float64 target, corrected to it) and
 :mod:`~numpyro_pinn.warmstart.pt`.
 """
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, gaussian_importance, reference, with_log_Z

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from functools import partial
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
@@ -16,6 +17,7 @@ from numpyro_pinn.stages import Deadline, report
 from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
+from numpyro_pinn.warmstart.precision import PRECISIONS, in_float32, runs_in_float32, to_float64
 from numpyro_pinn.warmstart.screen import screen_laplace, screen_size
 
 __all__ = ["smc", "SMC", "until_decorrelated"]
@@ -340,7 +342,13 @@ class SMC:
     (:func:`numpyro_pinn.warmstart.screen_laplace`), the warm start is that Gaussian's weighted
     draws and the full run is skipped; otherwise the full run follows, and the check cost 2,048
     evaluations, plus the screen's run when the weights passed. ``diagnostics["warm_start"]`` says
-    which, and why. ``None``: always the full run)."""
+    which, and why. ``None``: always the full run), ``precision`` (``"auto"``, the default: on a
+    float64 target whose evaluation is costly (:data:`~numpyro_pinn.warmstart.precision.SINGLE_FLOPS`),
+    the SMC runs, the screen's and the full one, are traced in float32 and the full run's draws
+    are corrected to the float64 target by importance weights
+    (:mod:`numpyro_pinn.warmstart.precision`), a float64 run replacing them when those weights are
+    uneven; ``"float32"``: so on any target that traces in float32; ``"float64"``: never. The
+    Laplace fit and its importance weights stay in the target's precision)."""
 
     num_particles: int = 2048
     scale: float = 10.0
@@ -349,8 +357,11 @@ class SMC:
     waste_free: Optional[int] = None
     decorrelation: Optional[float] = None
     screen: Optional[int] = 256
+    precision: str = "auto"
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"`precision` must be one of {PRECISIONS}; got {self.precision!r}.")
         check_count("num_particles", self.num_particles, 2)
         if self.screen is not None:
             check_count("screen", self.screen, 2)
@@ -367,12 +378,14 @@ class SMC:
         opts = dict(num_particles=self.num_particles, scale=self.scale, max_seconds=self.max_seconds,
                     max_tempering_steps=self.max_tempering_steps, waste_free=self.waste_free,
                     decorrelation=self.decorrelation)
+        single = runs_in_float32(self.precision, potential_fn, x0)
+        run = partial(_run, potential_fn, single)
         if not is_mode(start):
-            ws = smc(rng_key, potential_fn, around_initial_point(x0, start), **opts)
+            ws = run(rng_key, around_initial_point(x0, start), **opts)
             return ws._replace(method=f"{ws.method}, from the initial point (no mode found)")
         n = None if self.screen is None else screen_size(self.screen, start.mean.shape[0])
         if n is None or n >= self.num_particles:
-            return smc(rng_key, potential_fn, start, centre=x0, **opts)
+            return run(rng_key, start, centre=x0, **opts)
         clock = Deadline.after(self.max_seconds)
         ran = []
 
@@ -381,8 +394,10 @@ class SMC:
             with warnings.catch_warnings():
                 # A screen that runs out of time is not the result: the full run says so if it does too.
                 warnings.simplefilter("ignore", RuntimeWarning)
-                ran.append(smc(jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
-                               **{**opts, "num_particles": n, "waste_free": None}, quick_compile=quick))
+                one = partial(smc, quick_compile=quick)
+                ran.append((in_float32 if single else _call)(
+                    one, jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
+                    **{**opts, "num_particles": n, "waste_free": None}))
             return None if "stopped at" in ran[0].method else ran[0].draws
 
         found = screen_laplace(jax.random.fold_in(rng_key, 2), potential_fn, start, run_screen, self.num_particles)
@@ -390,6 +405,30 @@ class SMC:
         if found.warm_start is not None:
             return found.warm_start._replace(num_evals=start.num_evals + spent)
         left = None if self.max_seconds is None else max(self.max_seconds - clock.elapsed(), 0.0)
-        ws = smc(rng_key, potential_fn, start, centre=x0, **{**opts, "max_seconds": left})
+        ws = run(rng_key, start, centre=x0, **{**opts, "max_seconds": left})
         return ws._replace(method=f"{ws.method} (screen: {found.reason})",
                            num_evals=ws.num_evals + spent)
+
+
+def _call(fun, *args, **kwargs):
+    return fun(*args, **kwargs)
+
+
+def _run(potential_fn: Callable, single: bool, rng_key, start: WarmStart, **opts) -> WarmStart:
+    """:func:`smc`, in float32 when ``single`` (:mod:`~numpyro_pinn.warmstart.precision`): its draws
+    corrected to the target's precision, or, when the correction's weights are too uneven, a run in
+    that precision with the time left."""
+    if not single:
+        return smc(rng_key, potential_fn, start, **opts)
+    clock = Deadline.after(opts.get("max_seconds"))
+    ws32 = in_float32(smc, rng_key, potential_fn, start, **opts)
+    fixed = to_float64(jax.random.fold_in(rng_key, 3), potential_fn, ws32)
+    if fixed.warm_start is not None:
+        ws = fixed.warm_start
+        return ws._replace(method=f"{ws.method}, in float32 (correction ESS {fixed.ess:.2f})",
+                           num_evals=ws.num_evals + fixed.num_evals)
+    if opts.get("max_seconds") is not None:
+        opts = {**opts, "max_seconds": max(opts["max_seconds"] - clock.elapsed(), 0.0)}
+    ws = smc(rng_key, potential_fn, start, **opts)
+    return ws._replace(method=f"{ws.method} (its float32 run discarded: correction ESS {fixed.ess:.2f})",
+                       num_evals=ws.num_evals + ws32.num_evals - start.num_evals + fixed.num_evals)
