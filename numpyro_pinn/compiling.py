@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import jax
 
-__all__ = ["jit_once", "ONCE_OPTIONS", "cheap_to_run", "estimated_flops", "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
+__all__ = ["jit_once", "ONCE_OPTIONS", "cheap_to_run", "estimated_flops", "weighted_flops", "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
 
 #: XLA options for :func:`jit_once`'s programs on CPU.
 ONCE_OPTIONS = {"xla_backend_optimization_level": 0}
@@ -67,5 +67,11 @@ def cheap_to_run(fun: Callable, *example_args) -> bool:
     :data:`CHEAP_FLOPS` by XLA's estimate (:func:`estimated_flops`). A program that calls a cheap
     ``fun`` many times can be compiled with :func:`jit_once`: less optimisation slows a cheap
     function's calls by less than it saves in compilation. ``False`` where XLA gives no estimate."""
-    cost = estimated_flops(fun, *example_args)
-    return cost is not None and cost[0] + TRANSCENDENTAL_FLOPS * cost[1] <= CHEAP_FLOPS
+    return weighted_flops(estimated_flops(fun, *example_args)) <= CHEAP_FLOPS
+
+
+def weighted_flops(cost: Optional[tuple]) -> float:
+    """One number for an :func:`estimated_flops` result: the operations plus
+    :data:`TRANSCENDENTAL_FLOPS` per transcendental function; infinite for ``None`` (no estimate:
+    not known to be cheap)."""
+    return float("inf") if cost is None else cost[0] + TRANSCENDENTAL_FLOPS * cost[1]

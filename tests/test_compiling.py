@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.compiling import CHEAP_FLOPS, cheap_to_run, estimated_flops, jit_once
+from numpyro_pinn.compiling import (CHEAP_FLOPS, TRANSCENDENTAL_FLOPS, cheap_to_run, estimated_flops, jit_once,
+                                    weighted_flops)
 
 
 def test_jit_once_computes_what_jit_does_alone_nested_and_with_static_arguments():
@@ -45,5 +46,7 @@ def test_estimated_flops_counts_a_matrix_products_operations():
     n = 16
     flops, trans = estimated_flops(lambda a: a @ a, jnp.ones((n, n)))
     assert flops == 2 * n**3 and trans == 0
-    _, trans = estimated_flops(lambda a: jnp.exp(a @ a), jnp.ones((n, n)))
-    assert trans == n**2
+    cost = estimated_flops(lambda a: jnp.exp(a @ a), jnp.ones((n, n)))
+    assert cost[1] == n**2
+    assert weighted_flops(cost) == cost[0] + TRANSCENDENTAL_FLOPS * n**2
+    assert weighted_flops(None) == float("inf")  # no estimate: never cheap

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.compiling import TRANSCENDENTAL_FLOPS, estimated_flops, jit_once
+from numpyro_pinn.compiling import estimated_flops, jit_once, weighted_flops
 from numpyro_pinn.diagnostics import ess, log_evidence
 from numpyro_pinn.resampling import systematic_resample
 from numpyro_pinn.warmstart.base import WarmStart, from_draws
@@ -31,8 +31,8 @@ __all__ = ["in_float32", "to_float64", "runs_in_float32", "traces_in_float32", "
            "SINGLE_FLOPS", "MIN_CORRECTION_ESS", "PRECISIONS"]
 
 #: ``precision="auto"`` runs SMC in float32 from this many floating-point operations per
-#: value-and-gradient evaluation of the target (XLA's estimate, each transcendental function counted
-#: as :data:`~numpyro_pinn.compiling.TRANSCENDENTAL_FLOPS`). Cheaper targets gain less than the
+#: value-and-gradient evaluation of the target (XLA's estimate, weighted as
+#: :func:`~numpyro_pinn.compiling.weighted_flops` does). Cheaper targets gain less than the
 #: correction's two compilations cost.
 SINGLE_FLOPS = 3e4
 #: The float32 run's draws are kept when their correction weights have at least this ESS.
@@ -82,18 +82,19 @@ def traces_in_float32(potential_fn: Callable, x: jax.Array) -> bool:
     return all(leaf.dtype == jnp.float32 for leaf in jax.tree_util.tree_leaves(out))
 
 
-def runs_in_float32(precision: str, potential_fn: Callable, x: jax.Array) -> bool:
+def runs_in_float32(precision: str, potential_fn: Callable, x: jax.Array, cost: Optional[tuple] = None) -> bool:
     """Whether SMC with ``precision`` (:data:`PRECISIONS`) runs in float32 on ``potential_fn``
     around ``x``: the target is float64, the potential traces in float32
     (:func:`traces_in_float32`), and, for ``"auto"``, one value-and-gradient evaluation costs at
-    least :data:`SINGLE_FLOPS`."""
+    least :data:`SINGLE_FLOPS` (``cost``: its :func:`~numpyro_pinn.compiling.estimated_flops`,
+    when the caller has it)."""
     if precision not in PRECISIONS:
         raise ValueError(f"`precision` must be one of {PRECISIONS}; got {precision!r}.")
     if precision == "float64" or jnp.asarray(x).dtype != jnp.float64:
         return False
     if precision == "auto":
-        cost = estimated_flops(jax.value_and_grad(potential_fn), x)
-        if cost is None or cost[0] + TRANSCENDENTAL_FLOPS * cost[1] < SINGLE_FLOPS:
+        cost = estimated_flops(jax.value_and_grad(potential_fn), x) if cost is None else cost
+        if cost is None or weighted_flops(cost) < SINGLE_FLOPS:
             return False
     return traces_in_float32(potential_fn, x)
 

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import scipy.stats
 
-from numpyro_pinn.compiling import cheap_to_run, jit_once
+from numpyro_pinn.compiling import CHEAP_FLOPS, estimated_flops, jit_once, weighted_flops
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import Deadline, report
@@ -378,7 +378,8 @@ class SMC:
         opts = dict(num_particles=self.num_particles, scale=self.scale, max_seconds=self.max_seconds,
                     max_tempering_steps=self.max_tempering_steps, waste_free=self.waste_free,
                     decorrelation=self.decorrelation)
-        single = runs_in_float32(self.precision, potential_fn, x0)
+        cost = estimated_flops(jax.value_and_grad(potential_fn), x0)
+        single = runs_in_float32(self.precision, potential_fn, x0, cost)
         run = partial(_run, potential_fn, single)
         if not is_mode(start):
             ws = run(rng_key, around_initial_point(x0, start), **opts)
@@ -390,7 +391,7 @@ class SMC:
         ran = []
 
         def run_screen():
-            quick = cheap_to_run(jax.value_and_grad(potential_fn), start.mean)
+            quick = weighted_flops(cost) <= CHEAP_FLOPS  # as cheap_to_run decides
             with warnings.catch_warnings():
                 # A screen that runs out of time is not the result: the full run says so if it does too.
                 warnings.simplefilter("ignore", RuntimeWarning)
