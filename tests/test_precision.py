@@ -123,3 +123,25 @@ def test_a_models_costly_potential_runs_its_warm_start_in_float32_and_stays_righ
     se = np.sqrt(np.diag(cov) / x.shape[0])
     assert np.all(np.abs(x.mean(0) - mean) < 5 * se), (x.mean(0) - mean) / se
     assert abs(float(ws.log_Z) - log_z) < 0.3, (float(ws.log_Z), log_z)
+
+
+def test_a_float32_run_that_fails_is_replaced_by_a_float64_one(monkeypatch):
+    """Float32 can break what float64 does not (the Cholesky factor of the particles' covariance on
+    a latent Gaussian process with a jitter of 1e-9 did): an exception in the float32 run gives a
+    float64 run, right, and the method says so. Mutation: without the guard the exception reaches
+    the caller."""
+    import importlib
+
+    smc_module = importlib.import_module("numpyro_pinn.warmstart.smc")  # the package exports the function `smc`
+    real = smc_module.smc
+
+    def fragile(*args, **kwargs):
+        if not jax.config.jax_enable_x64:
+            raise ValueError("warm-start draws have a singular covariance")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(smc_module, "smc", fragile)
+    ws, x, log_z = warm_start(shifted(0.0))
+    assert "its float32 run failed" in ws.method
+    assert abs(x[:, 0].mean()) < 0.15
+    assert abs(log_z - LOG_Z) < 0.08

@@ -11,7 +11,8 @@ then weighted by the ratio of the float64 target to the float32 one at each draw
 (:func:`to_float64`): they follow the float64 target, and ``log Z`` is corrected by the weights'
 mean. Where float32 rounds a potential badly (a difference of two large ``lgamma``\\ s), those
 weights are uneven, their ESS falls below :data:`MIN_CORRECTION_ESS`, and the float32 run is
-discarded for a float64 one.
+discarded for a float64 one; so it is when the float32 run fails (the Cholesky factor of a nearly
+singular kernel matrix, or of the particles' covariance, that float32 cannot take).
 """
 from __future__ import annotations
 

@@ -392,13 +392,13 @@ class SMC:
 
         def run_screen():
             quick = weighted_flops(cost) <= CHEAP_FLOPS  # as cheap_to_run decides
+            args = (jax.random.fold_in(rng_key, 1), potential_fn, start)
+            kwargs = {**opts, "num_particles": n, "waste_free": None, "quick_compile": quick, "centre": x0}
             with warnings.catch_warnings():
                 # A screen that runs out of time is not the result: the full run says so if it does too.
                 warnings.simplefilter("ignore", RuntimeWarning)
-                one = partial(smc, quick_compile=quick)
-                ran.append((in_float32 if single else _call)(
-                    one, jax.random.fold_in(rng_key, 1), potential_fn, start, centre=x0,
-                    **{**opts, "num_particles": n, "waste_free": None}))
+                screened = _float32_run(smc, *args, **kwargs) if single else None
+                ran.append(smc(*args, **kwargs) if screened is None else screened)
             return None if "stopped at" in ran[0].method else ran[0].draws
 
         found = screen_laplace(jax.random.fold_in(rng_key, 2), potential_fn, start, run_screen, self.num_particles)
@@ -411,25 +411,35 @@ class SMC:
                            num_evals=ws.num_evals + spent)
 
 
-def _call(fun, *args, **kwargs):
-    return fun(*args, **kwargs)
+def _float32_run(fun: Callable, *args, **kwargs):
+    """``fun(*args, **kwargs)`` traced in float32 (:func:`~numpyro_pinn.warmstart.precision.in_float32`),
+    or ``None`` when that raised: float32 can break what float64 does not (a Cholesky factor of the
+    particles' covariance, of a nearly singular kernel matrix)."""
+    try:
+        return in_float32(fun, *args, **kwargs)
+    except Exception:  # noqa: BLE001 - the caller runs it in float64
+        return None
 
 
 def _run(potential_fn: Callable, single: bool, rng_key, start: WarmStart, **opts) -> WarmStart:
     """:func:`smc`, in float32 when ``single`` (:mod:`~numpyro_pinn.warmstart.precision`): its draws
-    corrected to the target's precision, or, when the correction's weights are too uneven, a run in
-    that precision with the time left."""
+    corrected to the target's precision, or, when the correction's weights are too uneven or the
+    float32 run failed, a run in that precision with the time left (``method`` says which)."""
     if not single:
         return smc(rng_key, potential_fn, start, **opts)
     clock = Deadline.after(opts.get("max_seconds"))
-    ws32 = in_float32(smc, rng_key, potential_fn, start, **opts)
-    fixed = to_float64(jax.random.fold_in(rng_key, 3), potential_fn, ws32)
-    if fixed.warm_start is not None:
-        ws = fixed.warm_start
-        return ws._replace(method=f"{ws.method}, in float32 (correction ESS {fixed.ess:.2f})",
-                           num_evals=ws.num_evals + fixed.num_evals)
+    ws32 = _float32_run(smc, rng_key, potential_fn, start, **opts)
+    if ws32 is None:
+        why, spent = "its float32 run failed", 0
+    else:
+        fixed = to_float64(jax.random.fold_in(rng_key, 3), potential_fn, ws32)
+        if fixed.warm_start is not None:
+            ws = fixed.warm_start
+            return ws._replace(method=f"{ws.method}, in float32 (correction ESS {fixed.ess:.2f})",
+                               num_evals=ws.num_evals + fixed.num_evals)
+        why = f"its float32 run discarded: correction ESS {fixed.ess:.2f}"
+        spent = ws32.num_evals - start.num_evals + fixed.num_evals
     if opts.get("max_seconds") is not None:
         opts = {**opts, "max_seconds": max(opts["max_seconds"] - clock.elapsed(), 0.0)}
     ws = smc(rng_key, potential_fn, start, **opts)
-    return ws._replace(method=f"{ws.method} (its float32 run discarded: correction ESS {fixed.ess:.2f})",
-                       num_evals=ws.num_evals + ws32.num_evals - start.num_evals + fixed.num_evals)
+    return ws._replace(method=f"{ws.method} ({why})", num_evals=ws.num_evals + spent)
