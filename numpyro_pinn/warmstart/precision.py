@@ -73,8 +73,9 @@ def in_float32(fun: Callable, *args, **kwargs):
 
 def traces_in_float32(potential_fn: Callable, x: jax.Array) -> bool:
     """Whether ``potential_fn`` and its gradient at points like ``x`` come out in float32 when
-    traced with float64 off (nothing is compiled). A model that holds float64 JAX arrays of its
-    own, or a potential that asks for float64, does not."""
+    traced with float64 off (nothing is compiled). A model whose distributions combine float64
+    arrays it holds with ``lax``-level operations (NumPyro's ``MultivariateNormal(scale_tril=...)``),
+    or a potential that asks for float64, does not."""
     try:
         shape = jax.ShapeDtypeStruct(x.shape, jnp.float32)
         out = in_float32(lambda: jax.eval_shape(jax.value_and_grad(potential_fn), shape))
