@@ -10,15 +10,14 @@ that stretch still has mass well beyond every particle: its tail is heavier than
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import probe_directions
+from numpyro_pinn.target import potentials
 
 __all__ = ["TailCheck", "tail_check", "EXTENT_QUANTILE", "FAR", "MIN_DROP", "with_heavy_tail", "without_heavy_tail"]
 
@@ -67,17 +66,11 @@ def tail_check(potential_fn: Callable, x, log_weights) -> Optional[TailCheck]:
     if not len(dirs):
         return None
     pts = np.concatenate([centre + extent[:, None] * dirs, centre + FAR * extent[:, None] * dirs])
-    u = np.asarray(_potentials(potential_fn, jnp.asarray(pts)))
+    u = np.asarray(potentials(potential_fn, jnp.asarray(pts)))
     drop = u[len(dirs):] - u[: len(dirs)]  # U rises by the density's log drop
     drop = np.where(np.isfinite(drop), drop, np.inf)  # non-finite far out: no mass there
     k = int(np.argmin(drop))
     return TailCheck(dirs[k], float(extent[k]), float(drop[k]), bool(drop[k] < MIN_DROP))
-
-
-@partial(jit_once, static_argnums=0)
-def _potentials(potential_fn, x):
-    # Compiled once per potential and shape: the checks before training and after drawing share it.
-    return jax.vmap(potential_fn)(x)
 
 
 #: The heavy-tailed component added by :func:`with_heavy_tail`: its weight in the base

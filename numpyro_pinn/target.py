@@ -16,7 +16,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.validation import all_finite
 
-__all__ = ["Target", "from_model", "from_potential", "float_dtype", "latent_sites", "init_to_prior_centre", "INIT_JITTER"]
+__all__ = ["Target", "from_model", "from_potential", "float_dtype", "as_float", "potentials", "latent_sites", "init_to_prior_centre", "INIT_JITTER"]
 
 
 class Target(NamedTuple):
@@ -60,13 +60,24 @@ def float_dtype():
     return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
-def _as_float(tree):
+def as_float(tree, dtype=None):
+    """``tree`` with its floating-point arrays (NumPy's or JAX's) as JAX arrays of ``dtype``
+    (default :func:`float_dtype`); other leaves unchanged."""
+    dtype = float_dtype() if dtype is None else dtype
+
     def cast(a):
         if isinstance(a, (jax.Array, np.ndarray)) and jnp.issubdtype(a.dtype, jnp.floating):
-            return jnp.asarray(a, dtype=float_dtype())
+            return jnp.asarray(a, dtype=dtype)
         return a
 
     return jax.tree_util.tree_map(cast, tree)
+
+
+@partial(jit_once, static_argnums=0)
+def potentials(potential_fn: Callable, x: jax.Array) -> jax.Array:
+    """``potential_fn`` at each row of ``x`` ``(n, d)``: one program compiled per potential, shape
+    and precision, shared by the checks that evaluate the same potential at as many points."""
+    return jax.vmap(potential_fn)(x)
 
 
 def _check_finite(potential_fn, x0, describe, value_and_grad=None):
@@ -92,7 +103,7 @@ def from_potential(potential_fn: Callable, init_params: Any) -> Target:
     """
     if init_params is None:
         raise ValueError("`init_params` is required with `potential_fn` (it fixes the shapes of the parameters).")
-    flat, unravel = ravel_pytree(_as_float(jax.tree_util.tree_map(jnp.asarray, init_params)))
+    flat, unravel = ravel_pytree(as_float(jax.tree_util.tree_map(jnp.asarray, init_params)))
     if flat.size == 0:
         raise ValueError("`init_params` has no elements: there is nothing to sample.")
     flat = flat.astype(float_dtype())
@@ -214,8 +225,8 @@ def from_model(
     from numpyro.infer.util import initialize_model
 
     model_kwargs = dict(model_kwargs or {})
-    model_args = _as_float(tuple(model_args))
-    model_kwargs = _as_float(model_kwargs)
+    model_args = as_float(tuple(model_args))
+    model_kwargs = as_float(model_kwargs)
     latent = _latent_sites(model, model_args, model_kwargs)
     if not latent:
         raise ValueError(

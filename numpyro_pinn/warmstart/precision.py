@@ -23,9 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.compiling import estimated_flops, jit_once, weighted_flops
+from numpyro_pinn.compiling import estimated_flops, weighted_flops
 from numpyro_pinn.diagnostics import ess, log_evidence
 from numpyro_pinn.resampling import systematic_resample
+from numpyro_pinn.target import as_float, potentials
 from numpyro_pinn.warmstart.base import WarmStart, from_draws
 
 __all__ = ["in_float32", "to_float64", "runs_in_float32", "traces_in_float32", "Corrected",
@@ -52,23 +53,13 @@ class Corrected(NamedTuple):
     num_evals: int
 
 
-def _float32(tree):
-    """``tree`` with its floating-point arrays cast to float32 (other leaves unchanged)."""
-    def cast(a):
-        if isinstance(a, (jax.Array, np.ndarray)) and jnp.issubdtype(a.dtype, jnp.floating):
-            return jnp.asarray(a, jnp.float32)
-        return a
-
-    return jax.tree_util.tree_map(cast, tree)
-
-
 def in_float32(fun: Callable, *args, **kwargs):
     """``fun(*args, **kwargs)`` traced and run with JAX's float64 switched off, its floating-point
     array arguments cast to float32. JAX's warnings about float64 requested where it is off are
     silenced: they are the point."""
     with jax.enable_x64(False), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Ee]xplicitly requested dtype.*")
-        return fun(*_float32(args), **_float32(kwargs))
+        return fun(*as_float(args, jnp.float32), **as_float(kwargs, jnp.float32))
 
 
 def traces_in_float32(potential_fn: Callable, x: jax.Array) -> bool:
@@ -107,11 +98,11 @@ def to_float64(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart) -> Cor
     their mean. When their ESS is below :data:`MIN_CORRECTION_ESS`, ``warm_start`` is ``None``."""
     n = ws.draws.shape[0]
     x32 = jnp.asarray(ws.draws, jnp.float32)
-    u32 = in_float32(lambda x: jit_once(jax.vmap(potential_fn))(x), x32)
+    u32 = in_float32(potentials, potential_fn, x32)
     x = jnp.asarray(x32, jnp.float64)
-    u64 = jit_once(jax.vmap(potential_fn))(x)
+    u64 = potentials(potential_fn, x)
     lw = np.asarray(u32, np.float64) - np.asarray(u64, np.float64)
-    lw = np.where(np.isfinite(lw) & np.isfinite(np.asarray(u64)), lw, -np.inf)
+    lw = np.where(np.isfinite(lw), lw, -np.inf)  # a draw either precision cannot evaluate: dropped
     e = ess(lw)
     if not e >= MIN_CORRECTION_ESS:
         return Corrected(None, e, 2 * n)
