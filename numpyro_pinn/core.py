@@ -19,6 +19,7 @@ from numpyro_pinn.diagnostics import ess, pareto_k
 from numpyro_pinn.gaussian import whiten
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, proposal_draws, proposal_log_weights
 from numpyro_pinn.bases.options import Auto, BaseOption
+from numpyro_pinn.precision import float32_twin, runs_in_float32
 from numpyro_pinn.sharding import data_sharding, num_shards
 from numpyro_pinn.training.loop import TrainResult, fit, good_enough
 from numpyro_pinn.training.options import Plateau
@@ -57,6 +58,7 @@ class Settings(NamedTuple):
     devices: Any = None
     train_max_seconds: Optional[float] = None  # training's wall-clock budget (None: only num_steps bounds it)
     plateau: Optional[Plateau] = Plateau()  # stop when the monitor's ESS stops improving (None: off)
+    train_precision: str = "auto"  # the training loss's target values (numpyro_pinn.precision)
 
 
 class Fitted(NamedTuple):
@@ -190,7 +192,12 @@ def fit_transport(
         return Fitted(config, None, target, ws, res, None, None, prior_evals, t_prior)
     pool = make_pool(k_pool, ws, s, config.bridge, prior)
     state = config.init(k_init, d, opt, pool.draws, mixture=mixture)
-    kernel = config.build_kernel(target, opt, s.collocation.counts(s.batch_size))
+    # The loss's target values in float32 on a costly target; the monitor's and the draws' weights
+    # keep `target`, in its own precision.
+    values_target = target
+    if runs_in_float32(s.train_precision, potential_fn, ws.mean):
+        values_target = target._replace(single=float32_twin(potential_fn, d))
+    kernel = config.build_kernel(values_target, opt, s.collocation.counts(s.batch_size))
     t0, t1 = config.t_span
 
     path_prior = tails.without_heavy_tail(target.prior)

@@ -27,7 +27,9 @@ class WhitenedTarget(NamedTuple):
     ``logq(y) = -U(m + L y) + log|det L| - log_Z0`` is evaluated in float64. ``prior`` is the
     transport's base distribution in these coordinates (``None``: ``N(0, I)``; see
     :mod:`numpyro_pinn.bases`). ``sharding`` splits batches of points across devices
-    (:mod:`numpyro_pinn.sharding`; ``None``: one device).
+    (:mod:`numpyro_pinn.sharding`; ``None``: one device). ``single``: a float32 value and gradient
+    of the potential (:func:`numpyro_pinn.precision.float32_twin`) for :meth:`values`, the
+    training loss's target values (``None``: in the target's precision).
     """
 
     potential_fn: Callable
@@ -36,6 +38,7 @@ class WhitenedTarget(NamedTuple):
     log_Z0: jax.Array
     prior: Any = None
     sharding: Any = None
+    single: Any = None
 
     def shard(self, x: jax.Array) -> jax.Array:
         """Split the batch axis of ``x`` across the devices of :attr:`sharding` (no-op without)."""
@@ -50,7 +53,13 @@ class WhitenedTarget(NamedTuple):
         return -self.potential_fn(self.to_x(y)) + logdet - self.log_Z0
 
     def values(self, y: jax.Array) -> TargetValues:
-        """Batched ``log q`` and ``grad log q`` at float32 points, returned in float32."""
+        """Batched ``log q`` and ``grad log q`` at float32 points, returned in float32 (computed in
+        float32 with :attr:`single`)."""
+        if self.single is not None:
+            c = self.chol.astype(jnp.float32)
+            u, gu = jax.vmap(self.single)(self.mean.astype(jnp.float32) + y.astype(jnp.float32) @ c.T)
+            shift = (jnp.sum(jnp.log(jnp.abs(jnp.diag(self.chol)))) - self.log_Z0).astype(jnp.float32)
+            return TargetValues(shift - u, -(gu @ c))
         yy = y.astype(self.chol.dtype)
         v, g = jax.vmap(jax.value_and_grad(self.logq))(yy)
         return TargetValues(v.astype(jnp.float32), g.astype(jnp.float32))

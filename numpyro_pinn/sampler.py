@@ -209,6 +209,7 @@ class PINNSampler(SamplerSurface):
             collocation=tr.collocation or (DPS_COLLOCATION if method == "dps" else Collocation()),
             domain_scale=float(tr.domain_scale), finetune=tr.finetune, base=base, gn_steps=tr.gn_steps,
             devices=devices, train_max_seconds=tr.max_seconds, plateau=tr.plateau, max_pareto_k=tr.max_pareto_k,
+            train_precision=tr.precision,
         )
         self._through_prior = False
         self.transport = transport or (DPSTransport() if method == "dps" else ode.ODETransport(method=method))

@@ -625,6 +625,22 @@ def test_auto_fits_a_quick_draws_mixture_where_a_gaussian_would_not_end_training
     assert kind == "refit" and better.means.shape == (QUICK_COMPONENTS, 2)
     with pytest.raises(ValueError, match="quick_components"):
         Auto(quick_components=0)
+    # With fewer draws than its components' covariances have entries (40 < 16 x 3), no quick mixture.
+    few = from_draws(np.asarray(ws.draws)[:40])
+    _, evals_few = Auto(heavy_tail=False).one_mode_mixture(jax.random.PRNGKey(0), potential, few, "prior")
+    assert evals_few < QUICK_COMPONENTS * 512
+
+
+def test_the_quick_mixture_needs_a_covariances_entries_in_draws_per_component():
+    """``Auto.quick_fits``: 16 components need 16 d (d + 1) / 2 warm-start draws: 2,048 fit up to
+    15 dimensions, and four components fit 31. Mutation: a rule on the components alone passes
+    every dimension."""
+    from numpyro_pinn.bases import Auto
+    from numpyro_pinn.warmstart import WarmStart
+
+    ws = lambda d, n: WarmStart(jnp.zeros(d), jnp.eye(d), jnp.zeros(()), jnp.zeros((n, d)), "draws")
+    assert Auto().quick_fits(ws(15, 2048)) and not Auto().quick_fits(ws(16, 2048))
+    assert Auto(quick_components=4).quick_fits(ws(31, 2048)) and not Auto().quick_fits(ws(31, 2048))
 
 
 @pytest.mark.slow

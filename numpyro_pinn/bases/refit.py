@@ -10,17 +10,10 @@ import numpy as np
 from numpyro_pinn.bases.mixture import PROPOSAL_DRAWS, make_mixture, proposal_draws
 from numpyro_pinn.diagnostics import ess, finite_log_weights, normalised_weights, pareto_k
 from numpyro_pinn.gaussian import whiten
-from numpyro_pinn.warmstart import from_draws
+from numpyro_pinn.warmstart import DEFENSIVE_SCALE, DEFENSIVE_WEIGHT, from_draws
 from numpyro_pinn.validation import all_finite
 
 __all__ = ["refit_gaussian", "MIN_GAIN", "MAX_PARETO_K", "DEFENSIVE_WEIGHT", "DEFENSIVE_SCALE"]
-
-#: The refitted Gaussian is proposed with a defensive twin (Hesterberg, 1995): this share of the
-#: draws comes from the same Gaussian widened :data:`DEFENSIVE_SCALE` times, so that a tail of the
-#: target slightly heavier than the Gaussian's keeps the weights bounded (Pareto k) at almost no
-#: cost in ESS.
-DEFENSIVE_WEIGHT = 0.1
-DEFENSIVE_SCALE = 1.5
 
 #: :func:`refit_gaussian` keeps a refitted Gaussian only if its ESS is higher by at least this much
 #: (the ESS of 2,048 draws varies by a few hundredths between draws of the same proposal).
@@ -45,7 +38,7 @@ def refit_gaussian(
     """Refit a one-Gaussian proposal by the cross-entropy method: the Gaussian with the weighted
     mean and covariance of its own importance-weighted draws (the Gaussian closest to the target in
     ``KL(target || Gaussian)``, estimated from those draws), proposed with a defensive twin
-    (:data:`DEFENSIVE_WEIGHT`, :data:`DEFENSIVE_SCALE`) and scored on ``num`` fresh draws; repeated
+    (:data:`numpyro_pinn.warmstart.DEFENSIVE_WEIGHT`, :data:`~numpyro_pinn.warmstart.DEFENSIVE_SCALE`) and scored on ``num`` fresh draws; repeated
     while the ESS rises by at least ``min_gain`` with a Pareto k below :data:`MAX_PARETO_K`, at
     most ``max_iter`` times.
 

@@ -6,7 +6,8 @@ rounding (``1e-5`` nats on a 31-coefficient logistic regression of 569 rows) cha
 CPU a float32 evaluation of a costly potential (matrix products over the data, many ``log``s)
 takes a third to a half of a float64 one.
 
-So the SMC run is traced with JAX's float64 switched off (:func:`in_float32`), and its draws are
+So the SMC run is traced with JAX's float64 switched off (:func:`numpyro_pinn.precision.in_float32`;
+:func:`numpyro_pinn.precision.runs_in_float32` decides when), and its draws are
 then weighted by the ratio of the float64 target to the float32 one at each draw and resampled
 (:func:`to_float64`): they follow the float64 target, and ``log Z`` is corrected by the weights'
 mean. Where float32 rounds a potential badly (a difference of two large ``lgamma``\\ s), those
@@ -16,31 +17,22 @@ singular kernel matrix, or of the particles' covariance, that float32 cannot tak
 """
 from __future__ import annotations
 
-import warnings
 from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_pinn.compiling import estimated_flops, weighted_flops
 from numpyro_pinn.diagnostics import ess, log_evidence
 from numpyro_pinn.resampling import systematic_resample
-from numpyro_pinn.target import as_float, potentials
+from numpyro_pinn.precision import in_float32
+from numpyro_pinn.target import potentials
 from numpyro_pinn.warmstart.base import WarmStart, from_draws
 
-__all__ = ["in_float32", "to_float64", "runs_in_float32", "traces_in_float32", "Corrected",
-           "SINGLE_FLOPS", "MIN_CORRECTION_ESS", "PRECISIONS"]
+__all__ = ["to_float64", "Corrected", "MIN_CORRECTION_ESS"]
 
-#: ``precision="auto"`` runs SMC in float32 from this many floating-point operations per
-#: value-and-gradient evaluation of the target (XLA's estimate, weighted as
-#: :func:`~numpyro_pinn.compiling.weighted_flops` does). Cheaper targets gain less than the
-#: correction's two compilations cost.
-SINGLE_FLOPS = 3e4
 #: The float32 run's draws are kept when their correction weights have at least this ESS.
 MIN_CORRECTION_ESS = 0.5
-#: The values of :class:`~numpyro_pinn.warmstart.SMC`'s ``precision``.
-PRECISIONS = ("auto", "float32", "float64")
 
 
 class Corrected(NamedTuple):
@@ -51,45 +43,6 @@ class Corrected(NamedTuple):
     warm_start: Optional[WarmStart]
     ess: float
     num_evals: int
-
-
-def in_float32(fun: Callable, *args, **kwargs):
-    """``fun(*args, **kwargs)`` traced and run with JAX's float64 switched off, its floating-point
-    array arguments cast to float32. JAX's warnings about float64 requested where it is off are
-    silenced: they are the point."""
-    with jax.enable_x64(False), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Ee]xplicitly requested dtype.*")
-        return fun(*as_float(args, jnp.float32), **as_float(kwargs, jnp.float32))
-
-
-def traces_in_float32(potential_fn: Callable, x: jax.Array) -> bool:
-    """Whether ``potential_fn`` and its gradient at points like ``x`` come out in float32 when
-    traced with float64 off (nothing is compiled). A model whose distributions combine float64
-    arrays it holds with ``lax``-level operations (NumPyro's ``MultivariateNormal(scale_tril=...)``),
-    or a potential that asks for float64, does not."""
-    try:
-        shape = jax.ShapeDtypeStruct(x.shape, jnp.float32)
-        out = in_float32(lambda: jax.eval_shape(jax.value_and_grad(potential_fn), shape))
-    except Exception:  # noqa: BLE001 - whatever fails to trace in float32 runs in float64
-        return False
-    return all(leaf.dtype == jnp.float32 for leaf in jax.tree_util.tree_leaves(out))
-
-
-def runs_in_float32(precision: str, potential_fn: Callable, x: jax.Array, cost: Optional[tuple] = None) -> bool:
-    """Whether SMC with ``precision`` (:data:`PRECISIONS`) runs in float32 on ``potential_fn``
-    around ``x``: the target is float64, the potential traces in float32
-    (:func:`traces_in_float32`), and, for ``"auto"``, one value-and-gradient evaluation costs at
-    least :data:`SINGLE_FLOPS` (``cost``: its :func:`~numpyro_pinn.compiling.estimated_flops`,
-    when the caller has it)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"`precision` must be one of {PRECISIONS}; got {precision!r}.")
-    if precision == "float64" or jnp.asarray(x).dtype != jnp.float64:
-        return False
-    if precision == "auto":
-        cost = estimated_flops(jax.value_and_grad(potential_fn), x) if cost is None else cost
-        if cost is None or weighted_flops(cost) < SINGLE_FLOPS:
-            return False
-    return traces_in_float32(potential_fn, x)
 
 
 def to_float64(rng_key: jax.Array, potential_fn: Callable, ws: WarmStart) -> Corrected:

@@ -17,7 +17,8 @@ from numpyro_pinn.stages import Deadline, report
 from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
-from numpyro_pinn.warmstart.precision import PRECISIONS, in_float32, runs_in_float32, to_float64
+from numpyro_pinn.precision import PRECISIONS, in_float32, runs_in_float32
+from numpyro_pinn.warmstart.precision import to_float64
 from numpyro_pinn.warmstart.screen import screen_laplace, screen_size
 
 __all__ = ["smc", "SMC", "until_decorrelated"]
@@ -337,13 +338,14 @@ class SMC:
     once nine in ten particles have moved at least this fraction of the distance between
     independent draws; fewer evaluations on unimodal posteriors, a less equilibrated population on
     hierarchical ones; ``None``, the default: always five moves), ``screen`` (the particles of a
-    first, cheap SMC run, at least four per dimension: when the Laplace Gaussian is a reliable
-    importance sampler of the posterior and the screen's particles all lie in its bulk
+    first, cheap SMC run, at least four per dimension: when the Laplace Gaussian, or its
+    cross-entropy refit, is a reliable importance sampler of the posterior and the screen's
+    particles all lie in its bulk
     (:func:`numpyro_pinn.warmstart.screen_laplace`), the warm start is that Gaussian's weighted
     draws and the full run is skipped; otherwise the full run follows, and the check cost 2,048
-    evaluations, plus the screen's run when the weights passed. ``diagnostics["warm_start"]`` says
+    evaluations (and 8,192 per refit tried), plus the screen's run when the weights passed. ``diagnostics["warm_start"]`` says
     which, and why. ``None``: always the full run), ``precision`` (``"auto"``, the default: on a
-    float64 target whose evaluation is costly (:data:`~numpyro_pinn.warmstart.precision.SINGLE_FLOPS`),
+    float64 target whose evaluation is costly (:data:`~numpyro_pinn.precision.SINGLE_FLOPS`),
     the SMC runs, the screen's and the full one, are traced in float32 and the full run's draws
     are corrected to the float64 target by importance weights
     (:mod:`numpyro_pinn.warmstart.precision`), a float64 run replacing them when those weights are
@@ -412,7 +414,7 @@ class SMC:
 
 
 def _float32_run(fun: Callable, *args, **kwargs):
-    """``fun(*args, **kwargs)`` traced in float32 (:func:`~numpyro_pinn.warmstart.precision.in_float32`),
+    """``fun(*args, **kwargs)`` traced in float32 (:func:`~numpyro_pinn.precision.in_float32`),
     or ``None`` when that raised: float32 can break what float64 does not (a Cholesky factor of the
     particles' covariance, of a nearly singular kernel matrix)."""
     try:
