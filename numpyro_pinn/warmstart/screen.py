@@ -8,9 +8,11 @@ sees the same modes and tails, only more coarsely. Two tests decide, in this ord
    have Pareto k-hat below :data:`MAX_PARETO_K` and a normalised ESS of at least :data:`MIN_ESS`.
    When they do not, the Gaussian is refitted to the target by the cross-entropy method (the
    weighted mean and covariance of its own weighted draws, proposed with a defensive twin, at most
-   :data:`REFIT_ITERS` times on :data:`REFIT_DRAWS` times as many draws; tried when their ESS is
-   below :data:`MIN_ESS`, a Gaussian of the wrong shape rather than a tail heavier than a
-   Gaussian's, and they carry at least ``d + 1`` effective draws, enough for a covariance), which passes with a
+   :data:`REFIT_ITERS` times on :data:`REFIT_DRAWS` times as many draws; tried when the weights'
+   Pareto k-hat is below :data:`REFIT_MAX_PARETO_K`, so that they have a finite mean (at 1 and
+   above the Gaussian misses mass altogether, another mode or a funnel's neck, that a Gaussian
+   refitted to its draws misses too), and they carry at least ``d + 1`` effective draws, enough
+   for a covariance), which passes with a
    Pareto k-hat below :data:`MAX_PARETO_K` and as many effective draws as the Laplace test asks
    (:data:`MIN_ESS` times ``num_draws``): a posterior skewed by its likelihood (a logistic
    regression near separation) has its mode off its mean and its curvature narrower than its
@@ -43,7 +45,7 @@ from numpyro_pinn.warmstart.base import (DEFENSIVE_SCALE, DEFENSIVE_WEIGHT, Warm
                                          gaussian_importance)
 
 __all__ = ["screen_laplace", "ScreenResult", "screen_size", "FAR_QUANTILE", "FAR_ALARM", "max_far", "MAX_PARETO_K",
-           "MIN_ESS", "REFIT_ITERS", "REFIT_DRAWS", "REFIT_MIN_GAIN", "far_radius2"]
+           "MIN_ESS", "REFIT_ITERS", "REFIT_DRAWS", "REFIT_MIN_GAIN", "REFIT_MAX_PARETO_K", "far_radius2"]
 
 #: The ``chi^2_d`` quantile of the squared Mahalanobis distance (in the Laplace metric) beyond
 #: which a screen particle counts as far.
@@ -61,6 +63,8 @@ REFIT_ITERS = 5
 REFIT_DRAWS = 4
 #: The refits stop when one raises the ESS by less than this.
 REFIT_MIN_GAIN = 0.02
+#: The Laplace weights' largest Pareto k-hat at which a refit is tried.
+REFIT_MAX_PARETO_K = 1.0
 
 
 class ScreenResult(NamedTuple):
@@ -121,9 +125,9 @@ def screen_laplace(rng_key: jax.Array, potential_fn: Callable, start: WarmStart,
     evals, metric, refits = num_draws, (start.mean, start.chol), None
     if not (k < MAX_PARETO_K and e >= MIN_ESS):
         why = f"the Laplace fit's importance weights have Pareto k {k:.2f} and ESS {e:.2f}"
-        if e >= MIN_ESS or not e * num_draws >= start.mean.shape[0] + 1:
-            # A tail heavier than the Gaussian's (a high k at a high ESS), which no refit mends, or
-            # too few effective draws to refit a covariance to.
+        if not (k < REFIT_MAX_PARETO_K and e * num_draws >= start.mean.shape[0] + 1):
+            # Mass the Gaussian does not reach (weights without a finite mean), which no Gaussian
+            # refitted to its draws reaches either, or too few effective draws to refit a covariance to.
             return ScreenResult(None, why, evals)
         refit = _refit(k_refit, potential_fn, start, num_draws)
         evals += refit.num_evals
