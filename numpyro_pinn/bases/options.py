@@ -374,8 +374,8 @@ class Auto(_Mixture):
         """Whether the warm start has the draws to fit the quick mixture: at least ``d (d + 1) / 2``
         per component, the entries of its covariance. With fewer, EM fits each covariance to fewer
         draws than it has entries, and the refinement, whose updates are shrunk by the same count,
-        barely moves them: in 31 dimensions the mixture took 4-7 s and was never a better proposal
-        than the Gaussian."""
+        barely moves them: the mixture costs seconds and is seldom a better proposal than the
+        Gaussian."""
         d = ws.mean.shape[0]
         return ws.draws.shape[0] >= self.quick_components * d * (d + 1) // 2
 
