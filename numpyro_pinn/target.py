@@ -296,13 +296,41 @@ def _initialize(init: Callable, rng_key: jax.Array):
     """NumPyro's ``initialize_model`` (as ``init(rng_key)``) with the search for a valid initial
     point compiled as one program: a batch of one key makes NumPyro map it with ``lax.map`` instead
     of running the model's log density and gradient operation by operation, each eagerly compiled.
-    A model that needs concrete values (Python control flow on a sampled value) runs eagerly."""
+    That program runs once, so it is first compiled as :func:`~numpyro_pinn.compiling.jit_once`
+    compiles (:func:`_initialize_once`); where that fails, NumPyro compiles it itself. A model that
+    needs concrete values (Python control flow on a sampled value) runs eagerly."""
+    info = _initialize_once(init, rng_key)
+    if info is not None:
+        return info
     try:
         info = init(rng_key[None])
     except (jax.errors.JAXTypeError, jax.errors.JAXIndexError):
         return init(rng_key)
     return info._replace(param_info=info.param_info._replace(
         z=jax.tree_util.tree_map(lambda a: a[0], info.param_info.z)))
+
+
+def _initialize_once(init: Callable, rng_key: jax.Array):
+    """``init(rng_key[None])`` traced inside one :func:`~numpyro_pinn.compiling.jit_once` program
+    (on a CPU, compiled with less optimisation in about half the time), or ``None`` when that
+    fails or its point is not valid: not finite, or a potential or postprocessing function that
+    kept a value of the trace (checked by tracing both)."""
+    traced = {}
+
+    def search(key):
+        traced["info"] = info = init(key[None])
+        return info.param_info
+
+    try:
+        param_info = jit_once(search)(rng_key)
+        info = traced["info"]
+        z = jax.tree_util.tree_map(lambda a: a[0], param_info.z)
+        if not all_finite(param_info.potential_energy, *jax.tree_util.tree_leaves(param_info.z_grad)):
+            return None
+        jax.eval_shape(lambda p: (info.potential_fn(p), info.postprocess_fn(p)), z)
+    except Exception:  # noqa: BLE001 - NumPyro's own path below decides and names the error
+        return None
+    return info._replace(param_info=param_info._replace(z=z), model_trace=None)
 
 
 def _nonfinite_sites(trace) -> list[str]:

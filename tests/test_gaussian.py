@@ -24,6 +24,25 @@ def test_gaussian_log_pdf_matches_scipy_for_every_point_and_component(n):
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
+def test_gaussian_log_pdf_in_float32_keeps_narrow_components_far_from_the_origin_exact():
+    """``compute_dtype=float32``: narrow components (sd 0.01) at 1,000 from the origin, evaluated
+    at points drawn from them, are as exact as float64 to float32's precision on the whitened
+    distances (``y - mean`` is formed in float64 first). Mutation: subtracting the mean in float32
+    (casting ``y`` before it) makes the distances wrong by about 1e-4 / 0.01 and fails it."""
+    rng = np.random.default_rng(2)
+    k, d, n = 3, 5, 400
+    with jax.enable_x64(True):
+        means = jnp.asarray(1e3 + rng.normal(size=(k, d)))
+        chols = jnp.asarray(0.01 * np.linalg.cholesky(np.eye(d) + 0.3 * np.ones((d, d)))[None].repeat(k, 0))
+        y = means[rng.integers(0, k, n)] + jnp.asarray(0.01 * rng.normal(size=(n, d)))
+        want = np.asarray(gaussian_log_pdf(means, chols, y))
+        got = gaussian_log_pdf(means, chols, y, jnp.float32)
+    assert got.dtype == jnp.float32
+    near = want > want.max() - 50.0  # within 10 sds of a component
+    assert near.sum() >= n
+    np.testing.assert_allclose(np.asarray(got)[near], want[near], rtol=1e-5, atol=1e-3)
+
+
 def test_whiten_inverts_the_gaussians_affine_map():
     """``whiten(mean, chol, mean + z chol^T) == z`` row by row. Mutation: the untransposed factor
     (``chol^T`` in the solve) fails it for a non-diagonal ``chol``."""

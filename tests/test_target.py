@@ -79,6 +79,41 @@ def test_a_model_not_finite_at_its_prior_means_starts_from_numpyros_search():
     assert np.isfinite(float(t.potential_fn(t.x0)))
 
 
+def test_a_model_not_finite_around_its_prior_means_starts_from_numpyros_search():
+    """The initial search is compiled once by the package; where its point is not valid (not
+    finite over a region wider than the start's jitter), NumPyro's own search from prior draws
+    decides. Mutation: accepting the compiled search's point unchecked fails it (a potential not
+    finite at ``x0``)."""
+
+    def model():
+        x = numpyro.sample("x", dist.Normal(0.0, 1.0))
+        numpyro.factor("hole", jnp.where(jnp.abs(x) < 0.5, -jnp.inf, 0.0))
+
+    t = from_model(KEY, model)
+    assert abs(float(t.x0[0])) >= 0.5
+    assert np.isfinite(float(t.potential_fn(t.x0)))
+
+
+def test_a_support_that_depends_on_another_site_keeps_numpyros_potential():
+    """A site whose support depends on another site's value (``Uniform(0, s)``): the potential
+    and the constraining built through the compiled initial search equal NumPyro's at a point
+    away from the start, so no value of the search's trace was kept in them."""
+
+    def model(y):
+        s = numpyro.sample("s", dist.LogNormal(0.0, 1.0))
+        u = numpyro.sample("u", dist.Uniform(0.0, s))
+        numpyro.sample("y", dist.Normal(u, 1.0), obs=y)
+
+    with jax.enable_x64(True):
+        t = from_model(KEY, model, (0.3,))
+        info = initialize_model(KEY, model, model_args=(0.3,))
+        z = {"s": jnp.asarray(0.7), "u": jnp.asarray(-1.2)}
+        flat = jnp.stack([z["s"], z["u"]])
+        assert float(t.potential_fn(flat)) == pytest.approx(float(info.potential_fn(z)), rel=1e-12)
+        got, want = t.postprocess_fn(t.unravel_fn(flat)), info.postprocess_fn(z)
+        assert float(got["u"]) == pytest.approx(float(want["u"]), rel=1e-12)
+
+
 def test_a_model_that_needs_concrete_values_gets_an_error_naming_the_site():
     """Python control flow on a sampled value cannot be traced, compiled or differentiated: the
     error names the site whose value the model branches on, not the others, and says what to write."""

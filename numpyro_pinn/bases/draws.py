@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
+from numpyro_pinn.compiling import jit_once
 from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol, whiten
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 from numpyro_pinn.validation import all_finite, check_positive
@@ -206,7 +207,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     d = mean.shape[0]
     # max_iter passed, not left to its default: the Laplace fit's compiled Newton loop is reused
     mode, _, it = compiled_find_mode(potential_fn, jnp.asarray(start, chol.dtype), 200)
-    hess = jax.jit(jax.hessian(potential_fn))
+    hess = jit_once(jax.hessian(potential_fn))
     evals = (int(it) + 1) * (d + 2)
     out = lambda r: (r, evals) if return_evals else r
     total = float(jnp.linalg.norm(mode - start))
@@ -217,11 +218,11 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     # minimum within its slice, so that the path follows the density's ridge (a funnel's axis)
     # rather than the straight line, which leaves a narrow neck.
     basis = jnp.linalg.qr(jnp.concatenate([u[:, None], jnp.eye(d, dtype=u.dtype)], 1))[0][:, 1:d]
-    on_ridge = jax.jit(lambda x: find_mode(lambda c: potential_fn(x + basis @ c), jnp.zeros(d - 1, x.dtype),
+    on_ridge = jit_once(lambda x: find_mode(lambda c: potential_fn(x + basis @ c), jnp.zeros(d - 1, x.dtype),
                                            slice_iters))
     eps = jax.random.normal(jax.random.PRNGKey(0), (smooth_draws, d), chol.dtype)
 
-    @jax.jit
+    @jit_once
     def smoothed(x, h):
         # The expected Hessian under the component's own Gaussian, iterated to a fixed point (the
         # stationarity condition of a Gaussian variational fit centred at x): at a slice minimum the
@@ -377,47 +378,53 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
                             padded)
     nu = 0.5 * d * (d + 1)
     lse = jax.scipy.special.logsumexp
+    # The (n, K) densities, responsibilities and moment sums in float32: they fit the mixture (about
+    # half the time of float64 on a CPU); the importance weights' (n,) terms stay in the target's dtype.
+    single = jnp.float32
 
     @jax.jit
     def step(key, means, chols, log_w):
+        dt = means.dtype
+        lw_k = log_w.astype(single)
         if padded:  # draw i from the (i mod K')-th of the K' components with weight
             active = jnp.isfinite(log_w)
             k_on = jnp.sum(active)
             comp = jnp.argsort(~active, stable=True)[jnp.arange(k * n_k) % k_on]
-            eps = jax.random.normal(key, (k * n_k, d), means.dtype)
+            eps = jax.random.normal(key, (k * n_k, d), dt)
             y = jax.lax.fori_loop(0, k, lambda j, y: jnp.where((comp == j)[:, None], means[j] + eps @ chols[j].T, y),
                                   jnp.zeros_like(eps))
-            lc = gaussian_log_pdf(means, chols, y)  # (n, K)
-            log_prop = lse(jnp.where(active, lc, -jnp.inf), 1) - jnp.log(k_on)
+            lc = gaussian_log_pdf(means, chols, y, single)  # (n, K)
+            log_prop = lse(jnp.where(active, lc, -jnp.inf), 1).astype(dt) - jnp.log(k_on)
         else:
-            eps = jax.random.normal(key, (k, n_k, d), means.dtype)
+            eps = jax.random.normal(key, (k, n_k, d), dt)
             y = (means[:, None, :] + jnp.einsum("kij,knj->kni", chols, eps)).reshape(-1, d)
-            lc = gaussian_log_pdf(means, chols, y)  # (n, K)
-            log_prop = lse(lc, 1) - jnp.log(k)  # equal draws from every component
-        log_mix = lse(lc + log_w, 1)
+            lc = gaussian_log_pdf(means, chols, y, single)  # (n, K)
+            log_prop = lse(lc, 1).astype(dt) - jnp.log(k)  # equal draws from every component
+        log_mix = lse(lc + lw_k, 1).astype(dt)
         lq = log_q(y)
         lq = jnp.where(jnp.isfinite(lq), lq, -jnp.inf)
         lwt = lq - log_prop
         # E_mix[log q - log mix] = log Z - KL(mix || q), estimated with the weights mix / prop (bounded).
         r = jnp.exp(log_mix - log_prop)
         score = jnp.sum(jnp.where(r > 0, r * (lq - log_mix), 0.0)) / jnp.sum(r)
-        lw = lwt[:, None] + lc + log_w - log_mix[:, None]  # weight x responsibility, (n, K)
+        lw = (lwt - log_mix).astype(single)[:, None] + lc + lw_k  # weight x responsibility, (n, K)
         col = lse(lw, 0)
         wn = jnp.exp(lw - jnp.where(jnp.isfinite(col), col, 0.0))  # a padding component's: 0
-        n_eff = jnp.where(jnp.isfinite(col), 1.0 / jnp.sum(wn**2, 0), 0.0)
-        mu = wn.T @ y
+        n_eff = jnp.where(jnp.isfinite(col), 1.0 / jnp.sum(wn**2, 0), 0.0).astype(dt)
+        y_single = y.astype(single)
+        mu = (wn.T @ y_single).astype(dt)
 
         def cov_of(a):
             w, m = a
-            dy = y - m
-            return (w[:, None] * dy).T @ dy
+            dy = (y - m).astype(single)
+            return ((w[:, None] * dy).T @ dy).astype(dt)
 
         cov = jax.lax.map(cov_of, (wn.T, mu))
         a = n_eff / (n_eff + nu)
         old = chols @ jnp.swapaxes(chols, 1, 2)
         cov = a[:, None, None] * cov + (1 - a[:, None, None]) * old
         cov = 0.5 * (cov + jnp.swapaxes(cov, 1, 2)) + 1e-9 * jnp.eye(d)
-        new_log_w = lse(lw, 0) - lse(lwt)
+        new_log_w = col.astype(dt) - lse(lwt)
         full = (a[:, None] * mu + (1 - a[:, None]) * means, jnp.linalg.cholesky(cov), new_log_w)
         return score, (full, (means, chols, new_log_w))
 
