@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit_once
+
 __all__ = ["std_normal_log_prob", "gaussian_log_pdf", "whiten", "psd_inverse_chol", "probe_directions"]
 
 
@@ -14,6 +16,7 @@ def std_normal_log_prob(y: jax.Array) -> jax.Array:
     return -0.5 * jnp.sum(y**2, axis=-1) - 0.5 * y.shape[-1] * jnp.log(2 * jnp.pi)
 
 
+@jit_once
 def whiten(mean: jax.Array, chol: jax.Array, x: jax.Array) -> jax.Array:
     """The rows of ``x`` ``(n, d)`` in the coordinates ``y = chol^-1 (x - mean)`` of the Gaussian
     ``N(mean, chol chol^T)`` (``chol`` lower triangular)."""

@@ -9,6 +9,7 @@ from typing import Callable, Optional, Union
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.compiling import jit_once
@@ -168,7 +169,7 @@ def draw_mixture(
             if cand is not None and score > best_score:
                 m, c, lw = (np.asarray(a) for a in cand)
                 keep = lw > np.log(1e-6)  # drop the components the refinement left without weight
-                best = (m[keep], c[keep], lw[keep] - float(jax.scipy.special.logsumexp(lw[keep])))
+                best = (m[keep], c[keep], lw[keep] - float(scipy.special.logsumexp(lw[keep])))
     means, chols, log_w = best
     mix = make_mixture(means, chols, log_w, jnp.argmax(gaussian_log_pdf(means, chols, y) + log_w, axis=1))
     return (mix, evals) if return_evals else mix
@@ -292,21 +293,20 @@ def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int,
     ``k`` random points with the points' covariance; ``(means, chols, log_weights)``. With ``pad``
     (at least ``k``) the arrays have ``pad`` components, those beyond ``k`` with log weight
     ``-inf``: one compiled program for every ``k`` up to ``pad``."""
-    d = y.shape[1]
     pad = k if pad is None else pad
+    return _em(y, jnp.asarray(k, y.dtype), rng_key, iters, pad)
+
+
+@partial(jax.jit, static_argnums=(3, 4))
+def _em(y, k, rng_key, iters, pad):
+    """:func:`_em_fit` in one program (``k`` an argument: one program for every ``k`` up to
+    ``pad``); components with log weight ``-inf`` stay without weight."""
+    lse = jax.scipy.special.logsumexp
+    d = y.shape[1]
     eye = jnp.eye(d, dtype=y.dtype)
     start = y[jax.random.choice(rng_key, y.shape[0], (pad,), replace=False)]
     init = (start, jnp.broadcast_to(jnp.linalg.cholesky(jnp.cov(y.T).reshape(d, d) + 1e-6 * eye), (pad, d, d)),
             jnp.where(jnp.arange(pad) < k, -jnp.log(k), -jnp.inf).astype(y.dtype))
-    return _em(y, init, iters)
-
-
-@partial(jax.jit, static_argnums=2)
-def _em(y, init, iters):
-    """:func:`_em_fit`'s EM steps from ``init``; components with log weight ``-inf`` stay without
-    weight."""
-    lse = jax.scipy.special.logsumexp
-    eye = jnp.eye(y.shape[1], dtype=y.dtype)
     active = jnp.isfinite(init[2])
 
     def em_step(_, c):
@@ -441,7 +441,9 @@ def _refine_loop(step, means, chols, log_weights, rng_key, iters, draws_per_step
     else:
         finite = lambda c: all_finite(*c)
     best, best_score = None, -np.inf
-    k0, *keys = jax.random.split(rng_key, iters + 1)
+    # One key per iteration by fold_in: one small compiled program whatever ``iters`` (a split into
+    # ``iters + 1`` keys compiles anew for each count).
+    k0, keys = jax.random.fold_in(rng_key, 0), (jax.random.fold_in(rng_key, i) for i in range(1, iters + 1))
     score, cands = step(k0, means, chols, log_weights)
     calls = 1
     if np.isfinite(float(score)):

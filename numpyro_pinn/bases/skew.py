@@ -8,6 +8,7 @@ from typing import Callable, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 import optax
 
 from numpyro_pinn.bases.mixture import GaussianMixture, component_log_prob, make_mixture, stratified, whitened_log_q
@@ -206,6 +207,7 @@ def reweight(
         lwt = jnp.where(jnp.isfinite(lq), lq - (lse(lc, axis=1) - jnp.log(k)), -jnp.inf)
         return lc, jnp.exp(lwt - lse(lwt))  # component log densities (n, K), normalised IS weights (n,)
 
+    @jax.jit
     def objective(lc, wn, log_w):  # IS estimate of E_q[log mix] (up to a constant)
         return jnp.sum(jnp.where(wn > 0, wn * lse(lc + log_w, axis=1), 0.0))
 
@@ -219,8 +221,8 @@ def reweight(
         return jax.lax.scan(step, log_w, None, length=iters)[0]
 
     k_fit, k_eval = jax.random.split(rng_key)
-    old = jnp.asarray(mixture.log_weights, jnp.float32)
-    old = old - lse(old)
+    old = np.asarray(mixture.log_weights, np.float64)
+    old = jnp.asarray(old - scipy.special.logsumexp(old), jnp.float32)
     lc, wn = draws(k_fit, mixture)
     new = em(lc, wn, old)
     lc2, wn2 = draws(k_eval, mixture)
