@@ -296,7 +296,7 @@ class PINNSampler(SamplerSurface):
         if tail is not None and tail.heavier:
             warnings.warn(
                 f"The posterior's tail is heavier than the proposal's along a direction mostly in "
-                f"{self.describe_direction(tail.direction)}: its density falls by only {tail.drop:.2g} nats from the "
+                f"{self.describe_direction(tail.direction)}: its density {tails.describe_drop(tail.drop)} from the "
                 f"proposal's farthest particles to {tails.FAR:g} times as far. The weights cannot see mass that "
                 "is never proposed: the sd and tail probabilities there are likely too small, however good "
                 "ESS and k-hat look. Check them against NUTS on this model.", RuntimeWarning, stacklevel=3)

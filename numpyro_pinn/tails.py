@@ -19,7 +19,8 @@ import numpy as np
 from numpyro_pinn.gaussian import probe_directions
 from numpyro_pinn.target import potentials
 
-__all__ = ["TailCheck", "tail_check", "EXTENT_QUANTILE", "FAR", "MIN_DROP", "with_heavy_tail", "without_heavy_tail"]
+__all__ = ["TailCheck", "tail_check", "describe_drop", "EXTENT_QUANTILE", "FAR", "MIN_DROP", "with_heavy_tail",
+           "without_heavy_tail"]
 
 #: The proposal's extent along a direction: this quantile of the particles' projections.
 EXTENT_QUANTILE = 0.999
@@ -40,6 +41,13 @@ class TailCheck(NamedTuple):
     extent: float
     drop: float
     heavier: bool
+
+
+def describe_drop(drop: float) -> str:
+    """How a warning words a :class:`TailCheck`'s ``drop``: "falls by only 2.1 nats", or, where
+    the density is higher far out than at the proposal's farthest particles (a funnel's neck, a
+    density that rises without bound), "rises by 4.4e+02 nats"."""
+    return f"falls by only {drop:.2g} nats" if drop >= 0 else f"rises by {-drop:.2g} nats"
 
 
 def tail_check(potential_fn: Callable, x, log_weights) -> Optional[TailCheck]:

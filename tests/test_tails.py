@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from numpyro_pinn.diagnostics import normalised_weights
-from numpyro_pinn.tails import MIN_DROP, tail_check
+from numpyro_pinn.tails import MIN_DROP, describe_drop, tail_check
 
 
 def _particles(n=4000, d=2, seed=0):
@@ -156,3 +156,11 @@ def test_a_heavy_tailed_posterior_is_right_at_default_settings_and_flagged_witho
                         progress_bar=False).run(jax.random.PRNGKey(0), jnp.array(0.5))
     assert s.diagnostics["heavier_tail"] == "'mu'" and s.diagnostics["tail_drop"] < MIN_DROP
     assert not s.diagnostics["heavy_tail_component"] and s.diagnostics["log_Z_lower_bound_core"] is None
+
+
+def test_the_warning_says_a_density_rises_where_it_does_not_fall():
+    """A tail check's drop below 0 (the density higher far out than at the proposal's farthest
+    particles, as along a funnel's neck) is worded as a rise, not as "falls by only -440 nats"."""
+    assert describe_drop(2.1) == "falls by only 2.1 nats"
+    assert describe_drop(0.0) == "falls by only 0 nats"
+    assert describe_drop(-440.0) == "rises by 4.4e+02 nats"
