@@ -306,8 +306,12 @@ def _initialize(init: Callable, rng_key: jax.Array):
         info = init(rng_key[None])
     except (jax.errors.JAXTypeError, jax.errors.JAXIndexError):
         return init(rng_key)
-    return info._replace(param_info=info.param_info._replace(
-        z=jax.tree_util.tree_map(lambda a: a[0], info.param_info.z)))
+    return info._replace(param_info=_unbatched(info.param_info))
+
+
+def _unbatched(param_info):
+    """The initial point of a batch of one key, without its batch axis."""
+    return param_info._replace(z=jax.tree_util.tree_map(lambda a: a[0], param_info.z))
 
 
 def _initialize_once(init: Callable, rng_key: jax.Array):
@@ -322,15 +326,14 @@ def _initialize_once(init: Callable, rng_key: jax.Array):
         return info.param_info
 
     try:
-        param_info = jit_once(search)(rng_key)
+        param_info = _unbatched(jit_once(search)(rng_key))
         info = traced["info"]
-        z = jax.tree_util.tree_map(lambda a: a[0], param_info.z)
         if not all_finite(param_info.potential_energy, *jax.tree_util.tree_leaves(param_info.z_grad)):
             return None
-        jax.eval_shape(lambda p: (info.potential_fn(p), info.postprocess_fn(p)), z)
+        jax.eval_shape(lambda p: (info.potential_fn(p), info.postprocess_fn(p)), param_info.z)
     except Exception:  # noqa: BLE001 - NumPyro's own path below decides and names the error
         return None
-    return info._replace(param_info=param_info._replace(z=z), model_trace=None)
+    return info._replace(param_info=param_info, model_trace=None)
 
 
 def _nonfinite_sites(trace) -> list[str]:

@@ -411,8 +411,7 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
         col = lse(lw, 0)
         wn = jnp.exp(lw - jnp.where(jnp.isfinite(col), col, 0.0))  # a padding component's: 0
         n_eff = jnp.where(jnp.isfinite(col), 1.0 / jnp.sum(wn**2, 0), 0.0).astype(dt)
-        y_single = y.astype(single)
-        mu = (wn.T @ y_single).astype(dt)
+        mu = (wn.T @ y.astype(single)).astype(dt)
 
         def cov_of(a):
             w, m = a
