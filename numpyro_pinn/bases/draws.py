@@ -75,8 +75,8 @@ def draw_mixture(
     its mass lies and the warm start's draws do not reach. Up to ``path_points`` Gaussian components
     along the way from the draws' mean to the mode, ``path_spacing`` local standard deviations
     apart, and up to ``path_beyond`` more past the mean on the far side (:func:`path_components`;
-    fewer where the total would pass ``max_components``; total weight ``path_weight``) are then
-    added to the fitted mixture before its final refinement; the components refinement leaves
+    where the total would pass ``max_components``, the way to the mode gets its share of the room
+    and the far side the rest; total weight ``path_weight``) are then added to the fitted mixture before its final refinement; the components refinement leaves
     without weight are dropped, and the result is kept only if it scores higher than the mixture
     without them. ``path_points=0`` turns it off.
 
@@ -151,12 +151,16 @@ def draw_mixture(
             best, best_score = more, more_score
         evals += n
     best = _weighted(*best)  # without the padding
-    path_points = min(path_points, max_components - best[0].shape[0])  # max_components bounds them all
-    path_beyond = min(path_beyond, max_components - best[0].shape[0] - path_points)
+    # max_components bounds them all; where it binds, the way to the mode gets its share of the room
+    # (the side past the start can hold much of the mass: a funnel's mouth, a hierarchical model's
+    # other tail) and the far side whatever it leaves.
+    room = max(max_components - best[0].shape[0], 0)
+    if path_points + path_beyond > room:
+        path_points = room * path_points // (path_points + path_beyond)
     if path_points > 0 and refine_iters > 0:
         key, k_path = jax.random.split(key)
         extra, n = path_components(potential_fn, mean, chol, jnp.mean(jnp.asarray(draws), 0), path_points,
-                                   beyond=path_beyond, spacing=path_spacing, return_evals=True)
+                                   beyond=path_beyond, spacing=path_spacing, max_total=room, return_evals=True)
         evals += n
         if extra is not None:
             m, c, lw = best
@@ -176,7 +180,8 @@ def draw_mixture(
 
 def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, start: jax.Array,
                     max_points: int = 32, beyond: int = 3, slice_iters: int = 20, smooth_iters: int = 8,
-                    smooth_draws: int = 32, spacing: float = 1.0, return_evals: bool = False):
+                    smooth_draws: int = 32, spacing: float = 1.0, max_total: Optional[int] = None,
+                    return_evals: bool = False):
     """Gaussian components along the line from ``start`` to the mode above it, in whitened
     coordinates (``x = mean + chol y``).
 
@@ -193,8 +198,8 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     axis, where the averaged Hessian gives 0.47 and makes the mixture's steps fine enough. Points
     are placed ``spacing`` local standard deviations apart along the segment
     (``spacing / sqrt(u^T H u)`` for the unit direction ``u``), at most ``max_points``, the mode
-    excluded. If there is at least one point, up to ``beyond`` more continue the line past
-    ``start``, away from the mode, the same way: the draws' bulk can sit between a mode and a heavy
+    excluded. If there is at least one point, up to ``beyond`` more (and at most ``max_total``
+    points in all) continue the line past ``start``, away from the mode, the same way: the draws' bulk can sit between a mode and a heavy
     tail. On a funnel they run down its neck with shrinking widths and up into its mouth with
     growing ones; a target whose mode is within a standard deviation of ``start`` gets none.
 
@@ -277,7 +282,7 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     pts, hs = walk(u, total, max_points)
     if not pts:
         return out(None)
-    more, more_h = walk(-u, np.inf, beyond)
+    more, more_h = walk(-u, np.inf, beyond if max_total is None else min(beyond, max_total - len(pts)))
     pts, hs = jnp.stack(pts + more), jnp.stack(hs + more_h)
     hy = jnp.einsum("ji,pjk,kl->pil", chol, hs, chol)  # chol^T H chol: the Hessian in whitened coordinates
     chols = jax.vmap(lambda h: psd_inverse_chol(h)[0])(hy)
