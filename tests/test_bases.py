@@ -871,12 +871,14 @@ def test_base_options_build_what_they_say_and_report_their_cost():
 
 
 @pytest.mark.slow
-def test_a_draws_mixture_is_reweighted_but_skewed_only_with_skew_draws():
+def test_a_draws_mixture_keeps_its_fitted_weights_and_is_skewed_only_with_skew_draws():
     """``DrawsMixture`` (as ``Auto`` for one mode far from Gaussian): its Gaussians fitted to the
-    draws of a 2-d funnel keep Gaussian components by default, while ``skew_draws=True`` skews them
-    (the skew fit raises the lower bound on a funnel, so it is kept) and ``ModeMixture`` still
-    skews its separated modes' components (``test_skew_weights...``, ``test_fit_skew...``).
-    Mutation: ignoring ``skew_draws`` (skewing every draws mixture) fails the first check."""
+    draws of a 2-d funnel and then to the target keep their components and the weights that fit
+    gave by default (no reweighting: the refinement fitted them to the target), while
+    ``skew_draws=True`` skews them (the skew fit raises the lower bound on a funnel, so it is kept)
+    and reweights them, and ``ModeMixture`` still skews its separated modes' components
+    (``test_skew_weights...``, ``test_fit_skew...``). Mutations: ignoring ``skew_draws`` (skewing
+    every draws mixture), or reweighting the unskewed one, fail it."""
     from numpyro_pinn.bases import DrawsMixture
     from numpyro_pinn.warmstart import from_draws
 
@@ -892,6 +894,10 @@ def test_a_draws_mixture_is_reweighted_but_skewed_only_with_skew_draws():
     opts = dict(skew_steps=50, draw_options={"num_components": 4, "path_points": 0})
     plain = DrawsMixture(**opts).build(jax.random.PRNGKey(0), pot, ws, "prior")
     assert plain.prior.means.shape[0] == 4 and plain.prior.skews is None
+    fitted, evals = draw_mixture(pot, ws.mean, ws.chol, ws.draws, rng_key=jax.random.fold_in(jax.random.PRNGKey(0), 1),
+                                 return_evals=True, **opts["draw_options"])
+    np.testing.assert_array_equal(np.asarray(plain.prior.log_weights), np.asarray(fitted.log_weights))
+    assert plain.info["target_evals"] == evals
     skewed = DrawsMixture(skew_draws=True, **opts).build(jax.random.PRNGKey(0), pot, ws, "prior")
     assert skewed.prior.skews is not None
     assert plain.info["target_evals"] < skewed.info["target_evals"]

@@ -147,9 +147,11 @@ class _Mixture(BaseOption):
         Adam steps of the skew fit.
     skew_draws
         Also skew the components of a draws mixture (:class:`DrawsMixture`'s, or :class:`Auto`'s
-        for a continuum of maxima or one mode far from Gaussian; their weights are re-estimated
-        either way). Its many overlapping Gaussians already follow the target's asymmetry by where
-        they lie, and the skew fit's cost grows with the square of their number, for little gain.
+        for a continuum of maxima or one mode far from Gaussian), then re-estimate their weights.
+        Its many overlapping Gaussians already follow the target's asymmetry by where they lie,
+        and the skew fit's cost grows with the square of their number, for little gain. Left
+        Gaussian, a draws mixture keeps the weights its refinement fitted to the target (as the
+        refitted Gaussian and the quick mixture of :class:`Auto` do).
     draw_options
         Keyword arguments for :func:`numpyro_pinn.bases.draw_mixture` where this base calls it
         (e.g. ``{"path_spacing": 0.25, "path_points": 128}``).
@@ -172,11 +174,11 @@ class _Mixture(BaseOption):
         if (mixture is not None and mixture.means.shape[0] > 1 and role == "prior" and self.skew is not False
                 and self.skew_steps > 0):
             gaussian = mixture
+            # A draws mixture or a refit, left Gaussian, was fitted to the target with its weights.
             if kind not in ("draws", "refit") or (kind == "draws" and self.skew_draws):
                 mixture, n = fit_skew(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 3),
                                       steps=self.skew_steps, return_evals=True)
                 evals += n
-            if kind != "refit":  # a refit was fitted to the target with its weights
                 mixture, n = reweight(potential_fn, ws.mean, ws.chol, mixture, jax.random.fold_in(k_mix, 4),
                                       return_evals=True)
                 evals += n
