@@ -1,11 +1,15 @@
-"""How the package compiles the programs that run once or a few times per run.
+"""How the package compiles its programs.
 
-A run compiles many small programs (the Laplace fit, the importance weights of each candidate
-base, the tail checks, the screen's short SMC run) that each run for a fraction of the time XLA
-takes to optimise them. :func:`jit_once` compiles those with less optimisation on CPU, where
-XLA's LLVM passes dominate; the training loop, the full SMC run and the ODE solves that draw
-keep ``jax.jit``'s full optimisation, since their run time is what counts. On other backends
-:func:`jit_once` is ``jax.jit``.
+Every program the package compiles goes through :func:`jit` or :func:`jit_once`. On CPU both
+pass XLA options: :data:`CPU_OPTIONS` (XLA's legacy fusion emitters, which compile in about half
+the time of its newer ones at the same run time on this package's programs: a run compiles
+hundreds of programs, and on a CPU their compilation is much of its wall time), and for
+:func:`jit_once` also less optimisation (:data:`ONCE_OPTIONS`). A run compiles many small
+programs (the Laplace fit, the importance weights of each candidate base, the tail checks, the
+screen's short SMC run) that each run for a fraction of the time XLA takes to optimise them:
+those go through :func:`jit_once`. The training loop, the full SMC run and the ODE solves that
+draw keep full optimisation (:func:`jit`), since their run time is what counts. Options the
+installed XLA does not know are left out. On other backends both are ``jax.jit``.
 """
 from __future__ import annotations
 
@@ -14,24 +18,38 @@ from typing import Callable, Optional
 
 import jax
 
-__all__ = ["jit_once", "ONCE_OPTIONS", "cheap_to_run", "estimated_flops", "weighted_flops", "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
+__all__ = ["jit", "jit_once", "CPU_OPTIONS", "ONCE_OPTIONS", "cheap_to_run", "estimated_flops", "weighted_flops",
+           "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
 
+#: XLA options for :func:`jit`'s programs on CPU.
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 #: XLA options for :func:`jit_once`'s programs on CPU.
-ONCE_OPTIONS = {"xla_backend_optimization_level": 0}
+ONCE_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
 #: :func:`cheap_to_run`'s budget: XLA's estimated floating-point operations per call, each
 #: transcendental function (``exp``, ``log``) counted as :data:`TRANSCENDENTAL_FLOPS`.
 CHEAP_FLOPS = 2e4
 TRANSCENDENTAL_FLOPS = 20
 
 
+def jit(fun: Optional[Callable] = None, **jit_kwargs):
+    """``jax.jit(fun, **jit_kwargs)``, compiled on CPU with :data:`CPU_OPTIONS`. Usable as a
+    decorator, with or without arguments (``@jit``, ``@partial(jit, static_argnums=0)``). The
+    backend is read at the first call, so importing a module does not initialise JAX's backends.
+    Called inside another compiled function, it is part of that program and compiled as it is."""
+    if fun is None:
+        return functools.partial(jit, **jit_kwargs)
+    return _with_options(fun, CPU_OPTIONS, jit_kwargs)
+
+
 def jit_once(fun: Optional[Callable] = None, **jit_kwargs):
-    """``jax.jit(fun, **jit_kwargs)`` for a program whose compile time exceeds its run time: on
-    CPU it is compiled with :data:`ONCE_OPTIONS`. Usable as a decorator, with or without
-    arguments (``@jit_once``, ``@partial(jit_once, static_argnums=0)``). The backend is read at
-    the first call, so importing a module does not initialise JAX's backends. Called inside
-    another compiled function, it is part of that program and compiled as it is."""
+    """:func:`jit` for a program whose compile time exceeds its run time: on CPU it is compiled
+    with :data:`ONCE_OPTIONS`."""
     if fun is None:
         return functools.partial(jit_once, **jit_kwargs)
+    return _with_options(fun, ONCE_OPTIONS, jit_kwargs)
+
+
+def _with_options(fun: Callable, options: dict, jit_kwargs: dict) -> Callable:
     nested = jax.jit(fun, **jit_kwargs)
     top = []
 
@@ -40,11 +58,26 @@ def jit_once(fun: Optional[Callable] = None, **jit_kwargs):
         if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves((args, kwargs))):
             return nested(*args, **kwargs)
         if not top:
-            options = ONCE_OPTIONS if jax.default_backend() == "cpu" else None
-            top.append(jax.jit(fun, compiler_options=options, **jit_kwargs))
+            accepted = _accepted(tuple(sorted(options.items()))) if jax.default_backend() == "cpu" else {}
+            top.append(jax.jit(fun, compiler_options=accepted or None, **jit_kwargs))
         return top[0](*args, **kwargs)
 
     return call
+
+
+@functools.lru_cache(maxsize=None)
+def _accepted(options: tuple) -> dict:
+    """The ``(name, value)`` pairs of ``options`` that the default backend's compiler accepts, as
+    a dict: each is tried once on a trivial program (an XLA that does not know an option refuses
+    to compile with it)."""
+    out = {}
+    for name, value in options:
+        try:
+            jax.jit(lambda x: x + 1, compiler_options={name: value}).lower(1.0).compile()
+        except Exception:  # noqa: BLE001 - this XLA does not take it
+            continue
+        out[name] = value
+    return out
 
 
 def estimated_flops(fun: Callable, *example_args) -> Optional[tuple]:

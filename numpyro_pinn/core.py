@@ -14,6 +14,7 @@ import optax
 
 from numpyro_pinn import sample as sample_mod
 from numpyro_pinn import stages, tails
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.training.collocation import Collocation, CollocationPool, bridge_paths, linear_bridge
 from numpyro_pinn.diagnostics import ess, pareto_k
 from numpyro_pinn.gaussian import whiten
@@ -202,7 +203,7 @@ def fit_transport(
 
     path_prior = tails.without_heavy_tail(target.prior)
 
-    @jax.jit
+    @jit
     def refresh(key, params):
         return sample_mod.paths(key, config.path_field(params, d, target), s.num_paths, d, s.num_times, t0, t1,
                                 path_prior, config.path_noise)
@@ -244,7 +245,7 @@ def flow_batch(config, target, num: int) -> Callable:
     d = target.mean.shape[0]
     t0, t1 = config.t_span
 
-    @jax.jit
+    @jit
     def f(rng_key, params, tol, start):
         v, div = config.flow_field(params, d, target)
         fd = sample_mod.flow(rng_key, v, div, target._replace(prior=start), num, rtol=tol, atol=tol, t0=t0, t1=t1)
@@ -366,7 +367,7 @@ def draw_function(fitted: Fitted, through_prior: bool = False, rtol: float = 1e-
         return _batched_draws(fitted, rtol)
     if through_prior and fitted.target.sharding is None:
         return _base_draws(fitted)
-    batch_fn = jax.jit(proposal_function(fitted, through_prior, rtol, atol), static_argnums=1)
+    batch_fn = jit(proposal_function(fitted, through_prior, rtol, atol), static_argnums=1)
 
     def f(rng_key, num: int, base=_FITTED):
         chunks = -(-num // batch)
@@ -395,7 +396,7 @@ def _batched_draws(fitted: Fitted, tol: float) -> Callable:
     batches: ``f(rng_key, num, base)``."""
     t = fitted.target
     tol = jnp.asarray(tol, t.chol.dtype)
-    finish = jax.jit(lambda y, lw: (t.to_x(y), lw + t.log_Z0))
+    finish = jit(lambda y, lw: (t.to_x(y), lw + t.log_Z0))
 
     def f(rng_key, num: int, base=_FITTED):
         start = t.prior if base is _FITTED else base

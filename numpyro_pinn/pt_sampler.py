@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.surface import SamplerSurface, in_sampler_precision
 from numpyro_pinn.tempering import KERNELS, evals_per_step, run_pt
 from numpyro_pinn.validation import check_count, check_positive
@@ -105,7 +106,7 @@ class ParallelTempering(SamplerSurface):
                           progress_every=max(1, total // 100))[0]
 
         try:
-            res = jax.jit(jax.vmap(one))(jax.random.split(k_run, self.num_chains))
+            res = jit(jax.vmap(one))(jax.random.split(k_run, self.num_chains))
             jax.block_until_ready(res)
         finally:
             if bar is not None:

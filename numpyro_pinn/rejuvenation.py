@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.diagnostics import PARETO_K_WARN
 from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import report
@@ -108,14 +109,14 @@ def _log_density(potential_fn: Callable) -> Callable:
     return log_density
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jit, static_argnums=0)
 def _init(potential_fn, x):
     import blackjax
 
     return jax.vmap(lambda q: blackjax.hmc.init(q, _log_density(potential_fn)))(x)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+@functools.partial(jit, static_argnums=(0, 1, 2))
 def _advance(potential_fn, num_integration_steps, num, carry, key):
     """``num`` moves (one compiled program per potential and block length)."""
     import blackjax

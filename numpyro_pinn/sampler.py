@@ -12,6 +12,7 @@ import numpy as np
 
 from numpyro_pinn import agreement, bases, core, diagnostics, serialization, stages, tails
 from numpyro_pinn.bases import GaussianMixture
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.rejuvenation import Rejuvenation
 from numpyro_pinn.training import Collocation, Training, TrainResult
 from numpyro_pinn.resampling import systematic_resample
@@ -391,7 +392,7 @@ class PINNSampler(SamplerSurface):
     def _sde_draws(self, key, num):
         f = self._fitted
         d = f.warm_start.mean.shape[0]
-        y = jax.jit(lambda k: reverse_sde(k, f.config, f.params, f.target, num, d))(key)
+        y = jit(lambda k: reverse_sde(k, f.config, f.params, f.target, num, d))(key)
         return f.target.to_x(y)
 
     def _set_particles(self, key, x, lw):

@@ -4,13 +4,16 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from numpyro_pinn.compiling import (CHEAP_FLOPS, TRANSCENDENTAL_FLOPS, cheap_to_run, estimated_flops, jit_once,
-                                    weighted_flops)
+from numpyro_pinn import compiling
+from numpyro_pinn.compiling import (CHEAP_FLOPS, CPU_OPTIONS, ONCE_OPTIONS, TRANSCENDENTAL_FLOPS, cheap_to_run,
+                                    estimated_flops, jit, jit_once, weighted_flops)
 
 
-def test_jit_once_computes_what_jit_does_alone_nested_and_with_static_arguments():
-    @functools.partial(jit_once, static_argnums=1)
+@pytest.mark.parametrize("wrapper", [jit, jit_once])
+def test_jit_and_jit_once_compute_what_jax_jit_does_alone_nested_and_with_static_arguments(wrapper):
+    @functools.partial(wrapper, static_argnums=1)
     def f(x, n):
         return jnp.sin(x) * n
 
@@ -21,16 +24,39 @@ def test_jit_once_computes_what_jit_does_alone_nested_and_with_static_arguments(
     np.testing.assert_allclose(jax.grad(lambda x: f(x, 2).sum())(x), 2 * jnp.cos(x), rtol=1e-6)
 
 
-def test_jit_once_compiles_once_per_shape():
+@pytest.mark.parametrize("wrapper", [jit, jit_once])
+def test_jit_and_jit_once_compile_once_per_shape(wrapper):
     traces = []
 
-    @jit_once
+    @wrapper
     def f(x):
         traces.append(x.shape)
         return x + 1
 
     f(jnp.ones(3)), f(jnp.zeros(3)), f(jnp.ones(4))
     assert traces == [(3,), (4,)]
+
+
+def test_the_cpu_programs_get_their_xla_options_and_unknown_options_are_left_out(monkeypatch):
+    """On CPU a program of :func:`jit` is compiled with :data:`CPU_OPTIONS` and one of
+    :func:`jit_once` with :data:`ONCE_OPTIONS`; an option this XLA does not know is left out
+    instead of failing the compilation. Mutations: compiling without the options, or passing an
+    unknown one through, fail it."""
+    if jax.default_backend() != "cpu":
+        pytest.skip("the options are for CPU")
+    seen, real = [], jax.jit
+
+    def recording(fun, **kwargs):
+        seen.append(kwargs.get("compiler_options"))
+        return real(fun, **kwargs)
+
+    monkeypatch.setattr(jax, "jit", recording)
+    assert float(jit(lambda x: x + 1)(1.0)) == 2.0 and float(jit_once(lambda x: x + 2)(1.0)) == 3.0
+    assert seen == [None, CPU_OPTIONS, None, ONCE_OPTIONS]  # each: the nested program, then the top one
+    monkeypatch.setattr(jax, "jit", real)
+    unknown = {**CPU_OPTIONS, "xla_no_such_option_anywhere": True}
+    monkeypatch.setattr(compiling, "CPU_OPTIONS", unknown)
+    assert float(compiling.jit(lambda x: x * 3)(2.0)) == 6.0
 
 
 def test_cheap_to_run_follows_xlas_estimate():

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.special
 
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
-from numpyro_pinn.compiling import jit_once
+from numpyro_pinn.compiling import jit, jit_once
 from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol, whiten
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
 from numpyro_pinn.validation import all_finite, check_positive
@@ -302,7 +302,7 @@ def _em_fit(y: jax.Array, k: int, rng_key: jax.Array, iters: int,
     return _em(y, jnp.asarray(k, y.dtype), rng_key, iters, pad)
 
 
-@partial(jax.jit, static_argnums=(3, 4))
+@partial(jit, static_argnums=(3, 4))
 def _em(y, k, rng_key, iters, pad):
     """:func:`_em_fit` in one program (``k`` an argument: one program for every ``k`` up to
     ``pad``); components with log weight ``-inf`` stay without weight."""
@@ -387,7 +387,7 @@ def refine_steps(log_q, means, chols, log_weights, rng_key, iters=6, draws_per_c
     # half the time of float64 on a CPU); the importance weights' (n,) terms stay in the target's dtype.
     single = jnp.float32
 
-    @jax.jit
+    @jit
     def step(key, means, chols, log_w):
         dt = means.dtype
         lw_k = log_w.astype(single)

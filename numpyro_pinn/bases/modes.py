@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from numpyro_pinn.compiling import jit_once
+from numpyro_pinn.compiling import jit, jit_once
 from numpyro_pinn.bases.draws import draw_mixture, refine_steps
 from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.gaussian import psd_inverse_chol
@@ -300,7 +300,7 @@ def _climb(potential_fn: Callable, x: jax.Array, climb_batch: int, max_seconds: 
         run = lambda xb: jax.tree_util.tree_map(lambda *a: np.stack(a), *[jax.device_get(one(x0)) for x0 in xb])
     else:
         climb = lambda x0: find_mode(potential_fn, x0, max_iter=100)
-        run = jax.jit(lambda xb: jax.lax.map(climb, xb, batch_size=climb_batch))
+        run = jit(lambda xb: jax.lax.map(climb, xb, batch_size=climb_batch))
     x_np = np.asarray(x)
     order = np.random.default_rng(0).permutation(n)
     done, outs = [], []

@@ -12,6 +12,7 @@ import scipy.special
 import optax
 
 from numpyro_pinn.bases.mixture import GaussianMixture, component_log_prob, make_mixture, stratified, whitened_log_q
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.validation import all_finite
 
 __all__ = ["fit_skew", "reweight"]
@@ -110,7 +111,7 @@ def fit_skew(
     n_blocks = max(1, -(-steps // 50))
     length = max(1, -(-steps // n_blocks))
 
-    @jax.jit
+    @jit
     def fit_block(p, st, keys, first):
         def body(carry, xs):
             p, st = carry
@@ -140,7 +141,7 @@ def fit_skew(
                           f"{steps} steps; it keeps that fit if it scores higher.", RuntimeWarning, stacklevel=2)
             break
     z = jax.random.normal(k_eval, (k, eval_draws, d), dtype)
-    score = jax.jit(objective)
+    score = jit(objective)
     before, after = float(score(init, z)), float(score(fitted, z))
     evals = done * k * draws_per_component + 2 * k * eval_draws
     out = mixture
@@ -198,7 +199,7 @@ def reweight(
     log_q = whitened_log_q(potential_fn, mean, chol)
     lse = jax.scipy.special.logsumexp
 
-    @jax.jit
+    @jit
     def draws(key, mix):  # the mixture as an argument: closed over, XLA would fold its arrays as constants
         eps = jax.random.normal(key, (k, draws_per_component, d), jnp.float32)
         y = stratified(mix.means, mix.chols, mix.skews, eps).reshape(-1, d)
@@ -207,11 +208,11 @@ def reweight(
         lwt = jnp.where(jnp.isfinite(lq), lq - (lse(lc, axis=1) - jnp.log(k)), -jnp.inf)
         return lc, jnp.exp(lwt - lse(lwt))  # component log densities (n, K), normalised IS weights (n,)
 
-    @jax.jit
+    @jit
     def objective(lc, wn, log_w):  # IS estimate of E_q[log mix] (up to a constant)
         return jnp.sum(jnp.where(wn > 0, wn * lse(lc + log_w, axis=1), 0.0))
 
-    @jax.jit
+    @jit
     def em(lc, wn, log_w):
         def step(lw, _):
             resp = jnp.exp(lc + lw - lse(lc + lw, axis=1, keepdims=True))

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from numpyro_pinn.compiling import jit
+
 __all__ = ["GNState", "GNInfo", "init", "build_kernel", "gauss_newton"]
 
 
@@ -95,7 +97,7 @@ def gauss_newton(rng_key: jax.Array, residual_fn: Callable, params, pool, num_st
     """
     kernel = build_kernel(residual_fn, pool, cg_iters)
 
-    @jax.jit
+    @jit
     def run(key, params):
         keys = jax.random.split(key, num_steps)
         state, info = jax.lax.scan(lambda s, k: kernel(k, s), init(params, damping), keys)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.training.collocation import CollocationPool
 
 __all__ = ["TrainingError", "TrainResult", "fit", "good_enough"]
@@ -110,7 +111,7 @@ def fit(
             bar.update(tick_every)
             ticked[0] += tick_every
 
-    @jax.jit
+    @jit
     def run_chunk(key, state, pool, first):
         def body(st, xs):
             k, i = xs

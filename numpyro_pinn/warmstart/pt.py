@@ -6,6 +6,7 @@ from typing import Callable
 
 import jax
 
+from numpyro_pinn.compiling import jit
 from numpyro_pinn.validation import check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
@@ -31,7 +32,7 @@ def pt(
 
     d = start.mean.shape[0]
     m, L, logq_z = reference(potential_fn, start, scale, floor)
-    run = jax.jit(lambda k: run_pt(k, logq_z, d, num_temperatures, kernel, num_warmup, num_samples)[0])
+    run = jit(lambda k: run_pt(k, logq_z, d, num_temperatures, kernel, num_warmup, num_samples)[0])
     res = run(rng_key)
     draws = m + res.draws @ L.T
     ws = from_draws(draws, log_Z=float(res.log_Z), method="pt")

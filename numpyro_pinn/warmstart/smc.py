@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import scipy.stats
 
-from numpyro_pinn.compiling import CHEAP_FLOPS, estimated_flops, jit_once, weighted_flops
+from numpyro_pinn.compiling import CHEAP_FLOPS, estimated_flops, jit, jit_once, weighted_flops
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import Deadline, report
@@ -227,9 +227,9 @@ def smc(
              "num_integration_steps": num_integration_steps}
         )
 
-    jit = jit_once if quick_compile else jax.jit
+    compile_with = jit_once if quick_compile else jit
 
-    @jit
+    @compile_with
     def init(key):
         k0, k1, key = jax.random.split(key, 3)
         z0 = jax.random.normal(k0, (num_particles, d), dtype=m.dtype)
@@ -245,7 +245,7 @@ def smc(
         return _Carry(state, key, step0, jnp.asarray(0.0, z0.dtype), jnp.zeros((), jnp.int32),
                       jnp.full((), _TEMPERING, jnp.int32), jnp.zeros((), jnp.int32))
 
-    @jit
+    @compile_with
     def advance(carry):
         stop = jnp.minimum(carry.steps + block, max_tempering_steps)
 
