@@ -76,9 +76,10 @@ def draw_mixture(
     along the way from the draws' mean to the mode, ``path_spacing`` local standard deviations
     apart, and up to ``path_beyond`` more past the mean on the far side (:func:`path_components`;
     where the total would pass ``max_components``, the way to the mode gets its share of the room
-    and the far side the rest; total weight ``path_weight``) are then added to the fitted mixture before its final refinement; the components refinement leaves
-    without weight are dropped, and the result is kept only if it scores higher than the mixture
-    without them. ``path_points=0`` turns it off.
+    and the far side the rest; total weight ``path_weight``) are then added to the fitted mixture
+    before its final refinement; the components refinement leaves without weight are dropped, and
+    the result is kept only if it scores higher than the mixture without them. ``path_points=0``
+    turns it off.
 
     The search over component counts stops at the wall-clock budget ``max_seconds`` (``None``:
     none), with a warning, keeping the best mixture so far. With ``refine_min_gain`` (nats; default
@@ -199,9 +200,10 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     are placed ``spacing`` local standard deviations apart along the segment
     (``spacing / sqrt(u^T H u)`` for the unit direction ``u``), at most ``max_points``, the mode
     excluded. If there is at least one point, up to ``beyond`` more (and at most ``max_total``
-    points in all) continue the line past ``start``, away from the mode, the same way: the draws' bulk can sit between a mode and a heavy
-    tail. On a funnel they run down its neck with shrinking widths and up into its mouth with
-    growing ones; a target whose mode is within a standard deviation of ``start`` gets none.
+    points in all) continue the line past ``start``, away from the mode, the same way: the draws'
+    bulk can sit between a mode and a heavy tail. On a funnel they run down its neck with
+    shrinking widths and up into its mouth with growing ones; a target whose mode is within a
+    standard deviation of ``start`` gets none.
 
     Returns
     -------
