@@ -472,6 +472,8 @@ def test_path_components_share_the_room_between_both_sides(monkeypatch):
     gauss = lambda z: 0.5 * jnp.sum(z**2)
     start = jnp.full(3, 2.0)
     means, _ = path_components(gauss, jnp.zeros(3), jnp.eye(3), start, max_total=4)
+    with pytest.raises(ValueError, match="max_total"):
+        path_components(gauss, jnp.zeros(3), jnp.eye(3), start, max_total=-1)
     radius = np.sort(np.asarray(means) @ np.ones(3) / np.sqrt(3))
     np.testing.assert_allclose(radius, np.sqrt(12) + np.array([-3, -2, -1, 1]), atol=1e-5)
 

@@ -15,7 +15,7 @@ from numpyro_pinn.bases.mixture import make_mixture, whitened_log_q
 from numpyro_pinn.compiling import jit, jit_once
 from numpyro_pinn.gaussian import gaussian_log_pdf, psd_inverse_chol, whiten
 from numpyro_pinn.warmstart import compiled_find_mode, find_mode
-from numpyro_pinn.validation import all_finite, check_positive
+from numpyro_pinn.validation import all_finite, check_count, check_positive
 
 __all__ = ["draw_mixture", "path_components", "refine", "refine_steps", "REFINE_WINDOW", "REFINE_MIN_GAIN"]
 
@@ -213,6 +213,8 @@ def path_components(potential_fn: Callable, mean: jax.Array, chol: jax.Array, st
     """
 
     d = mean.shape[0]
+    if max_total is not None:
+        check_count("max_total", max_total, 0)
     # max_iter passed, not left to its default: the Laplace fit's compiled Newton loop is reused
     mode, _, it = compiled_find_mode(potential_fn, jnp.asarray(start, chol.dtype), 200)
     hess = jit_once(jax.hessian(potential_fn))
