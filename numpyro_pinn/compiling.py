@@ -2,14 +2,15 @@
 
 Every program the package compiles goes through :func:`jit` or :func:`jit_once`. On CPU both
 pass XLA options: :data:`CPU_OPTIONS` (XLA's legacy fusion emitters, which compile in about half
-the time of its newer ones at the same run time on this package's programs: a run compiles
-hundreds of programs, and on a CPU their compilation is much of its wall time), and for
-:func:`jit_once` also less optimisation (:data:`ONCE_OPTIONS`). A run compiles many small
-programs (the Laplace fit, the importance weights of each candidate base, the tail checks, the
-screen's short SMC run) that each run for a fraction of the time XLA takes to optimise them:
-those go through :func:`jit_once`. The training loop, the full SMC run and the ODE solves that
-draw keep full optimisation (:func:`jit`), since their run time is what counts. Options the
-installed XLA does not know are left out. On other backends both are ``jax.jit``.
+the time of its newer ones at the same run time on this package's programs, and LLVM's first
+optimisation level instead of its third, which compiles faster still and runs the package's
+programs as fast: a run compiles hundreds of programs, and on a CPU their compilation is much of
+its wall time), and for :func:`jit_once` also no backend optimisation (:data:`ONCE_OPTIONS`). A
+run compiles many small programs (the Laplace fit, the importance weights of each candidate
+base, the tail checks, the screen's short SMC run) that each run for a fraction of the time XLA
+takes to optimise them: those go through :func:`jit_once`. The training loop, the full SMC run
+and the ODE solves that draw go through :func:`jit`. Options the installed XLA does not know are
+left out. On other backends both are ``jax.jit``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ __all__ = ["jit", "jit_once", "CPU_OPTIONS", "ONCE_OPTIONS", "cheap_to_run", "es
            "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
 
 #: XLA options for :func:`jit`'s programs on CPU.
-CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
 #: XLA options for :func:`jit_once`'s programs on CPU.
 ONCE_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
 #: :func:`cheap_to_run`'s budget: XLA's estimated floating-point operations per call, each
