@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,9 @@ class Rejuvenated(NamedTuple):
     block of moves; ``step_size``: the adapted leapfrog step (in units of the draws' covariance);
     ``lag_correlation``: :func:`lag_correlation` between the draws before and after the moves
     (near 0: the draws no longer remember the particles they were resampled from; as large as
-    ``3 / sqrt(n)`` by chance alone); ``target_evals`` (gradient evaluations); ``seconds``."""
+    ``3 / sqrt(n)`` by chance alone); ``target_evals`` (gradient evaluations); ``seconds``;
+    ``budget_reached``: the moves stopped before ``num_moves`` at the time budget (``num_moves``
+    is then the number made)."""
 
     x: jax.Array
     num_moves: int
@@ -45,12 +47,13 @@ class Rejuvenated(NamedTuple):
     lag_correlation: float
     target_evals: int
     seconds: float
+    budget_reached: bool = False
 
     def info(self) -> dict:
         """Plain data for ``diagnostics["rejuvenation"]``."""
         return {"num_moves": self.num_moves, "acceptance": self.acceptance, "step_size": self.step_size,
                 "lag_correlation": self.lag_correlation, "target_evals": self.target_evals,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "budget_reached": self.budget_reached}
 
 
 def lag_correlation(before, after) -> float:
@@ -68,7 +71,8 @@ def lag_correlation(before, after) -> float:
 
 
 def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_moves: int = 100,
-               num_integration_steps: int = 8, block: int = 10) -> Rejuvenated:
+               num_integration_steps: int = 8, block: int = 10,
+               max_seconds: Optional[float] = None) -> Rejuvenated:
     """Move each row of ``x`` (flat unconstrained draws, ``(n, d)``) by ``num_moves`` HMC steps
     targeting ``exp(-potential_fn)``.
 
@@ -79,26 +83,41 @@ def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_mov
     draws, as adaptive SMC does, biases the draws by little once they are spread over the
     posterior. The moves run in jitted blocks of ``block``, between which Ctrl-C is seen and the
     progress line is updated. Evaluations: ``n * (num_moves * num_integration_steps + 1)``
-    gradients."""
+    gradients. ``max_seconds`` (``None``: none): a wall-clock budget; the first block always
+    runs, and no block starts that would end past the budget at the pace of the last one (the
+    result says ``budget_reached`` and how many moves were made)."""
     check_count("num_moves", num_moves, 0)
     check_count("num_integration_steps", num_integration_steps, 1)
     check_count("block", block, 1)
+    _check_seconds(max_seconds)
     t0 = time.perf_counter()
     x = jnp.asarray(x)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"`x` must be at least two flat unconstrained draws, shape (n, d); got shape {x.shape}.")
     d = x.shape[1]
     carry = (_init(potential_fn, x), jnp.asarray(1.0 / d**0.25, x.dtype))
-    done, acc = 0, jnp.asarray(jnp.nan)
+    done, acc, over = 0, jnp.asarray(jnp.nan), False
     while done < num_moves:
         num = min(block, num_moves - done)
+        t_block = time.perf_counter()
         carry, acc = _advance(potential_fn, num_integration_steps, num, carry, jax.random.fold_in(rng_key, done))
+        acc = float(acc)  # waits for the block
         done += num
-        report(rejuvenation_moves=f"{done}/{num_moves}", acceptance=f"{float(acc):.2f}")
+        report(rejuvenation_moves=f"{done}/{num_moves}", acceptance=f"{acc:.2f}")
+        now = time.perf_counter()
+        if max_seconds is not None and done < num_moves and now - t0 + (now - t_block) > max_seconds:
+            over = True
+            break
     moved = carry[0].position
     jax.block_until_ready(moved)
-    return Rejuvenated(moved, int(num_moves), float(acc), float(carry[1]), lag_correlation(x, moved),
-                       int(x.shape[0] * (num_moves * num_integration_steps + 1)), time.perf_counter() - t0)
+    return Rejuvenated(moved, int(done), float(acc), float(carry[1]), lag_correlation(x, moved),
+                       int(x.shape[0] * (done * num_integration_steps + 1)), time.perf_counter() - t0, over)
+
+
+def _check_seconds(max_seconds) -> None:
+    number = isinstance(max_seconds, (int, float, np.integer, np.floating)) and not isinstance(max_seconds, bool)
+    if max_seconds is not None and not (number and max_seconds > 0):
+        raise ValueError(f"`max_seconds` must be a positive number of seconds or None; got {max_seconds!r}.")
 
 
 def _log_density(potential_fn: Callable) -> Callable:
@@ -167,6 +186,12 @@ class Rejuvenation:
         0.7, too few effective draws, or the warm start's draws disagreeing with the weighted
         particles) or an ESS below 0.3. ``True``: after every run.
 
+    max_seconds
+        A wall-clock budget for the moves (``None``: none). Each move costs a few gradients of
+        the target per draw, so on a model with much data the hundred moves can take minutes;
+        the moves run in blocks of ten, and none starts that would end past the budget
+        (``diagnostics["rejuvenation"]``: ``budget_reached`` and ``num_moves``, the moves made).
+
     Other arguments
     ---------------
     num_integration_steps
@@ -178,8 +203,10 @@ class Rejuvenation:
     num_moves: int = 100
     always: bool = False
     num_integration_steps: int = 8
+    max_seconds: Optional[float] = 30.0
 
     def __post_init__(self):
+        _check_seconds(self.max_seconds)
         check_count("num_moves", self.num_moves, 1)
         check_count("num_integration_steps", self.num_integration_steps, 1)
         if not isinstance(self.always, (bool, np.bool_)):
@@ -197,7 +224,8 @@ class Rejuvenation:
         return bool(self.always or summary["pareto_k"] > PARETO_K_WARN or poor or disagree)
 
     def __call__(self, rng_key: jax.Array, potential_fn: Callable, x: jax.Array) -> Rejuvenated:
-        return rejuvenate(rng_key, potential_fn, x, self.num_moves, self.num_integration_steps)
+        return rejuvenate(rng_key, potential_fn, x, self.num_moves, self.num_integration_steps,
+                          max_seconds=self.max_seconds)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

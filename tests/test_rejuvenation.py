@@ -36,7 +36,9 @@ def test_moves_carry_biased_duplicates_to_the_posterior():
     assert len(np.unique(z[:, 0])) == 2000
     assert out.lag_correlation < 0.15 and 0.5 < out.acceptance <= 1.0
     assert out.num_moves == 100 and out.target_evals == 2000 * (100 * 8 + 1) and out.seconds > 0
-    assert set(out.info()) == {"num_moves", "acceptance", "step_size", "lag_correlation", "target_evals", "seconds"}
+    assert set(out.info()) == {"num_moves", "acceptance", "step_size", "lag_correlation", "target_evals", "seconds",
+                               "budget_reached"}
+    assert out.budget_reached is False
 
 
 def test_lag_correlation_sees_kept_positions_and_kept_distances():
@@ -65,6 +67,12 @@ def test_option_applies_on_untrusted_weights_and_checks_arguments():
         Rejuvenation(always="yes")
     with pytest.raises(ValueError, match="num_integration_steps"):
         rejuvenate(jax.random.PRNGKey(0), potential, jnp.zeros((10, 3)), num_integration_steps=0)
+    for bad in (0, -1.0, "60", True):
+        with pytest.raises(ValueError, match="max_seconds"):
+            Rejuvenation(max_seconds=bad)
+        with pytest.raises(ValueError, match="max_seconds"):
+            rejuvenate(jax.random.PRNGKey(0), potential, jnp.zeros((10, 3)), max_seconds=bad)
+    assert Rejuvenation.from_dict(Rejuvenation(max_seconds=None).to_dict()).max_seconds is None
     with pytest.raises(ValueError, match="`x` must be"):
         rejuvenate(jax.random.PRNGKey(0), potential, jnp.zeros(3))
 
@@ -80,3 +88,18 @@ def test_moves_never_enter_where_the_potential_is_not_finite(bad):
     z = np.asarray(out.x)
     assert np.all(np.isfinite(z)) and z[:, 0].max() <= 1.0
     assert abs(z[:, 1].std() - 1.0) < 0.1  # the unconstrained coordinate still spreads to its sd
+
+
+def test_moves_stop_at_the_time_budget_and_say_so():
+    """A budget shorter than one block of moves: the first block runs, no other starts, and the
+    result counts the moves and gradients made and says the budget was reached. A budget that is
+    not reached changes nothing: the same moves as without one. Mutation: ignoring
+    ``max_seconds`` fails it (100 moves)."""
+    x = jax.random.normal(jax.random.PRNGKey(0), (200, 3))
+    short = rejuvenate(jax.random.PRNGKey(1), potential, x, num_moves=100, block=10, max_seconds=1e-6)
+    assert short.num_moves == 10 and short.budget_reached
+    assert short.target_evals == 200 * (10 * 8 + 1) and short.info()["budget_reached"] is True
+    long = rejuvenate(jax.random.PRNGKey(1), potential, x, num_moves=30, block=10, max_seconds=1e6)
+    free = rejuvenate(jax.random.PRNGKey(1), potential, x, num_moves=30, block=10)
+    assert long.num_moves == 30 and not long.budget_reached
+    np.testing.assert_array_equal(np.asarray(long.x), np.asarray(free.x))
