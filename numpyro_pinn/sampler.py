@@ -651,9 +651,10 @@ class PINNSampler(SamplerSurface):
                    " [draws: the transport's base distribution, which reached target_ess untrained]")
         if d.get("rejuvenation"):
             r = d["rejuvenation"]
+            budget = ", stopped at its time budget: Rejuvenation(max_seconds=...)" if r.get("budget_reached") else ""
             src += (f" [draws: resampled, then moved by {r['num_moves']} HMC steps (rejuvenation; acceptance "
-                    f"{r['acceptance']:.2f}, lag correlation {r['lag_correlation']:.2f}): not independent; ESS, "
-                    "log Z and Pareto k describe the proposal's weights]")
+                    f"{r['acceptance']:.2f}, lag correlation {r['lag_correlation']:.2f}{budget}): not independent; "
+                    "ESS, log Z and Pareto k describe the proposal's weights]")
         agree = d.get("stage_agreement") or {}
         if agree.get("disagrees"):
             src += (f" [these miss a tail of the warm start's draws on {self.coordinate_names()[agree['coordinate']]}: "

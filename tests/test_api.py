@@ -257,5 +257,13 @@ def test_rejuvenated_draws_are_moved_reported_and_still_right(tmp_path):
     t = PINNSampler.load(str(tmp_path / "s.npz"), potential_fn=U_SHIFTED, init_params=jnp.zeros(2))
     assert t.rejuvenation == s.rejuvenation and t.diagnostics["rejuvenation"] == r
     np.testing.assert_allclose(np.asarray(t.sample(jax.random.PRNGKey(3), 300)), new)
+    # A time budget shorter than one block of ten moves: ten moves, and the run says so where the user looks.
+    cut = PINNSampler(potential_fn=U_SHIFTED, warm_start="laplace", num_samples=400,
+                      rejuvenation=Rejuvenation(num_moves=20, always=True, max_seconds=1e-6), progress_bar=False
+                      ).run(jax.random.PRNGKey(0), init_params=jnp.zeros(2))
+    rc = cut.diagnostics["rejuvenation"]
+    assert rc["num_moves"] == 10 and rc["budget_reached"] and rc["target_evals"] == 400 * (10 * 8 + 1)
+    assert "10 HMC steps" in cut.diagnostics["sample_source"] and "time budget" in cut.summary_line()
+    assert not r["budget_reached"] and "time budget" not in s.summary_line()
     with pytest.raises(ValueError, match="rejuvenation"):
         PINNSampler(potential_fn=lambda x: x, rejuvenation="yes")
