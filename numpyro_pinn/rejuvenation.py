@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 from typing import Callable, NamedTuple, Optional
 
 import jax
@@ -23,8 +22,8 @@ import numpy as np
 from numpyro_pinn.compiling import jit
 from numpyro_pinn.diagnostics import PARETO_K_WARN
 from numpyro_pinn.population import adapt_step_size, inverse_mass
-from numpyro_pinn.stages import report
-from numpyro_pinn.validation import check_count
+from numpyro_pinn.stages import Deadline, report
+from numpyro_pinn.validation import check_count, check_positive
 
 __all__ = ["REJUVENATE_ESS", "Rejuvenation", "Rejuvenated", "rejuvenate", "lag_correlation"]
 
@@ -89,8 +88,9 @@ def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_mov
     check_count("num_moves", num_moves, 0)
     check_count("num_integration_steps", num_integration_steps, 1)
     check_count("block", block, 1)
-    _check_seconds(max_seconds)
-    t0 = time.perf_counter()
+    if max_seconds is not None:
+        check_positive("max_seconds", max_seconds)
+    clock = Deadline.after(None if max_seconds is None else float(max_seconds))
     x = jnp.asarray(x)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"`x` must be at least two flat unconstrained draws, shape (n, d); got shape {x.shape}.")
@@ -99,25 +99,19 @@ def rejuvenate(rng_key: jax.Array, potential_fn: Callable, x: jax.Array, num_mov
     done, acc, over = 0, jnp.asarray(jnp.nan), False
     while done < num_moves:
         num = min(block, num_moves - done)
-        t_block = time.perf_counter()
+        started = clock.elapsed()
         carry, acc = _advance(potential_fn, num_integration_steps, num, carry, jax.random.fold_in(rng_key, done))
         acc = float(acc)  # waits for the block
         done += num
         report(rejuvenation_moves=f"{done}/{num_moves}", acceptance=f"{acc:.2f}")
-        now = time.perf_counter()
-        if max_seconds is not None and done < num_moves and now - t0 + (now - t_block) > max_seconds:
+        now = clock.elapsed()
+        if done < num_moves and now + (now - started) > clock.seconds:  # the next block would pass it
             over = True
             break
     moved = carry[0].position
     jax.block_until_ready(moved)
     return Rejuvenated(moved, int(done), float(acc), float(carry[1]), lag_correlation(x, moved),
-                       int(x.shape[0] * (done * num_integration_steps + 1)), time.perf_counter() - t0, over)
-
-
-def _check_seconds(max_seconds) -> None:
-    number = isinstance(max_seconds, (int, float, np.integer, np.floating)) and not isinstance(max_seconds, bool)
-    if max_seconds is not None and not (number and max_seconds > 0):
-        raise ValueError(f"`max_seconds` must be a positive number of seconds or None; got {max_seconds!r}.")
+                       int(x.shape[0] * (done * num_integration_steps + 1)), clock.elapsed(), over)
 
 
 def _log_density(potential_fn: Callable) -> Callable:
@@ -206,7 +200,8 @@ class Rejuvenation:
     max_seconds: Optional[float] = 30.0
 
     def __post_init__(self):
-        _check_seconds(self.max_seconds)
+        if self.max_seconds is not None:
+            check_positive("max_seconds", self.max_seconds)
         check_count("num_moves", self.num_moves, 1)
         check_count("num_integration_steps", self.num_integration_steps, 1)
         if not isinstance(self.always, (bool, np.bool_)):
