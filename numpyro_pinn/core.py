@@ -246,12 +246,12 @@ def flow_batch(config, target, num: int) -> Callable:
     t0, t1 = config.t_span
 
     @jit
-    def f(rng_key, params, tol, start):
+    def solve(rng_key, params, tol, start):
         v, div = config.flow_field(params, d, target)
         fd = sample_mod.flow(rng_key, v, div, target._replace(prior=start), num, rtol=tol, atol=tol, t0=t0, t1=t1)
         return fd.y, fd.log_weights
 
-    return f
+    return solve
 
 
 class _BaseCheck(NamedTuple):
@@ -325,7 +325,7 @@ def proposal_function(fitted: Fitted, through_prior: bool = False, rtol: float =
     d = fitted.warm_start.mean.shape[0]
     t = fitted.target
     if dtype is not None:
-        t = t._replace(mean=t.mean.astype(dtype), chol=t.chol.astype(dtype), log_Z0=t.log_Z0.astype(dtype))
+        t = t._replace(mean=t.mean.astype(dtype), chol=t.chol.astype(dtype), centring=t.centring.astype(dtype))
     if potential_fn is not None:
         t = t._replace(potential_fn=potential_fn)
     fitted = fitted._replace(target=t)

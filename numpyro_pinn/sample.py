@@ -35,10 +35,17 @@ class WhitenedTarget(NamedTuple):
     potential_fn: Callable
     mean: jax.Array
     chol: jax.Array
-    log_Z0: jax.Array
+    centring: jax.Array
     prior: Any = None
     sharding: Any = None
     single: Any = None
+
+    @property
+    def log_Z0(self) -> jax.Array:
+        """The centring constant, kept as the one-element array :attr:`centring`: a program that
+        closes over an array (not a scalar) can take it as an argument, so that with JAX's hoisted
+        constants the same program serves new data (see the docs' Compilation section)."""
+        return self.centring[0]
 
     def shard(self, x: jax.Array) -> jax.Array:
         """Split the batch axis of ``x`` across the devices of :attr:`sharding` (no-op without)."""
@@ -80,7 +87,8 @@ class WhitenedTarget(NamedTuple):
 
 
 def whitened_target(potential_fn, mean, chol, log_Z0, prior=None, sharding=None) -> WhitenedTarget:
-    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.asarray(log_Z0), prior, sharding)
+    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.reshape(jnp.asarray(log_Z0), (1,)), prior,
+                          sharding)
 
 
 class FlowDraws(NamedTuple):

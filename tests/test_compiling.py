@@ -1,5 +1,9 @@
 """Compiling the programs that run once (:mod:`numpyro_pinn.compiling`)."""
 import functools
+import json
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -76,3 +80,46 @@ def test_estimated_flops_counts_a_matrix_products_operations():
     assert cost[1] == n**2
     assert weighted_flops(cost) == cost[0] + TRANSCENDENTAL_FLOPS * n**2
     assert weighted_flops(None) == float("inf")  # no estimate: never cheap
+
+
+#: A run in a fresh process with JAX's hoisted constants and its persistent cache: a sampler on
+#: data ``y``, then a new sampler on new data of the same shapes; prints the cache's new entries.
+_TWO_RUNS = """
+import json, os, sys
+import jax
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+import numpy as np, numpyro, numpyro.distributions as dist
+from numpyro_pinn import PINNSampler, Training
+
+def model(y):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 3.0).expand([3]).to_event(1))
+    numpyro.sample("y", dist.Normal(mu, 1.0).to_event(1), obs=y)
+
+entries = []
+for seed in (0, 1):
+    y = np.random.default_rng(seed).normal(size=(20, 3)) + 2.0 * seed
+    s = PINNSampler(model, num_steps=20, target_ess=None, progress_bar=False,
+                    training=Training(chunk_size=10)).run(jax.random.PRNGKey(seed), y)
+    assert s.diagnostics["num_train_steps"] == 20
+    s.get_samples()
+    entries.append(sorted(os.listdir(sys.argv[1])))
+print(json.dumps(sorted(set(entries[1]) - set(entries[0]))))
+"""
+
+
+@pytest.mark.slow
+def test_a_sampler_on_new_data_reuses_the_compiled_training_and_solve_with_hoisted_constants(tmp_path):
+    # With closed-over arrays hoisted into arguments (JAX's simplified constants), the programs
+    # that train the transport and solve its ODE do not depend on the data or the whitening, so
+    # the persistent cache serves the second sampler's.
+    if "jax_use_simplified_jaxpr_constants" not in jax.config.values:
+        pytest.skip("this JAX has no `jax_use_simplified_jaxpr_constants`")
+    env = dict(os.environ, JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS="True", JAX_EMBEDDED_CONSTANTS_MAX_BYTES="0",
+               JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", _TWO_RUNS, str(tmp_path)], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    new = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not [e for e in new if e.startswith(("jit_run_chunk-", "jit_solve-"))], new
