@@ -146,14 +146,16 @@ def reference(potential_fn: Callable, start: WarmStart, scale: float = 10.0, flo
     L, logdet_l = _broad_factor(start.chol, scale, floor)
 
     def logq_z(z):
-        return -potential_fn(m + L @ z) + logdet_l
+        return -potential_fn(m + L @ z) + logdet_l[0]
 
     return m, L, logq_z
 
 
 @jit_once
 def _broad_factor(chol, scale, floor):
-    """The Cholesky factor of ``scale^2 chol chol^T + floor^2 I`` and its log determinant."""
+    """The Cholesky factor of ``scale^2 chol chol^T + floor^2 I`` and its log determinant, as a
+    one-element array: programs that close over it can take it as an argument (JAX hoists
+    closed-over arrays, not scalars; docs, "Compilation")."""
     d = chol.shape[0]
     L = jnp.linalg.cholesky(scale**2 * (chol @ chol.T) + floor**2 * jnp.eye(d, dtype=chol.dtype))
-    return L, jnp.sum(jnp.log(jnp.diag(L)))
+    return L, jnp.sum(jnp.log(jnp.diag(L)))[None]

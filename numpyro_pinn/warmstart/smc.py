@@ -188,11 +188,11 @@ def smc(
         # The reference in x coordinates: the broad Laplace Gaussian, through its inverse factor
         # (one product per particle: a triangular solve batched over particles is several times
         # slower on CPU), and the isotropic defensive component.
-        L_inv, log_w_lap, log_w_def = _mixture_constants(L, w_def, scale)
+        L_inv, log_w = _mixture_constants(L, w_def, scale)
 
         def logref(x):
-            return jnp.logaddexp(std_normal_log_prob(L_inv @ (x - m)) + log_w_lap,
-                                 std_normal_log_prob((x - c_def) / scale) + log_w_def)
+            return jnp.logaddexp(std_normal_log_prob(L_inv @ (x - m)) + log_w[0],
+                                 std_normal_log_prob((x - c_def) / scale) + log_w[1])
 
         def loglik(x):
             val = -potential_fn(x) - logref(x)
@@ -302,11 +302,12 @@ def smc(
 
 @jit_once
 def _mixture_constants(L, w_def, scale):
-    """``L^-1`` and the two components' log weights with their normalisers (one compiled program)."""
+    """``L^-1`` and the two components' log weights with their normalisers, one array (a program
+    closing over it can take it as an argument; docs, "Compilation")."""
     d = L.shape[0]
     L_inv = jax.scipy.linalg.solve_triangular(L, jnp.eye(d, dtype=L.dtype), lower=True)
     log_w_lap = jnp.log(1.0 - w_def) - jnp.sum(jnp.log(jnp.abs(jnp.diag(L))))
-    return L_inv, log_w_lap, jnp.log(w_def) - d * jnp.log(jnp.asarray(scale, L.dtype))
+    return L_inv, jnp.stack([log_w_lap, jnp.log(w_def) - d * jnp.log(jnp.asarray(scale, L.dtype))])
 
 
 def _check_moves(waste_free: Optional[int], decorrelation: Optional[float], num_particles: int) -> None:
