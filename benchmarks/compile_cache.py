@@ -5,6 +5,10 @@
     python benchmarks/compile_cache.py                                      # no cache
     python benchmarks/compile_cache.py --cache-dir /tmp/jaxcache --new-data 5   # new data of the same shapes
 
+New data reuse the compiled programs only with JAX's hoisted constants, set before Python starts:
+``JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS=True JAX_EMBEDDED_CONSTANTS_MAX_BYTES=0 python benchmarks/compile_cache.py ...``
+(docs: choosing.md, "Compilation").
+
 Prints the run's wall time and each stage's seconds (BENCHMARKS.md, Real models, "Compilation").
 """
 import argparse
