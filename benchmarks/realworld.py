@@ -44,6 +44,7 @@ from numpyro.diagnostics import summary
 from numpyro.infer import MCMC, NUTS
 
 from numpyro_pinn import PINNSampler, posteriordb
+from numpyro_pinn.compiling import HOISTING_ENVIRONMENT, cache_compiled_programs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
@@ -98,10 +99,8 @@ def pinn_job(name, seed, second, cache_dir=None):
     """In a fresh process: the PINN's first run on ``name`` and, with ``second``, a second run (a new
     sampler) on new data of the same shapes; with ``cache_dir``, JAX's persistent compilation cache
     there. Returns picklable results."""
-    if cache_dir is not None:
-        jax.config.update("jax_compilation_cache_dir", cache_dir)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    if cache_dir is not None and not cache_compiled_programs(cache_dir):
+        raise RuntimeError("JAX does not hoist constants in this job (see compiling.HOISTING_ENVIRONMENT).")
     model, args, kwargs, _, new_data = load(name)
     pinn, seconds, flagged = run_pinn(model, args, kwargs, seed)
     t_second = run_pinn(model, *new_data(seed + 1), seed + 1)[1] if second else float("nan")
@@ -177,7 +176,7 @@ def main():
     if unknown:
         raise SystemExit(f"unknown posteriors {unknown}; --list shows them")
     if args.reuse_compiled:  # read by JAX when the spawned jobs import it
-        os.environ.update(JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS="True", JAX_EMBEDDED_CONSTANTS_MAX_BYTES="0")
+        os.environ.update(HOISTING_ENVIRONMENT)
     lines = [f"{datetime.date.today()}, {platform.machine()}, {os.cpu_count()} CPU cores, "
              f"{jax.devices()[0].device_kind}, jax {jax.__version__}, seed {args.seed}"
              + (", hoisted constants and a persistent cache per posterior" if args.reuse_compiled else ""), "", HEADER]

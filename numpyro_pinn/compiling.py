@@ -20,7 +20,8 @@ from typing import Callable, Optional
 import jax
 
 __all__ = ["jit", "jit_once", "CPU_OPTIONS", "ONCE_OPTIONS", "cheap_to_run", "estimated_flops", "weighted_flops",
-           "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS"]
+           "CHEAP_FLOPS", "TRANSCENDENTAL_FLOPS", "cache_compiled_programs", "hoists_constants",
+           "HOISTING_ENVIRONMENT"]
 
 #: XLA options for :func:`jit`'s programs on CPU.
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
@@ -109,3 +110,39 @@ def weighted_flops(cost: Optional[tuple]) -> float:
     :data:`TRANSCENDENTAL_FLOPS` per transcendental function; infinite for ``None`` (no estimate:
     not known to be cheap)."""
     return float("inf") if cost is None else cost[0] + TRANSCENDENTAL_FLOPS * cost[1]
+
+
+#: The environment variables that make JAX pass the arrays a program closes over (the model's
+#: data among them) as arguments of the compiled program, read when JAX is imported.
+HOISTING_ENVIRONMENT = {"JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS": "True", "JAX_EMBEDDED_CONSTANTS_MAX_BYTES": "0"}
+
+
+def cache_compiled_programs(cache_dir: str) -> bool:
+    """Keep every compiled program in JAX's persistent compilation cache at ``cache_dir``, so
+    that a later run (in this process or another) loads what an earlier one compiled.
+
+    Call it before the first run. Running the same script again then skips most compilation. A
+    run on *new data* of the same shapes reuses the programs too, but only where JAX passes the
+    data to its programs as arguments instead of compiling them in as constants: set the
+    variables of :data:`HOISTING_ENVIRONMENT` before Python imports JAX, e.g.
+    ``JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS=True JAX_EMBEDDED_CONSTANTS_MAX_BYTES=0 python fit.py``
+    (setting them once JAX is imported has no effect).
+
+    Returns
+    -------
+    bool
+        Whether closed-over arrays are passed as arguments in this process (checked on a small
+        program), that is, whether new data can reuse the cached programs.
+    """
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return hoists_constants()
+
+
+def hoists_constants() -> bool:
+    """Whether JAX passes a closed-over one-element array (the smallest the package closes over)
+    to a compiled program as an argument: checked on a lowered program, nothing is compiled. See
+    :func:`cache_compiled_programs`."""
+    data = jax.numpy.ones(1)
+    return "jax.const" in jax.jit(lambda x: x + data).lower(1.0).as_text()

@@ -87,11 +87,11 @@ def test_estimated_flops_counts_a_matrix_products_operations():
 _TWO_RUNS = """
 import json, os, sys
 import jax
-jax.config.update("jax_compilation_cache_dir", sys.argv[1])
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 import numpy as np, numpyro, numpyro.distributions as dist
 from numpyro_pinn import PINNSampler, Training
+from numpyro_pinn.compiling import cache_compiled_programs
+
+assert cache_compiled_programs(sys.argv[1])
 
 def model(y, noise):
     mu = numpyro.sample("mu", dist.Normal(0.0, 3.0).expand([3]).to_event(1))
@@ -117,11 +117,27 @@ def test_a_sampler_on_new_data_reuses_the_compiled_training_and_solve_with_hoist
     # whitening, so the persistent cache serves the second sampler's.
     if "jax_use_simplified_jaxpr_constants" not in jax.config.values:
         pytest.skip("this JAX has no `jax_use_simplified_jaxpr_constants`")
-    env = dict(os.environ, JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS="True", JAX_EMBEDDED_CONSTANTS_MAX_BYTES="0",
-               JAX_PLATFORMS="cpu")
+    env = dict(os.environ, **compiling.HOISTING_ENVIRONMENT, JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", _TWO_RUNS, str(tmp_path)], env=env, capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     new = json.loads(out.stdout.strip().splitlines()[-1])
     # Every program is reused here: the SMC warm start's, the training chunk and the solve.
     assert new == [], new
+
+
+def test_the_cache_is_switched_on_and_hoisting_reported_as_it_is(tmp_path):
+    # Unless this process was started with the hoisting variables, new data would not reuse the
+    # cached programs, and the answer says so (the fresh-process test above checks True).
+    expected = all(os.environ.get(k) == v for k, v in compiling.HOISTING_ENVIRONMENT.items())
+    keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs",
+            "jax_persistent_cache_min_entry_size_bytes")
+    before = {k: jax.config.values[k] for k in keys}
+    try:
+        assert compiling.cache_compiled_programs(tmp_path) is expected
+        assert jax.config.values["jax_compilation_cache_dir"] == str(tmp_path)
+        assert jax.config.values["jax_persistent_cache_min_compile_time_secs"] == 0.0
+    finally:
+        for k, v in before.items():
+            jax.config.update(k, v)
+    assert compiling.hoists_constants() is expected
