@@ -15,6 +15,7 @@ left out. On other backends both are ``jax.jit``.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable, Optional
 
 import jax
@@ -118,8 +119,9 @@ HOISTING_ENVIRONMENT = {"JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS": "True", "JAX_EMBED
 
 
 def cache_compiled_programs(cache_dir: str) -> bool:
-    """Keep every compiled program in JAX's persistent compilation cache at ``cache_dir``, so
-    that a later run (in this process or another) loads what an earlier one compiled.
+    """Keep every compiled program in JAX's persistent compilation cache at ``cache_dir`` (``~``
+    expanded), so that a later run (in this process or another) loads what an earlier one
+    compiled.
 
     Call it before the first run. Running the same script again then skips most compilation. A
     run on *new data* of the same shapes reuses the programs too, but only where JAX passes the
@@ -134,7 +136,7 @@ def cache_compiled_programs(cache_dir: str) -> bool:
         Whether closed-over arrays are passed as arguments in this process (checked on a small
         program), that is, whether new data can reuse the cached programs.
     """
-    jax.config.update("jax_compilation_cache_dir", str(cache_dir))
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(str(cache_dir)))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     return hoists_constants()
