@@ -135,8 +135,15 @@ def cache_compiled_programs(cache_dir: str) -> bool:
     bool
         Whether closed-over arrays are passed as arguments in this process (checked on a small
         program), that is, whether new data can reuse the cached programs.
+
+    Raises
+    ------
+    ValueError
+        If ``cache_dir`` is not a non-empty path (a string or ``os.PathLike``).
     """
-    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(str(cache_dir)))
+    if not isinstance(cache_dir, (str, os.PathLike)) or not os.fspath(cache_dir):
+        raise ValueError(f"`cache_dir` must be a directory path (str or os.PathLike); got {cache_dir!r}.")
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser(os.fspath(cache_dir)))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     return hoists_constants()

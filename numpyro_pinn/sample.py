@@ -87,8 +87,8 @@ class WhitenedTarget(NamedTuple):
 
 
 def whitened_target(potential_fn, mean, chol, log_Z0, prior=None, sharding=None) -> WhitenedTarget:
-    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), jnp.reshape(jnp.asarray(log_Z0), (1,)), prior,
-                          sharding)
+    centring = jnp.reshape(jnp.asarray(log_Z0), (1,))
+    return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), centring, prior, sharding)
 
 
 class FlowDraws(NamedTuple):

@@ -141,3 +141,11 @@ def test_the_cache_is_switched_on_and_hoisting_reported_as_it_is(tmp_path):
         for k, v in before.items():
             jax.config.update(k, v)
     assert compiling.hoists_constants() is expected
+
+
+@pytest.mark.parametrize("bad", [None, "", 3])
+def test_a_cache_directory_that_is_not_a_path_is_refused_before_anything_is_set(bad):
+    before = jax.config.values["jax_compilation_cache_dir"]
+    with pytest.raises(ValueError, match="cache_dir"):
+        compiling.cache_compiled_programs(bad)
+    assert jax.config.values["jax_compilation_cache_dir"] == before
