@@ -132,11 +132,14 @@ def _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_
         if isinstance(warm_start, Laplace) and not is_mode(lap):
             g = lap.chol @ (lap.chol.T @ jax.grad(potential_fn)(lap.mean))
             where = describe(g) if describe is not None else f"coordinate {int(np.argmax(np.abs(g)))}"
+            why = ("the potential has a flat direction there (no curvature: no Gaussian describes it)"
+                   if np.isinf(lap.mode_gap) else
+                   f"a Newton step predicts {lap.mode_gap / 2:.3g} nats more")
             raise ValueError(
-                f"warm_start='laplace' found no mode: Newton stopped where the density still rises (a Newton step "
-                f"predicts {lap.mode_gap / 2:.3g} nats more), along a direction mostly in {where}. Hierarchical "
-                "models whose density is unbounded down a funnel's neck (a heavy-tailed concentration or scale "
-                "hyperprior) have no mode; use the default warm_start='smc', which then starts from the model's "
+                f"warm_start='laplace' found no mode: Newton stopped where the density still rises ({why}), "
+                f"along a direction mostly in {where}. Hierarchical models whose density is unbounded down a "
+                "funnel's neck (a heavy-tailed concentration or scale hyperprior, a shrinkage prior such as the "
+                "horseshoe) have no mode; use the default warm_start='smc', which then starts from the model's "
                 "initial point.")
         return warm_start.build(rng_key, potential_fn, x0, lap)
     if hasattr(warm_start, "unconstrained_draws"):

@@ -8,7 +8,8 @@ import numpy as np
 
 from numpyro_pinn.compiling import jit_once
 
-__all__ = ["std_normal_log_prob", "gaussian_log_pdf", "whiten", "psd_inverse_chol", "probe_directions"]
+__all__ = ["std_normal_log_prob", "gaussian_log_pdf", "whiten", "psd_inverse_chol", "probe_directions",
+           "FLAT_CURVATURE"]
 
 
 def std_normal_log_prob(y: jax.Array) -> jax.Array:
@@ -55,11 +56,16 @@ def gaussian_log_pdf(means: jax.Array, chols: jax.Array, y: jax.Array, compute_d
     return jax.lax.map(one_many, (means, inv, chols)).T
 
 
+#: Curvature below which a direction of a Hessian counts as flat (a Gaussian scale above 1e3).
+FLAT_CURVATURE = 1e-6
+
+
 def psd_inverse_chol(h: jax.Array):
     """``(L, log|det H|)``: the Cholesky factor ``L`` of ``|H|^{-1}`` for a symmetric ``H`` (a
-    Hessian), with eigenvalue magnitudes floored at 1e-6 (a flat direction gets scale 1e3)."""
+    Hessian), with eigenvalue magnitudes floored at :data:`FLAT_CURVATURE` (a flat direction gets
+    scale 1e3)."""
     e, v = jnp.linalg.eigh(h)
-    e = jnp.clip(jnp.abs(e), 1e-6, None)
+    e = jnp.clip(jnp.abs(e), FLAT_CURVATURE, None)
     cov = (v / e) @ v.T
     cov = 0.5 * (cov + cov.T)
     return jnp.linalg.cholesky(cov), jnp.sum(jnp.log(e))

@@ -44,8 +44,8 @@ class WarmStart(NamedTuple):
     mode_gap
         For a Laplace fit, the Newton decrement ``g^T Sigma g`` at ``mean`` (twice the drop in the
         potential a Newton step still predicts): about 0 at a mode, large where the density keeps
-        rising, as along the neck of a hierarchical model whose density is unbounded (see
-        :func:`is_mode`). 0 for other warm starts.
+        rising, as along the neck of a hierarchical model whose density is unbounded, and infinite
+        where the Hessian has a flat direction (see :func:`is_mode`). 0 for other warm starts.
     seconds
         Wall-clock seconds the warm start took, as :func:`numpyro_pinn.make_warm_start` (and so
         ``PINNSampler.run``) measured them, its checks included; 0 for one built otherwise.

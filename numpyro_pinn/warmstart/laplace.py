@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_pinn.compiling import jit_once
-from numpyro_pinn.gaussian import probe_directions, psd_inverse_chol
+from numpyro_pinn.gaussian import FLAT_CURVATURE, probe_directions, psd_inverse_chol
 from numpyro_pinn.validation import check_count
 from numpyro_pinn.warmstart.base import WarmStart
 
@@ -78,7 +78,8 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
         chol, logdet_h = psd_inverse_chol(h)
         log_z = -potential_fn(mode) + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * logdet_h
         g = chol.T @ jax.grad(potential_fn)(mode)
-        return chol, log_z, jnp.sum(g * g)
+        flat = jnp.min(jnp.abs(jnp.linalg.eigvalsh(h))) < FLAT_CURVATURE
+        return chol, log_z, jnp.where(flat, jnp.inf, jnp.sum(g * g))
 
     mode, h, it = compiled_find_mode(potential_fn, x0, max_iter)
     chol, log_z, gap = fit(mode, h)
@@ -94,13 +95,17 @@ MODE_GAP_MAX = 0.01
 def is_mode(start: WarmStart) -> bool:
     """Whether the Laplace fit ``start`` sits at a mode: a Newton step from it would lower the
     potential by less than ``MODE_GAP_MAX / 2`` nats (at a mode the decrement is at the level of
-    rounding error).
+    rounding error), and the potential curves upwards in every direction there (a Hessian
+    eigenvalue below :data:`~numpyro_pinn.gaussian.FLAT_CURVATURE` makes the gap infinite).
 
     Hierarchical models with a heavy-tailed scale hyperprior (NumPyro's baseball example:
     ``kappa ~ Pareto(1, 1.5)``, ``phi ~ Beta(m kappa, (1 - m) kappa)``) have a density that rises
     without bound down the funnel's neck while its mass there vanishes; Newton then stops at the
     edge of floating point (``log kappa`` near 35 in float64) with the gradient still large, and a
-    Gaussian there describes nothing of the posterior."""
+    Gaussian there describes nothing of the posterior. Shrinkage priors (the horseshoe: ``beta_j ~
+    N(0, tau lambda_j)`` with half-Cauchy ``tau`` and ``lambda_j``) do the same down ``tau -> 0``,
+    where Newton stops with a small decrement but the local scales ``lambda_j`` of the shrunk
+    coefficients have no curvature left: the flat directions tell that point from a mode."""
     return start.mode_gap <= MODE_GAP_MAX
 
 
