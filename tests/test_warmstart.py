@@ -146,6 +146,20 @@ def test_smc_finds_the_bulk_of_a_horseshoe_posterior():
     assert "no mode found" in ws.method
 
 
+@pytest.mark.slow
+def test_smc_runs_again_from_the_initial_point_when_the_run_from_the_laplace_fit_fails():
+    from numpyro_pinn.target import from_model
+
+    t = from_model(jax.random.PRNGKey(0), horseshoe, (), {"y": jnp.asarray(HORSESHOE_Y)})
+    lap = laplace(t.potential_fn, t.x0)
+    log_z, median = horseshoe_reference()
+    # Taken for a mode, the point down the neck gives a reference on which the run collapses.
+    ws = SMC(num_particles=1024).build(jax.random.PRNGKey(0), t.potential_fn, t.x0, lap._replace(mode_gap=0.0))
+    assert float(ws.log_Z) == pytest.approx(log_z, abs=0.6)
+    assert float(np.median(ws.draws[:, -1])) == pytest.approx(median, abs=0.3)
+    assert "the run from the Laplace fit failed" in ws.method and ws.num_evals > 1024 * 50
+
+
 def logsumexp_j(a):
     return jax.scipy.special.logsumexp(a)
 

@@ -8,20 +8,43 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import scipy.stats
 
 from numpyro_pinn.compiling import CHEAP_FLOPS, estimated_flops, jit, jit_once, weighted_flops
 from numpyro_pinn.gaussian import std_normal_log_prob
 from numpyro_pinn.population import adapt_step_size, inverse_mass
 from numpyro_pinn.stages import Deadline, report
-from numpyro_pinn.validation import check_count, check_positive
+from numpyro_pinn.validation import all_finite, check_count, check_positive
 from numpyro_pinn.warmstart.base import WarmStart, from_draws, reference, with_log_Z
 from numpyro_pinn.warmstart.laplace import around_initial_point, is_mode
 from numpyro_pinn.precision import PRECISIONS, in_float32, runs_in_float32
 from numpyro_pinn.warmstart.precision import to_float64
 from numpyro_pinn.warmstart.screen import screen_laplace, screen_size
 
-__all__ = ["smc", "SMC", "until_decorrelated"]
+__all__ = ["smc", "SMC", "SMCFailed", "until_decorrelated"]
+
+class SMCFailed(RuntimeError):
+    """The tempered SMC run ended without a usable population: its particles or ``log Z`` became
+    non-finite, or the particles collapsed onto a point (a reference built on a degenerate
+    Laplace fit can do that). :class:`SMC` then runs again from the model's initial point.
+    ``num_evals``: the target evaluations the failed run made."""
+
+    def __init__(self, message: str, num_evals: int = 0):
+        super().__init__(message)
+        self.num_evals = num_evals
+
+
+def _population(x: jax.Array, log_z: Optional[float], method: str, num_evals: int) -> WarmStart:
+    """The warm start from the final particles, or :class:`SMCFailed` when they are unusable."""
+    if not all_finite(x) or (log_z is not None and not np.isfinite(log_z)):
+        raise SMCFailed("its particles or log Z became non-finite", num_evals)
+    try:
+        ws = from_draws(x, log_Z=log_z, method=method)
+    except ValueError:
+        raise SMCFailed("its particles collapsed onto a point (their covariance is singular)", num_evals) from None
+    return ws._replace(num_evals=num_evals)
+
 
 # The phases of the tempering loop: tempering, one settling move requested, done.
 _TEMPERING, _SETTLE, _SETTLED = 0, 1, 2
@@ -286,7 +309,7 @@ def smc(
         n_evals = it_evals * ((num_particles // waste_free) * (waste_free - 1) * (num_integration_steps + 1)
                               + num_particles)
     if beta >= 1.0:
-        return from_draws(x, log_Z=float(log_z), method="smc")._replace(num_evals=start.num_evals + n_evals)
+        return _population(x, float(log_z), "smc", start.num_evals + n_evals)
     why = (f"its time budget ({max_seconds:g} s)" if it < max_tempering_steps
            else f"its {max_tempering_steps} tempering steps")
     warnings.warn(
@@ -295,9 +318,8 @@ def smc(
         "posterior, and training has more to learn. If the run ends with a low ESS, warm-start from posterior "
         "draws (e.g. NUTS's) or raise the budget (`PINNSampler(warm_start=numpyro_pinn.SMC(max_seconds=...))`).",
         RuntimeWarning, stacklevel=3)
-    ws = from_draws(x, method=f"smc (stopped at tempering parameter {beta:.3g})")
-    ws = with_log_Z(jax.random.fold_in(rng_key, 1), potential_fn, ws)
-    return ws._replace(num_evals=start.num_evals + n_evals + ws.num_evals)
+    ws = _population(x, None, f"smc (stopped at tempering parameter {beta:.3g})", start.num_evals + n_evals)
+    return with_log_Z(jax.random.fold_in(rng_key, 1), potential_fn, ws)
 
 
 @jit_once
@@ -387,6 +409,17 @@ class SMC:
         if not is_mode(start):
             ws = run(rng_key, around_initial_point(x0, start), **opts)
             return ws._replace(method=f"{ws.method}, from the initial point (no mode found)")
+        clock = Deadline.after(self.max_seconds)
+        try:
+            return self._from_mode(rng_key, potential_fn, x0, start, run, cost, single, opts)
+        except SMCFailed as failed:
+            left = None if self.max_seconds is None else max(self.max_seconds - clock.elapsed(), 0.0)
+            ws = run(rng_key, around_initial_point(x0, start), **{**opts, "max_seconds": left})
+            return ws._replace(method=f"{ws.method}, from the initial point (the run from the Laplace fit "
+                                      f"failed: {failed})", num_evals=ws.num_evals + failed.num_evals)
+
+    def _from_mode(self, rng_key, potential_fn, x0, start, run, cost, single, opts) -> WarmStart:
+        """:meth:`build` with the reference on the Laplace fit ``start``: the screen, then the full run."""
         n = None if self.screen is None else screen_size(self.screen, start.mean.shape[0])
         if n is None or n >= self.num_particles:
             return run(rng_key, start, centre=x0, **opts)
