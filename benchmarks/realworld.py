@@ -22,6 +22,7 @@ model and Gaussians of d = 50, 100 (condition number 1e4) and 200 (exact answers
     python benchmarks/realworld.py --list
     python benchmarks/realworld.py --out benchmarks/out/realworld.md --no-second
     python benchmarks/realworld.py --reuse-compiled --no-nuts    # the second run from the cache
+    python benchmarks/realworld.py --heldout --no-second         # the held-out models (models.py)
 
 `--reuse-compiled` runs the PINN with JAX's hoisted constants (`JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS`,
 `JAX_EMBEDDED_CONSTANTS_MAX_BYTES=0`) and a fresh persistent compilation cache per posterior, so
@@ -53,6 +54,7 @@ from make_references import OUT as REFERENCES, flatten  # noqa: E402
 
 OTHERS = ("baseball", "ucbadmit", "ordinal", "breast_cancer", "normal1", "gauss50", "gauss100_cond1e4", "gauss200")
 ALL = tuple(posteriordb.NAMES) + OTHERS
+HELDOUT = tuple(models.HELDOUT)  # run by name or with --heldout; not part of ALL's floors
 
 
 def load(name):
@@ -167,12 +169,16 @@ def main():
     p.add_argument("--no-second", action="store_true", help="skip the second PINN run")
     p.add_argument("--reuse-compiled", action="store_true",
                    help="hoisted constants and a persistent compilation cache per posterior (see above)")
+    p.add_argument("--heldout", action="store_true",
+                   help="the held-out models (models.HELDOUT) instead of the table's posteriors")
     p.add_argument("--out", default=None, help="also append the rows to this markdown file")
     args = p.parse_args()
     if args.list:
-        print("\n".join(ALL))
+        print("\n".join(ALL + HELDOUT))
         return
-    unknown = [n for n in args.names if n not in ALL]
+    if args.heldout:
+        args.names = list(HELDOUT)
+    unknown = [n for n in args.names if n not in ALL + HELDOUT]
     if unknown:
         raise SystemExit(f"unknown posteriors {unknown}; --list shows them")
     if args.reuse_compiled:  # read by JAX when the spawned jobs import it
