@@ -27,7 +27,8 @@ from numpyro_pinn.training.options import Plateau
 from numpyro_pinn.transports import ode
 from numpyro_pinn.validation import all_finite
 from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
-                                    around_initial_point, is_mode, laplace, with_log_Z)
+                                    around_initial_point, is_mode, laplace, with_log_Z,
+                                    MODE_PROBE_STEP)
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "build_base", "fit_transport", "draw",
            "draw_function", "proposal_function"]
@@ -132,7 +133,8 @@ def _build_warm_start(rng_key, potential_fn, x0, warm_start, smc_particles, smc_
         if isinstance(warm_start, Laplace) and not is_mode(lap):
             g = lap.chol @ (lap.chol.T @ jax.grad(potential_fn)(lap.mean))
             where = describe(g) if describe is not None else f"coordinate {int(np.argmax(np.abs(g)))}"
-            why = ("the potential has a flat direction there (no curvature: no Gaussian describes it)"
+            why = ("the potential still falls there: along a direction without curvature, or to a point "
+                   f"{MODE_PROBE_STEP:g} unit away along a coordinate, so no Gaussian describes it"
                    if np.isinf(lap.mode_gap) else
                    f"a Newton step predicts {lap.mode_gap / 2:.3g} nats more")
             raise ValueError(

@@ -129,7 +129,7 @@ def test_a_point_down_a_shrinkage_priors_neck_is_no_mode():
     lap = laplace(t.potential_fn, t.x0)
     assert float(lap.mean[-1]) < -10.0  # Newton ran down the neck: log tau (the last site)
     assert not is_mode(lap) and lap.mode_gap == np.inf  # the lambda_j of the zeros are flat there
-    with pytest.raises(ValueError, match="found no mode.*flat direction.*horseshoe.*warm_start='smc'"):
+    with pytest.raises(ValueError, match="found no mode.*still falls.*horseshoe.*warm_start='smc'"):
         PINNSampler(horseshoe, warm_start="laplace").run(jax.random.PRNGKey(0), y=jnp.asarray(HORSESHOE_Y))
 
 
@@ -158,6 +158,64 @@ def test_smc_runs_again_from_the_initial_point_when_the_run_from_the_laplace_fit
     assert float(ws.log_Z) == pytest.approx(log_z, abs=0.6)
     assert float(np.median(ws.draws[:, -1])) == pytest.approx(median, abs=0.3)
     assert "the run from the Laplace fit failed" in ws.method and ws.num_evals > 1024 * 50
+
+
+POISSON_Y = np.array([0, 1, 1, 2, 0, 3, 1, 0, 2, 1.0])
+
+
+def random_effects(y=None):
+    """Poisson counts with normal random effects: the density rises without bound down ``sd -> 0``."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    b0 = numpyro.sample("b0", dist.Normal(0, 3))
+    sd = numpyro.sample("sd", dist.HalfNormal(1))
+    with numpyro.plate("j", len(y)):
+        u = numpyro.sample("u", dist.Normal(0, sd))
+        numpyro.sample("y", dist.Poisson(jnp.exp(b0 + u)), obs=y)
+
+
+def random_effects_reference():
+    """log Z and the median of log sd, by quadrature over (b0, log sd) with each u_j = sd z_j
+    integrated out on a grid of z_j."""
+    from scipy.special import gammaln
+
+    b, s, z = np.linspace(-4, 3, 351), np.linspace(-12, 3, 301), np.linspace(-7, 7, 281)
+    eta = b[:, None, None] + np.exp(s)[None, :, None] * z[None, None, :]
+    log_phi = -0.5 * z**2 - 0.5 * np.log(2 * np.pi)
+    log_joint = sum(logsumexp(yj * eta - np.exp(eta) - gammaln(yj + 1) + log_phi, axis=2) + np.log(z[1] - z[0])
+                    for yj in POISSON_Y)
+    log_joint = log_joint + (-0.5 * (b / 3) ** 2 - np.log(3 * np.sqrt(2 * np.pi)))[:, None] + (
+        np.log(2 / np.sqrt(2 * np.pi)) - 0.5 * np.exp(2 * s) + s)[None, :]
+    marginal = logsumexp(log_joint, axis=0)
+    cdf = np.cumsum(np.exp(marginal - marginal.max()))
+    return logsumexp(log_joint) + np.log((b[1] - b[0]) * (s[1] - s[0])), s[np.searchsorted(cdf / cdf[-1], 0.5)]
+
+
+def test_a_point_down_a_random_effects_neck_is_no_mode():
+    from numpyro_pinn.target import from_model
+
+    t = from_model(jax.random.PRNGKey(0), random_effects, (), {"y": jnp.asarray(POISSON_Y)})
+    lap = laplace(t.potential_fn, t.x0)
+    assert float(lap.mean[1]) < -20.0  # Newton ran down the neck: log sd
+    # The u_j's curvature (1 / sd^2) swamps the Hessian, so its eigenvalues show no flat direction;
+    # the potential still falls by 9 nats per unit of log sd, which the probe sees.
+    assert not is_mode(lap) and lap.mode_gap == np.inf
+
+
+@pytest.mark.slow
+def test_smc_finds_the_bulk_of_a_random_effects_posterior():
+    from numpyro_pinn.target import from_model
+
+    t = from_model(jax.random.PRNGKey(0), random_effects, (), {"y": jnp.asarray(POISSON_Y)})
+    log_z, median = random_effects_reference()  # -15.95, -0.95
+    ws = make_warm_start(jax.random.PRNGKey(0), t.potential_fn, t.x0, SMC(num_particles=1024))
+    # Seeds 0-2 gave log Z errors of -0.44 to -0.72 and medians of log sd 0.34-0.38 high (HMC
+    # under-explores the neck); from the Laplace fit down the neck, taken for a mode, -87 and -90
+    # nats and medians 2.4-2.7 high.
+    assert float(ws.log_Z) == pytest.approx(log_z, abs=1.0)
+    assert float(np.median(ws.draws[:, 1])) == pytest.approx(median, abs=0.5)
+    assert "no mode found" in ws.method
 
 
 def logsumexp_j(a):

@@ -16,7 +16,8 @@ from numpyro_pinn.validation import check_count
 from numpyro_pinn.warmstart.base import WarmStart
 
 __all__ = ["find_mode", "compiled_find_mode", "laplace", "MODE_GAP_MAX", "is_mode", "around_initial_point",
-           "PROPRIETY_RADII", "flat_direction", "Laplace"]
+           "PROPRIETY_RADII", "flat_direction", "Laplace",
+           "MODE_PROBE_STEP", "MODE_PROBE_DROP"]
 
 
 def find_mode(potential_fn: Callable, x0: jax.Array, max_iter: int = 200):
@@ -76,27 +77,45 @@ def laplace(potential_fn: Callable, x0: jax.Array, max_iter: int = 200) -> WarmS
     @jit_once
     def fit(mode, h):
         chol, logdet_h = psd_inverse_chol(h)
-        log_z = -potential_fn(mode) + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * logdet_h
-        g = chol.T @ jax.grad(potential_fn)(mode)
+        u = potential_fn(mode)
+        log_z = -u + 0.5 * d * jnp.log(2 * jnp.pi) - 0.5 * logdet_h
+        grad = jax.grad(potential_fn)(mode)
+        g = chol.T @ grad
         flat = jnp.min(jnp.abs(jnp.linalg.eigvalsh(h))) < FLAT_CURVATURE
-        return chol, log_z, jnp.where(flat, jnp.inf, jnp.sum(g * g))
+        steps = jnp.concatenate([jnp.eye(d, dtype=mode.dtype), -jnp.eye(d, dtype=mode.dtype)]) * MODE_PROBE_STEP
+        nearby = jax.vmap(potential_fn)(mode + steps)
+        # Downhill by the gradient (a drop of at least MODE_PROBE_DROP predicted) and lower in fact.
+        downhill = steps @ grad <= -MODE_PROBE_DROP
+        falls = jnp.any(downhill & jnp.isfinite(nearby) & (nearby < u - MODE_PROBE_DROP))
+        return chol, log_z, jnp.where(flat | falls, jnp.inf, jnp.sum(g * g))
 
     mode, h, it = compiled_find_mode(potential_fn, x0, max_iter)
     chol, log_z, gap = fit(mode, h)
     it, gap = int(it), float(gap)
     gap = gap if np.isfinite(gap) else float("inf")
-    return WarmStart(mode, chol, log_z, mode[None, :], "laplace", num_evals=(2 + d) * (it + 2), mode_gap=gap)
+    return WarmStart(mode, chol, log_z, mode[None, :], "laplace", num_evals=(2 + d) * (it + 2) + 2 * d, mode_gap=gap)
 
 
 #: Largest Newton decrement (:attr:`WarmStart.mode_gap`) at which a Laplace fit counts as a mode.
 MODE_GAP_MAX = 0.01
 
+#: :func:`laplace` probes the potential this far (unconstrained units) from the mode along each
+#: coordinate axis, both ways; a point there that the gradient predicts lower by at least
+#: :data:`MODE_PROBE_DROP` nats and that is lower by that much makes the fit no mode (an infinite
+#: ``mode_gap``). A stationary point that is no minimum (Many-Well's centre) is left to the
+#: decrement: its gradient predicts no drop.
+MODE_PROBE_STEP = 1.0
+MODE_PROBE_DROP = 1.0
+
 
 def is_mode(start: WarmStart) -> bool:
     """Whether the Laplace fit ``start`` sits at a mode: a Newton step from it would lower the
     potential by less than ``MODE_GAP_MAX / 2`` nats (at a mode the decrement is at the level of
-    rounding error), and the potential curves upwards in every direction there (a Hessian
-    eigenvalue below :data:`~numpyro_pinn.gaussian.FLAT_CURVATURE` makes the gap infinite).
+    rounding error), the potential curves upwards in every direction there (a Hessian
+    eigenvalue below :data:`~numpyro_pinn.gaussian.FLAT_CURVATURE` makes the gap infinite), and
+    the gradient does not point down a coordinate axis to a point :data:`MODE_PROBE_STEP` away
+    that is lower by more than :data:`MODE_PROBE_DROP` nats (such a point makes the gap infinite
+    too).
 
     Hierarchical models with a heavy-tailed scale hyperprior (NumPyro's baseball example:
     ``kappa ~ Pareto(1, 1.5)``, ``phi ~ Beta(m kappa, (1 - m) kappa)``) have a density that rises
@@ -105,7 +124,10 @@ def is_mode(start: WarmStart) -> bool:
     Gaussian there describes nothing of the posterior. Shrinkage priors (the horseshoe: ``beta_j ~
     N(0, tau lambda_j)`` with half-Cauchy ``tau`` and ``lambda_j``) do the same down ``tau -> 0``,
     where Newton stops with a small decrement but the local scales ``lambda_j`` of the shrunk
-    coefficients have no curvature left: the flat directions tell that point from a mode."""
+    coefficients have no curvature left: the flat directions tell that point from a mode. A
+    random-effects scale (``u_j ~ N(0, sd)``) does it down ``sd -> 0``: there the ``u_j``'s
+    curvature of order ``1 / sd^2`` swamps the Hessian (its small eigenvalues are lost to rounding)
+    and hides the potential's fall along ``log sd``, which the probe one unit away sees."""
     return start.mode_gap <= MODE_GAP_MAX
 
 
