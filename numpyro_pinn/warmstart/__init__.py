@@ -20,8 +20,9 @@ Laplace fit suffices, so that SMC's full run can be skipped),
 """
 from numpyro_pinn.warmstart.base import (DEFENSIVE_SCALE, DEFENSIVE_WEIGHT, WarmStart, defensive_importance, from_draws,
                                          gaussian_importance, reference, with_log_Z)
-from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, MODE_PROBE_DROP, MODE_PROBE_STEP, PROPRIETY_RADII, Laplace, around_initial_point,
-                                            compiled_find_mode, find_mode, flat_direction, is_mode, laplace)
+from numpyro_pinn.warmstart.laplace import (MODE_GAP_MAX, MODE_PROBE_DROP, MODE_PROBE_STEP, PROPRIETY_RADII, Laplace,
+                                            around_initial_point, compiled_find_mode, find_mode, flat_direction, is_mode,
+                                            laplace)
 from numpyro_pinn.warmstart.pt import PT, pt
 from numpyro_pinn.warmstart.screen import ScreenResult, screen_laplace, screen_size
 from numpyro_pinn.warmstart.smc import SMC, smc
@@ -29,4 +30,5 @@ from numpyro_pinn.warmstart.smc import SMC, smc
 __all__ = ["WarmStart", "Laplace", "SMC", "PT", "find_mode", "compiled_find_mode", "laplace", "is_mode",
            "around_initial_point", "smc",
            "pt", "from_draws", "with_log_Z", "gaussian_importance", "defensive_importance", "reference", "screen_laplace", "screen_size",
-           "ScreenResult", "flat_direction", "MODE_GAP_MAX", "MODE_PROBE_STEP", "MODE_PROBE_DROP", "PROPRIETY_RADII", "DEFENSIVE_WEIGHT", "DEFENSIVE_SCALE"]
+           "ScreenResult", "flat_direction", "MODE_GAP_MAX", "MODE_PROBE_STEP", "MODE_PROBE_DROP", "PROPRIETY_RADII",
+           "DEFENSIVE_WEIGHT", "DEFENSIVE_SCALE"]

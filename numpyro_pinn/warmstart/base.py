@@ -45,7 +45,8 @@ class WarmStart(NamedTuple):
         For a Laplace fit, the Newton decrement ``g^T Sigma g`` at ``mean`` (twice the drop in the
         potential a Newton step still predicts): about 0 at a mode, large where the density keeps
         rising, as along the neck of a hierarchical model whose density is unbounded, and infinite
-        where the Hessian has a flat direction (see :func:`is_mode`). 0 for other warm starts.
+        where the Hessian has a flat direction or the potential still falls one unit along a
+        coordinate (see :func:`is_mode`). 0 for other warm starts.
     seconds
         Wall-clock seconds the warm start took, as :func:`numpyro_pinn.make_warm_start` (and so
         ``PINNSampler.run``) measured them, its checks included; 0 for one built otherwise.

@@ -24,14 +24,19 @@ from numpyro_pinn.warmstart.screen import screen_laplace, screen_size
 
 __all__ = ["smc", "SMC", "SMCFailed", "until_decorrelated"]
 
+
 class SMCFailed(RuntimeError):
     """The tempered SMC run ended without a usable population: its particles or ``log Z`` became
     non-finite, or the particles collapsed onto a point (a reference built on a degenerate
-    Laplace fit can do that). :class:`SMC` then runs again from the model's initial point.
-    ``num_evals``: the target evaluations the failed run made."""
+    Laplace fit can do that). :class:`SMC` then runs again from the model's initial point, and
+    raises it only when that run fails too. ``reason``: what went wrong; ``num_evals``: the
+    target evaluations the failed run made."""
 
-    def __init__(self, message: str, num_evals: int = 0):
-        super().__init__(message)
+    def __init__(self, reason: str, num_evals: int = 0):
+        super().__init__(f"The SMC warm start failed: {reason}. Warm-start from posterior draws (an array of "
+                         "unconstrained draws, e.g. from NUTS) or with more particles "
+                         "(warm_start=numpyro_pinn.SMC(num_particles=...)).")
+        self.reason = reason
         self.num_evals = num_evals
 
 
@@ -416,7 +421,7 @@ class SMC:
             left = None if self.max_seconds is None else max(self.max_seconds - clock.elapsed(), 0.0)
             ws = run(rng_key, around_initial_point(x0, start), **{**opts, "max_seconds": left})
             return ws._replace(method=f"{ws.method}, from the initial point (the run from the Laplace fit "
-                                      f"failed: {failed})", num_evals=ws.num_evals + failed.num_evals)
+                                      f"failed: {failed.reason})", num_evals=ws.num_evals + failed.num_evals)
 
     def _from_mode(self, rng_key, potential_fn, x0, start, run, cost, single, opts) -> WarmStart:
         """:meth:`build` with the reference on the Laplace fit ``start``: the screen, then the full run."""
