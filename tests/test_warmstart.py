@@ -133,6 +133,7 @@ def test_a_point_down_a_shrinkage_priors_neck_is_no_mode():
         PINNSampler(horseshoe, warm_start="laplace").run(jax.random.PRNGKey(0), y=jnp.asarray(HORSESHOE_Y))
 
 
+@pytest.mark.slow
 def test_smc_finds_the_bulk_of_a_horseshoe_posterior():
     from numpyro_pinn.target import from_model
 
