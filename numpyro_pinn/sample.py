@@ -91,6 +91,15 @@ def whitened_target(potential_fn, mean, chol, log_Z0, prior=None, sharding=None)
     return WhitenedTarget(potential_fn, jnp.asarray(mean), jnp.asarray(chol), centring, prior, sharding)
 
 
+#: The most adaptive steps one particle's ODE solve may take. A trained transport's flow needs
+#: tens of steps at the monitor's and the draws' tolerances; a stiff one (a drift that grew large
+#: where training went wrong) would otherwise take thousands per particle, and a batch of particles
+#: solved together waits for its slowest, so the bound is what keeps a training monitor or a batch
+#: of draws to seconds. A particle that does not reach the target within it gets no weight (a NaN
+#: log weight), which lowers the ESS and is counted and warned about in the run's diagnostics.
+MAX_SOLVE_STEPS = 256
+
+
 class FlowDraws(NamedTuple):
     """Endpoints of the flow: ``y`` (whitened), model log density ``log p``, and ``log q`` (centred)."""
 
@@ -111,14 +120,15 @@ def flow(
     num: int,
     rtol: float = 1e-5,
     atol: float = 1e-5,
-    max_steps: int = 4096,
+    max_steps: int = MAX_SOLVE_STEPS,
     t0: float = 0.0,
     t1: float = 1.0,
 ) -> FlowDraws:
     """Draw ``num`` particles: solve the ODE with its log density (Tsit5, adaptive steps) from the
     prior (``target.prior``, default ``N(0, I)``) at ``t0`` to the target at ``t1`` (``t1 < t0``
     integrates backwards, as for the probability-flow ODE of a diffusion). A particle whose solve
-    does not reach ``t1`` within ``max_steps`` gets ``log_p = NaN`` (so a NaN log weight)."""
+    does not reach ``t1`` within ``max_steps`` (default :data:`MAX_SOLVE_STEPS`) gets
+    ``log_p = NaN`` (so a NaN log weight)."""
     y0, lp0 = _start(rng_key, target, num)
 
     def vf(t, state, args):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from numpyro_pinn.sample import flow, whitened_target
+from numpyro_pinn.sample import MAX_SOLVE_STEPS, flow, whitened_target
 from numpyro_pinn.transports.losses import divergence
 
 
@@ -38,3 +38,20 @@ def test_flow_marks_particles_whose_solve_stops_early():
     assert slow.any() and (~slow).any()
     assert np.all(np.isfinite(lp[~slow]))
     assert np.all(np.isnan(np.asarray(fd.log_weights)[slow]))
+
+
+def test_a_stiff_flow_stops_at_the_default_step_bound():
+    """The default bound (MAX_SOLVE_STEPS) keeps a stiff flow's solve short: with rate 300 the
+    solve needs more than a thousand steps over [0, 1], which a bound of thousands (a monitor of
+    minutes on a real model) would pay; under the default those particles fail instead (NaN
+    weight), while the mild ones (rate 1, a few steps) still reach the target."""
+    tgt = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), 0.0)
+    rate = lambda y: jnp.where(y[0] > 0, 1.0, 300.0)
+    mu, div = (lambda y, t: -rate(y) * y), (lambda y, t: -2.0 * rate(y))
+    fd = flow(jax.random.PRNGKey(1), mu, div, tgt, 64)
+    slow = np.isnan(np.asarray(fd.log_p))
+    np.testing.assert_array_equal(slow, np.asarray(fd.y)[:, 0] <= 0)
+    assert slow.any() and (~slow).any()
+    # the same stiff particles do finish when given the steps
+    long = flow(jax.random.PRNGKey(1), mu, div, tgt, 64, max_steps=4096)
+    assert np.all(np.isfinite(np.asarray(long.log_p)))
