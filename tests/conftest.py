@@ -1,4 +1,20 @@
-import jax
+import atexit
+import os
+import shutil
+import tempfile
+
+# One persistent compilation cache for the whole session, this process and the scripts it starts
+# (examples, killed and resumed runs): a sampler compiles its programs anew for each model and
+# run, and many tests build the same model on the same data, so without it XLA compiles the same
+# programs again and again. Set before JAX is imported, so that JAX reads them and the
+# subprocesses inherit them; a directory of the caller's own is kept as it is.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="numpyro-pinn-tests-")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=_cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
