@@ -23,13 +23,18 @@ def test_flow_log_density_on_linear_field_is_exact():
     np.testing.assert_allclose(np.asarray(fd.log_weights), log_z, atol=1e-4)
 
 
+def _stiff_where_negative(k: float):
+    """A standard normal target and the flow ``dy/dt = -r y`` with its divergence: ``r = 1`` for
+    ``y_0 > 0`` and ``r = k`` (stiff for an explicit solver when large) otherwise."""
+    tgt = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), 0.0)
+    rate = lambda y: jnp.where(y[0] > 0, 1.0, k)
+    return tgt, (lambda y, t: -rate(y) * y), (lambda y, t: -2.0 * rate(y))
+
+
 def test_flow_marks_particles_whose_solve_stops_early():
     """A solve that hits max_steps returns its state at the time it reached, not at t1: such a
     particle must get a NaN log density (no weight), never a silently wrong one."""
-    tgt = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), 0.0)
-    # dy/dt = -k y with k = 1 for y_0 > 0 and k = 2000 (stiff for an explicit solver) otherwise.
-    rate = lambda y: jnp.where(y[0] > 0, 1.0, 2000.0)
-    mu, div = (lambda y, t: -rate(y) * y), (lambda y, t: -2.0 * rate(y))
+    tgt, mu, div = _stiff_where_negative(2000.0)
     fd = flow(jax.random.PRNGKey(0), mu, div, tgt, 64, max_steps=64)
     lp = np.asarray(fd.log_p)
     slow = np.isnan(lp)
@@ -45,9 +50,7 @@ def test_a_stiff_flow_stops_at_the_default_step_bound():
     solve needs more than a thousand steps over [0, 1], which a bound of thousands (a monitor of
     minutes on a real model) would pay; under the default those particles fail instead (NaN
     weight), while the mild ones (rate 1, a few steps) still reach the target."""
-    tgt = whitened_target(lambda x: 0.5 * jnp.sum(x**2), jnp.zeros(2), jnp.eye(2), 0.0)
-    rate = lambda y: jnp.where(y[0] > 0, 1.0, 300.0)
-    mu, div = (lambda y, t: -rate(y) * y), (lambda y, t: -2.0 * rate(y))
+    tgt, mu, div = _stiff_where_negative(300.0)
     fd = flow(jax.random.PRNGKey(1), mu, div, tgt, 64)
     slow = np.isnan(np.asarray(fd.log_p))
     np.testing.assert_array_equal(slow, np.asarray(fd.y)[:, 0] <= 0)
