@@ -277,7 +277,7 @@ def poisson_glmm_data(seed, num_subjects=25):
     return (jnp.asarray(subject), jnp.asarray(x), num_subjects), {"y": jnp.asarray(y, float)}
 
 
-# --- More held-out models, written the same way ------------------------------------------------------
+# --- More held-out models, written the same way -----------------------------------------------------
 
 def weibull_survival(X, t, event):
     """Weibull regression on right-censored times: the censored ones enter by their survival
