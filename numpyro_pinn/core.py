@@ -26,9 +26,8 @@ from numpyro_pinn.training.loop import TrainResult, fit, good_enough
 from numpyro_pinn.training.options import Plateau
 from numpyro_pinn.transports import ode
 from numpyro_pinn.validation import all_finite
-from numpyro_pinn.warmstart import (PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, flat_direction, from_draws,
-                                    around_initial_point, is_mode, laplace, with_log_Z,
-                                    MODE_PROBE_STEP)
+from numpyro_pinn.warmstart import (MODE_PROBE_STEP, PROPRIETY_RADII, PT, SMC, Laplace, WarmStart, around_initial_point,
+                                    flat_direction, from_draws, is_mode, laplace, with_log_Z)
 
 __all__ = ["Settings", "Fitted", "make_warm_start", "make_pool", "build_base", "fit_transport", "draw",
            "draw_function", "proposal_function"]

@@ -15,9 +15,8 @@ from numpyro_pinn.gaussian import FLAT_CURVATURE, probe_directions, psd_inverse_
 from numpyro_pinn.validation import check_count
 from numpyro_pinn.warmstart.base import WarmStart
 
-__all__ = ["find_mode", "compiled_find_mode", "laplace", "MODE_GAP_MAX", "is_mode", "around_initial_point",
-           "PROPRIETY_RADII", "flat_direction", "Laplace",
-           "MODE_PROBE_STEP", "MODE_PROBE_DROP"]
+__all__ = ["find_mode", "compiled_find_mode", "laplace", "MODE_GAP_MAX", "MODE_PROBE_STEP", "MODE_PROBE_DROP",
+           "is_mode", "around_initial_point", "PROPRIETY_RADII", "flat_direction", "Laplace"]
 
 
 def find_mode(potential_fn: Callable, x0: jax.Array, max_iter: int = 200):
