@@ -227,7 +227,8 @@ def fit_transport(
     res = fit(k_fit, kernel, state, pool, s.num_steps, s.chunk_size,
               refresh_paths=refresh if uses_paths else None, monitor=monitor, target_ess=s.target_ess,
               min_steps=s.min_steps, progress_bar=progress_bar, checkpoint=checkpoint,
-              max_seconds=s.train_max_seconds, plateau=s.plateau, max_pareto_k=s.max_pareto_k)
+              max_seconds=s.train_max_seconds, plateau=s.plateau, max_pareto_k=s.max_pareto_k,
+              base_ess=check.all_ess if check is not None and config.starts_at_base else None)
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
@@ -264,6 +265,7 @@ class _BaseCheck(NamedTuple):
     ess: float
     pareto_k: float
     target_evals: int
+    all_ess: float  # over every draw of the check's batch, not only the first monitor_size
 
 
 def _base_check(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings,
@@ -277,8 +279,8 @@ def _base_check(key, potential_fn: Callable, ws: WarmStart, prior, s: Settings,
     if s.target_ess is None or s.min_steps > 0 or not (config.base_fallback and s.base.fallback):
         return None
     n = max(s.monitor_size, PROPOSAL_DRAWS)
-    lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, n)[: s.monitor_size]
-    return _BaseCheck(ess(lw), pareto_k(lw), n)
+    lw = proposal_log_weights(potential_fn, ws.mean, ws.chol, prior, key, n)
+    return _BaseCheck(ess(lw[: s.monitor_size]), pareto_k(lw[: s.monitor_size]), n, ess(lw))
 
 
 def build_base(key, potential_fn: Callable, ws: WarmStart, s: Settings, config) -> tuple:

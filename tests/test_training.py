@@ -157,7 +157,8 @@ def test_training_past_its_time_budget_stops_after_the_chunk_and_says_so():
     np.testing.assert_allclose(float(res.state), 0.9**100, rtol=1e-4)
 
 
-def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target_ess=0.997, max_pareto_k=None):
+def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target_ess=0.997, max_pareto_k=None,
+                   base_ess=None):
     """``fit`` of a toy kernel (the state counts the steps) whose monitor returns
     ``ess_of_step(steps done)``."""
     from typing import NamedTuple
@@ -173,7 +174,8 @@ def _monitored_fit(ess_of_step, num_steps=40, chunk_size=5, plateau=None, target
     kernel = lambda key, st, pool: (State(st.params + 1), Info(st.params.astype(jnp.float32)))
     monitor = lambda key, params: ess_of_step(int(params))
     return fit(jax.random.PRNGKey(0), kernel, State(jnp.asarray(0)), None, num_steps, chunk_size, monitor=monitor,
-               target_ess=target_ess, progress_bar=False, plateau=plateau, max_pareto_k=max_pareto_k)
+               target_ess=target_ess, progress_bar=False, plateau=plateau, max_pareto_k=max_pareto_k,
+               base_ess=base_ess)
 
 
 def test_the_early_stop_needs_the_ess_and_a_reliable_pareto_k():
@@ -238,6 +240,27 @@ def test_training_stops_on_a_plateau_of_the_monitor_only_above_min_ess():
     for bad in (dict(window=0), dict(min_ess=-0.1), dict(min_gain=1.0)):
         with pytest.raises(ValueError, match=list(bad)[0]):
             Plateau(**bad)
+
+
+def test_the_plateau_compares_with_the_base_check_when_given():
+    """With ``base_ess`` (the base distribution's ESS, which the caller measured on more draws than
+    a monitor batch) the plateau's comparison with the untrained transport uses it instead of the
+    step-0 monitor, which still runs and may still stop training at step 0. A step-0 monitor that
+    read low by chance (0.01 here) no longer keeps a transport that training left below the base
+    (0.2 against 0.4) training, and one that read high no longer stops a transport above the base.
+    Mutations: ignoring ``base_ess``, or no longer running the step-0 monitor, fail it."""
+    from numpyro_pinn.training import Plateau
+
+    p = Plateau(window=10)
+    unlucky = lambda step: 0.01 if step == 0 else 0.2  # a step-0 monitor that read 0.01
+    res = _monitored_fit(unlucky, plateau=p, base_ess=0.4)
+    assert res.stopped_by == "plateau" and res.num_steps == 10 and res.ess_history[0] == (0, 0.01)
+    assert _monitored_fit(unlucky, plateau=p).num_steps > 10  # without it: trains on
+    lucky = lambda step: 0.6 if step == 0 else 0.5  # the base really at 0.45, the transport above it
+    assert _monitored_fit(lucky, plateau=p).num_steps == 10
+    assert _monitored_fit(lucky, plateau=p, base_ess=0.45).num_steps == 20
+    assert _monitored_fit(lambda step: 0.999 if step == 0 else 0.5, plateau=p, base_ess=0.45).num_steps == 0
+    assert p.reached([(0, 0.9), (5, 0.5), (10, 0.5)], 10) and not p.reached([(0, 0.9), (5, 0.5), (10, 0.5)], 10, 0.45)
 
 
 def test_training_options_round_trip_and_reach_the_core():

@@ -59,6 +59,7 @@ def fit(
     max_seconds: Optional[float] = None,
     plateau=None,
     max_pareto_k: Optional[float] = None,
+    base_ess: Optional[float] = None,
 ) -> TrainResult:
     """Run ``kernel`` for up to ``num_steps`` steps in jitted chunks.
 
@@ -91,6 +92,10 @@ def fit(
     plateau
         A :class:`~numpyro_pinn.training.Plateau` (``None``: off), checked after each monitor:
         when the monitor's ESS has stopped improving, training stops with ``stopped_by="plateau"``.
+    base_ess
+        The ESS of the untrained transport's proposal (its base distribution), measured by the
+        caller before training on more draws than a monitor batch: what the plateau's comparison
+        with the untrained transport uses (``None``: the step-0 monitor's ESS).
 
     A ``KeyboardInterrupt`` during a chunk stops training: the result keeps the last finished
     chunk's parameters and says ``interrupted=True``.
@@ -174,7 +179,7 @@ def fit(
                 msg["ess"] = f"{e:.4f}"
                 if good_enough(target_ess, max_pareto_k, e, k) and done < num_steps:
                     stopped = True
-                elif plateau is not None and done < num_steps and plateau.reached(ess_hist, done):
+                elif plateau is not None and done < num_steps and plateau.reached(ess_hist, done, base_ess):
                     stopped = plateaued = True
             if bar is not None:
                 bar.update(len(chunk_losses) - ticked[0])

@@ -25,7 +25,8 @@ class Plateau:
     fraction ``min_gain`` nor the inefficiency ``1 - ESS`` fell by it between the two windows
     (the first measures progress at a low ESS, the second near 1). Training also stops from step
     ``window`` on when the median ESS of the monitors in the last ``window`` steps is below the
-    untrained transport's (the monitor at step 0, the base distribution's own proposal): a
+    untrained transport's (the base distribution's own proposal: the ESS of the sampler's check of
+    the base before training, on more draws than a monitor batch, or the monitor at step 0): a
     transport that a full window of training has left worse than where it started seldom
     recovers, and the base's draws replace a worse transport's anyway (the base fallback).
     ``diagnostics["stages"]["training"]["stopped_by"]`` then says ``"plateau"``. A poor ESS at
@@ -47,12 +48,13 @@ class Plateau:
         if not 0.0 <= self.min_gain < 1.0:
             raise ValueError(f"Plateau `min_gain` must be in [0, 1); got {self.min_gain!r}.")
 
-    def reached(self, history, done: int) -> bool:
-        """Whether the monitor history ``[(step, ess), ...]`` after ``done`` steps is on a plateau."""
+    def reached(self, history, done: int, start_ess: Optional[float] = None) -> bool:
+        """Whether the monitor history ``[(step, ess), ...]`` after ``done`` steps is on a plateau;
+        ``start_ess``: the untrained transport's ESS (``None``: the history's step-0 entry)."""
         median = lambda x: float(np.median(np.nan_to_num(x, nan=0.0)))
         recent = [e for s, e in history if s > done - self.window]
         before = [e for s, e in history if done - 2 * self.window < s <= done - self.window]
-        start = [e for s, e in history if s == 0]
+        start = [e for s, e in history if s == 0] if start_ess is None else [start_ess]
         if done >= self.window and len(recent) >= 2 and start:
             now = median(recent)
             if 0.0 < now < median(start[:1]) and now >= self.min_ess:

@@ -23,6 +23,9 @@ class Transport(Protocol):
     mixture_role: Optional[str]
     #: Whether its base distribution is a proposal of its own (drawn from when it beats the transport).
     base_fallback: bool
+    #: Whether the untrained transport moves no particle, so that its proposal is the base
+    #: distribution's own (its ESS before training is the base's).
+    starts_at_base: bool
     #: Noise of the collocation paths (0: the probability-flow ODE).
     path_noise: float
     #: What its particles are, for ``diagnostics["sample_source"]``.

@@ -115,6 +115,8 @@ class DPSTransport:
     t_span = (1.0, 0.0)
     #: DPS's prior is always ``N(0, I)``: no base distribution of its own to fall back to.
     base_fallback = False
+    #: Its untrained drift is not zero (the control variate's score): its proposal is its own.
+    starts_at_base = False
     #: Paths for collocation follow the probability-flow ODE, without noise.
     path_noise = 0.0
     #: What the drawn particles are, for ``diagnostics["sample_source"]``.

@@ -153,6 +153,12 @@ class ODETransport:
     #: trained transport's, the sampler may draw from it instead (``prior_fallback``).
     base_fallback = True
 
+    @property
+    def starts_at_base(self) -> bool:
+        """The drift (or potential) network starts at 0 and, without diffusion, so does the
+        velocity: the untrained flow leaves every particle where the base drew it."""
+        return not self.sigma2 and self.drift_kind in ("net", "potential")
+
     def describe_control_variate(self, params) -> Optional[str]:
         """The known part of the field, for ``diagnostics``: none in the ODE family."""
         return None
