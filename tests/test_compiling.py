@@ -49,6 +49,9 @@ def test_the_cpu_programs_get_their_xla_options_and_unknown_options_are_left_out
     if jax.default_backend() != "cpu":
         pytest.skip("the options are for CPU")
     seen, real = [], jax.jit
+    # The first program of each kind probes which options this XLA takes (one trivial compilation
+    # per option, through jax.jit); run both before recording, whatever this process ran before.
+    jit(lambda x: x)(1.0), jit_once(lambda x: x)(1.0)
 
     def recording(fun, **kwargs):
         seen.append(kwargs.get("compiler_options"))
