@@ -39,7 +39,7 @@ def main():
                                progress_bar=False)
         params = {"nn": jax.tree_util.tree_map(jnp.zeros_like, f.params["nn"]), "kde": f.params["kde"]}
         f = f._replace(params=params)
-        res = f.config.residual_fn(f.target, s.collocation.counts(s.batch_size))
+        res = f.config.residual_fn(f.target, s.collocation.counts(f.batch_size))
         loss = float(jnp.mean(res(params, jax.random.PRNGKey(2), f.pool) ** 2))
         _, lw = core.draw(jax.random.PRNGKey(3), f, 4000)
         lw = np.asarray(lw)

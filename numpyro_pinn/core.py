@@ -41,7 +41,7 @@ class Settings(NamedTuple):
     num_steps: int = 6000
     min_steps: int = 0
     chunk_size: int = 250
-    batch_size: int = 1024
+    batch_size: Optional[int] = None  # None: the transport's default_batch_size(d)
     learning_rate: float = 2e-3
     optimizer: Optional[optax.GradientTransformation] = None
     target_ess: Optional[float] = 0.9
@@ -75,6 +75,7 @@ class Fitted(NamedTuple):
     prior_evals: int = 0  # target evaluations spent building the mixture prior / control variate
     prior_seconds: float = 0.0  # seconds spent building it
     solve: Optional[Callable] = None  # the monitor's compiled solve (flow_batch), which the draws reuse
+    batch_size: int = 0  # collocation points per training step (Settings.batch_size resolved)
 
 
 def default_optimizer(s: Settings) -> optax.GradientTransformation:
@@ -181,6 +182,8 @@ def fit_transport(
     with stages.progress("Base distribution", progress_bar and (config.mixture_role is not None)):
         prior, mixture, prior_evals = build_base(k_pool, potential_fn, ws, s, config)
     config = config.for_prior(prior)
+    if s.batch_size is None:
+        s = s._replace(batch_size=config.default_batch_size(d))
     sharding = data_sharding(s.devices)
     n_dev = num_shards(sharding)
     for name in ("batch_size", "monitor_size", "gn_batch_size"):
@@ -232,7 +235,7 @@ def fit_transport(
     params, ft = res.state.params, None
     if s.finetune == "gauss_newton" and not res.interrupted:
         params, ft = _gauss_newton(jax.random.fold_in(k_fit, 7), config, target, s, res, monitor_lw)
-    return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior, solve)
+    return Fitted(config, params, target, ws, res, pool, ft, prior_evals, t_prior, solve, s.batch_size)
 
 
 #: The ODE solver's relative and absolute tolerance for the training monitor's particles.

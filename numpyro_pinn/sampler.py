@@ -318,14 +318,14 @@ class PINNSampler(SamplerSurface):
             tail_drop=None if tail is None else tail.drop,
             heavier_tail=None if tail is None or not tail.heavier else self.describe_direction(tail.direction),
             final_loss=float(np.mean(fitted.train.losses[-s.chunk_size:])) if n_train else float("nan"),
-            target_evals=int(ws.num_evals + fitted.prior_evals + n_train * s.batch_size + n_monitor
+            target_evals=int(ws.num_evals + fitted.prior_evals + n_train * fitted.batch_size + n_monitor
                              + draw_evals
                              + (fitted.finetune or {}).get("target_evals", 0) + (rejuv or {}).get("target_evals", 0)),
             stages={
                 "warm_start": {"seconds": t1 - t0, "target_evals": int(ws.num_evals)},
                 "base": {"seconds": fitted.prior_seconds, "target_evals": int(fitted.prior_evals)},
                 "training": {"seconds": fitted.train.seconds, "steps": n_train,
-                             "target_evals": int(n_train * s.batch_size + n_monitor),
+                             "target_evals": int(n_train * fitted.batch_size + n_monitor),
                              "stopped_by": fitted.train.stopped_by},
                 "drawing": {"seconds": t3 - t2, "target_evals": draw_evals},
                 "rejuvenation": {k: (rejuv or {}).get(k, 0) for k in ("seconds", "target_evals")},

@@ -72,7 +72,7 @@ def test_diagnostics_dict(fitted):
     assert d["ess"] > 0.9
     # The warm start's tempered SMC estimates log Z independently (2,048 particles, se about 0.02 here).
     assert abs(d["log_Z"] - float(fitted.warm_start_result.log_Z)) < 0.15
-    assert d["target_evals"] > d["num_train_steps"] * SETTINGS["training"].batch_size
+    assert d["target_evals"] > d["num_train_steps"] * fitted._fitted.batch_size > 0
 
 
 def test_print_summary(fitted, capsys):

@@ -39,12 +39,19 @@ def _losses(probes, keys, exact=False, method="ode"):
     """The ODE transport's training loss on a 4-d Gaussian target, at random (non-zero) network
     parameters, for each key: exact divergences, or Hutchinson's with ``probes`` probes per point
     (the key draws the same points either way)."""
+    from numpyro_pinn.transports.ode import ODETransport
+
+    config = ODETransport(method=method, hidden=(16, 16), hutchinson_above=100 if exact else 2, hutchinson_probes=probes)
+    return _config_losses(config, 4, keys)
+
+
+def _config_losses(config, d, keys):
+    """``config``'s training loss on a ``d``-dimensional Gaussian target at random network
+    parameters, for each key (the same points for every configuration)."""
     from numpyro_pinn.sample import whitened_target
     from numpyro_pinn.training.collocation import CollocationPool
-    from numpyro_pinn.transports.ode import ODETransport, init, training_loss
+    from numpyro_pinn.transports.ode import init, training_loss
 
-    d = 4
-    config = ODETransport(method=method, hidden=(16, 16), hutchinson_above=100 if exact else 2, hutchinson_probes=probes)
     params = init(jax.random.PRNGKey(0), d, config, _sgd()).params
     leaves, tree = jax.tree_util.tree_flatten(params)
     noise = jax.random.split(jax.random.PRNGKey(1), len(leaves))
@@ -74,3 +81,31 @@ def test_two_probe_loss_is_unbiased_and_one_probe_is_not(method):
         else:
             assert abs(mean) < 4 * se, (probes, mean, se)
     assert float(jnp.mean(exact)) > 0  # the parameters are off the solution: there is a residual
+
+
+@pytest.mark.parametrize("above, d, exact", [(16, 16, True), (16, 17, False), (32, 32, True), (32, 33, False)])
+def test_the_loss_takes_exact_divergences_up_to_hutchinson_above(above, d, exact):
+    """The loss equals the exact-divergence loss on the same points up to ``hutchinson_above``
+    dimensions (default 16) and is Hutchinson's estimate above. Mutation: ``>=`` for ``>`` in
+    the comparison fails it."""
+    from numpyro_pinn.transports.ode import ODETransport
+
+    keys = jax.random.split(jax.random.PRNGKey(3), 4)
+    default = _config_losses(ODETransport(hidden=(16, 16), hutchinson_above=above), d, keys)
+    exact_loss = _config_losses(ODETransport(hidden=(16, 16), hutchinson_above=100), d, keys)
+    same = bool(jnp.allclose(default, exact_loss, rtol=1e-5))
+    assert same == exact, (default, exact_loss)
+
+
+@pytest.mark.parametrize("d, probes", [(20, 2), (33, 1)])
+def test_the_default_loss_takes_two_probes_up_to_32_dimensions(d, probes):
+    """``ODETransport()``'s loss (Hutchinson's estimate above 16 dimensions) is the one with two
+    probes per point up to 32 dimensions and with one above, on the same points and probes.
+    Mutation: one probe everywhere fails it."""
+    from numpyro_pinn.transports.ode import ODETransport
+
+    keys = jax.random.split(jax.random.PRNGKey(4), 4)
+    default = _config_losses(ODETransport(hidden=(16, 16)), d, keys)
+    for k in (1, 2):
+        given = _config_losses(ODETransport(hidden=(16, 16), hutchinson_probes=k), d, keys)
+        assert bool(jnp.allclose(default, given, rtol=1e-5)) == (k == probes), (k, default, given)

@@ -87,7 +87,10 @@ class Training:
         k-hat sees and the final draws would be warned about); from a monitor ESS of 0.99 on, the
         weights are nearly equal and the ESS alone decides. ``None``: the ESS alone decides.
     batch_size
-        Collocation points per Adam step.
+        Collocation points per Adam step. ``None`` (default): the transport's choice for the
+        dimension (:meth:`~numpyro_pinn.ODETransport.default_batch_size`): 1,024 up to 16
+        dimensions and above 32, 512 in between (two Hutchinson probes per point), and 256 in
+        between with exact divergences (``ODETransport(hutchinson_above=32)``).
     learning_rate
         Adam's initial step size (cosine decay to 1% of it over ``num_steps``).
     max_seconds
@@ -130,7 +133,7 @@ class Training:
 
     min_steps: int = 0
     max_pareto_k: Optional[float] = 0.5
-    batch_size: int = 1024
+    batch_size: Optional[int] = None
     learning_rate: float = 2e-3
     max_seconds: Optional[float] = None
     finetune: Optional[str] = None
@@ -145,8 +148,10 @@ class Training:
 
     def __post_init__(self):
         check_count("min_steps", self.min_steps, 0)
-        for name in ("batch_size", "gn_steps", "chunk_size", "monitor_size"):
+        for name in ("gn_steps", "chunk_size", "monitor_size"):
             check_count(name, getattr(self, name), 1)
+        if self.batch_size is not None:
+            check_count("batch_size", self.batch_size, 1)
         check_positive("learning_rate", self.learning_rate)
         check_positive("domain_scale", self.domain_scale)
         if self.max_seconds is not None:

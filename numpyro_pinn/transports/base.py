@@ -34,6 +34,9 @@ class Transport(Protocol):
     def for_prior(self, prior) -> "Transport":
         """This configuration adapted to the base distribution ``prior`` (``None``: ``N(0, I)``)."""
 
+    def default_batch_size(self, dim: int) -> int:
+        """Collocation points per training step when ``Training(batch_size=None)``."""
+
     def init(self, rng_key, dim: int, optimizer, draws=None, mixture=None) -> Any:
         """The initial training state (parameters and optimiser state)."""
 

@@ -122,6 +122,10 @@ class DPSTransport:
     #: What the drawn particles are, for ``diagnostics["sample_source"]``.
     particles = "probability-flow ODE particles"
 
+    def default_batch_size(self, dim: int) -> int:
+        """Collocation points per step for ``Training(batch_size=None)``: 1,024 in every dimension."""
+        return 1024
+
     def for_prior(self, prior) -> "DPSTransport":
         """This configuration (DPS's prior is fixed; the mixture is its control variate)."""
         return self
