@@ -66,7 +66,8 @@ def test_the_default_batch_follows_the_divergence_the_loss_takes():
 @pytest.mark.parametrize("d, above, batch", [(3, 32, 1024), (20, 16, 512), (20, 32, 256)])
 def test_the_core_trains_on_the_transport_s_default_batch(d, above, batch):
     """The core resolves ``Settings(batch_size=None)`` with the transport for the posterior's
-    dimension; the run's evaluations count it. Mutation: a fixed 1,024 fails it."""
+    dimension and the fitted result carries it (the sampler's evaluation counts use it:
+    ``tests/test_api.py``). Mutation: a fixed 1,024 fails it."""
     import jax
     import jax.numpy as jnp
 
