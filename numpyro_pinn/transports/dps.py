@@ -53,7 +53,7 @@ import optax
 
 from numpyro_pinn.training.collocation import CollocationPool, sample_points
 from numpyro_pinn.transports.networks import FourierMLP
-from numpyro_pinn.transports.ode import TrainInfo, TrainState
+from numpyro_pinn.transports.ode import BATCH_SIZE, TrainInfo, TrainState
 
 __all__ = ["DPSTransport", "reverse_sde"]
 
@@ -123,8 +123,9 @@ class DPSTransport:
     particles = "probability-flow ODE particles"
 
     def default_batch_size(self, dim: int) -> int:
-        """Collocation points per step for ``Training(batch_size=None)``: 1,024 in every dimension."""
-        return 1024
+        """Collocation points per step for ``Training(batch_size=None)``: the ODE family's
+        :data:`~numpyro_pinn.transports.ode.BATCH_SIZE` (1,024) in every dimension."""
+        return BATCH_SIZE
 
     def for_prior(self, prior) -> "DPSTransport":
         """This configuration (DPS's prior is fixed; the mixture is its control variate)."""
